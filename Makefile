@@ -1,0 +1,35 @@
+# MobileNetCPU — the README's commands. `make help` lists them.
+SWIFT ?= swift
+APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
+
+.PHONY: help setup build release test clean
+
+help:
+	@echo "make setup    install OpenBLAS, LAPACKE and pkg-config with apt-get when missing"
+	@echo "make build    debug build"
+	@echo "make release  optimised build (.build/release/mobilenet)"
+	@echo "make test     build and run every test (no dataset or network needed)"
+
+# Installs the system libraries the COpenBLAS module map links, only if a package is missing.
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "setup: $(APT_PACKAGES) already installed"; \
+	else \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  echo "setup: installing$$missing with apt-get (apt-get update first)"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+test:
+	$(SWIFT) test
+
+clean:
+	rm -rf .build

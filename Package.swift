@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MobileNetCPU",
+    products: [
+        .library(name: "MobileNetCPU", targets: ["MobileNetCPU"]),
+        .executable(name: "mobilenet", targets: ["mobilenet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // OpenBLAS (cblas) and LAPACKE, linked through a module map. Only ConvEngine imports it.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        // Tensors, kernels, layers: everything that touches raw memory or BLAS.
+        .target(name: "ConvEngine", dependencies: ["COpenBLAS"]),
+        // The library product: re-exports the engine (and, as they arrive, models and data).
+        .target(name: "MobileNetCPU", dependencies: ["ConvEngine"]),
+        .executableTarget(
+            name: "mobilenet",
+            dependencies: [
+                "MobileNetCPU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
+        .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
+    ]
+)
