@@ -1,0 +1,71 @@
+// Direct depthwise convolution over NHWC activations: each channel filtered by its own window.
+//
+// Dimension legend:
+//   N batch, H W input height and width, C channels (consecutive in memory, the vectorised axis),
+//   KH KW kernel side, S stride, P padding, HO WO output height and width.
+// Filters are stored [KH, KW, C] so that one tap of every channel is a contiguous run of C floats.
+// Window positions that fall into the padding are skipped outside the channel loop; the channel loop
+// itself has no bounds checks and is vectorised by the compiler.
+
+/// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c].
+func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                      _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>) {
+    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth
+    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
+        let out = y + ((n * HO + oy) * WO + ox) * C
+        if let bias { out.update(from: bias, count: C) } else { out.update(repeating: 0, count: C) }
+        for ky in 0..<K {
+            let iy = oy * S - P + ky
+            if iy < 0 || iy >= H { continue }
+            for kx in 0..<K {
+                let ix = ox * S - P + kx
+                if ix < 0 || ix >= W { continue }
+                let xr = x + ((n * H + iy) * W + ix) * C, wr = w + (ky * K + kx) * C
+                for c in 0..<C { out[c] += xr[c] * wr[c] }
+            }
+        }
+    } } }
+}
+
+/// dx[n, iy, ix, c] = Σ over the outputs that read (iy, ix) of dy · w; overwrites dx.
+func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                            _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>) {
+    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth
+    dx.update(repeating: 0, count: N * H * W * C)
+    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
+        let d = dy + ((n * HO + oy) * WO + ox) * C
+        for ky in 0..<K {
+            let iy = oy * S - P + ky
+            if iy < 0 || iy >= H { continue }
+            for kx in 0..<K {
+                let ix = ox * S - P + kx
+                if ix < 0 || ix >= W { continue }
+                let dxr = dx + ((n * H + iy) * W + ix) * C, wr = w + (ky * K + kx) * C
+                for c in 0..<C { dxr[c] += d[c] * wr[c] }
+            }
+        }
+    } } }
+}
+
+/// dw[ky, kx, c] += Σ dy · x over every output; dbias[c] += Σ dy. Accumulates.
+func depthwiseBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+                             _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?) {
+    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth
+    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
+        let d = dy + ((n * HO + oy) * WO + ox) * C
+        if let dbias { for c in 0..<C { dbias[c] += d[c] } }
+        for ky in 0..<K {
+            let iy = oy * S - P + ky
+            if iy < 0 || iy >= H { continue }
+            for kx in 0..<K {
+                let ix = ox * S - P + kx
+                if ix < 0 || ix >= W { continue }
+                let xr = x + ((n * H + iy) * W + ix) * C, dwr = dw + (ky * K + kx) * C
+                for c in 0..<C { dwr[c] += d[c] * xr[c] }
+            }
+        }
+    } } }
+}

@@ -1,0 +1,25 @@
+// Memory-bound passes over activations viewed as a matrix [rows × C] (rows = N·H·W for NHWC).
+
+/// y = max(x, 0), or min(max(x, 0), cap) when `cap` is given. `x` and `y` may be the same memory.
+func reluForward(_ x: UnsafePointer<Float>, count: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
+    if let cap { for i in 0..<count { y[i] = min(max(x[i], 0), cap) } }
+    else { for i in 0..<count { y[i] = max(x[i], 0) } }
+}
+
+/// dx = dy where the forward output was strictly inside (0, cap), else 0; reads the forward output `y`.
+func reluBackward(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int, cap: Float?,
+                  _ dx: UnsafeMutablePointer<Float>) {
+    if let cap { for i in 0..<count { dx[i] = (y[i] > 0 && y[i] < cap) ? dy[i] : 0 } }
+    else { for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 } }
+}
+
+/// y[r, c] += bias[c] for every row.
+func addBias(_ bias: UnsafePointer<Float>, rows: Int, channels C: Int, _ y: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows { let yr = y + r * C; for c in 0..<C { yr[c] += bias[c] } }
+}
+
+/// dbias[c] += Σ_r dy[r, c].
+func accumulateBiasGradient(_ dy: UnsafePointer<Float>, rows: Int, channels C: Int,
+                            _ dbias: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows { let d = dy + r * C; for c in 0..<C { dbias[c] += d[c] } }
+}
