@@ -1,0 +1,103 @@
+/// Batch normalisation per channel, with PyTorch's conventions: batch statistics and running-average
+/// updates in training (momentum 0.1, unbiased running variance), running statistics in evaluation.
+public final class BatchNorm: Layer {
+    public let kind = "bn"
+    /// Channels (the innermost axis of the input).
+    public let channels: Int
+    /// Weight of the newest batch in the running averages.
+    public let momentum: Float
+    /// Added to the variance before the square root.
+    public let epsilon: Float
+    /// γ, initialised to 1.
+    public let weight: Parameter
+    /// β, initialised to 0.
+    public let bias: Parameter
+    /// The running mean (a buffer, not trained).
+    public let runningMean: Parameter
+    /// The running variance (a buffer, not trained), initialised to 1.
+    public let runningVariance: Parameter
+    /// How many training batches have updated the running statistics (PyTorch's `num_batches_tracked`).
+    public var batchesTracked: Int = 0
+
+    public private(set) var inputShape: Shape?
+    private let mean: FloatStorage, variance: FloatStorage, invstd: FloatStorage
+    private let scale: FloatStorage, shift: FloatStorage
+    private let sum: UnsafeMutablePointer<Double>, sumDyXhat: UnsafeMutablePointer<Double>
+    private var lastPassUsedBatchStatistics = false
+
+    /// Creates a batch norm with γ = 1, β = 0, running mean 0 and running variance 1.
+    ///
+    /// - Throws: `EngineError.invalidArgument` for non-positive channels, momentum outside [0, 1] or a
+    ///   non-positive epsilon.
+    public init(channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) throws {
+        try requirePositive(channels, "batch norm channels")
+        try require(momentum >= 0 && momentum <= 1, "batch norm momentum must be in [0, 1], got \(momentum)")
+        try require(epsilon > 0, "batch norm epsilon must be positive, got \(epsilon)")
+        self.channels = channels
+        self.momentum = momentum
+        self.epsilon = epsilon
+        let shape = Shape(unchecked: [channels])
+        weight = Parameter(name: "weight", shape: shape)
+        bias = Parameter(name: "bias", shape: shape)
+        runningMean = Parameter(name: "running_mean", shape: shape, isTrainable: false)
+        runningVariance = Parameter(name: "running_var", shape: shape, isTrainable: false)
+        weight.value.data.update(repeating: 1, count: channels)
+        runningVariance.value.data.update(repeating: 1, count: channels)
+        (mean, variance, invstd) = (FloatStorage(count: channels), FloatStorage(count: channels), FloatStorage(count: channels))
+        (scale, shift) = (FloatStorage(count: channels), FloatStorage(count: channels))
+        sum = .allocate(capacity: channels)
+        sumDyXhat = .allocate(capacity: channels)
+    }
+
+    deinit {
+        sum.deallocate()
+        sumDyXhat.deallocate()
+    }
+
+    public var parameters: [Parameter] { [weight, bias, runningMean, runningVariance] }
+
+    public func prepare(for input: Shape) throws -> Shape {
+        guard input.rank >= 2, input.channels == channels else {
+            throw EngineError.shapeMismatch("batch norm expects \(channels) channels innermost, got input \(input)")
+        }
+        inputShape = input
+        return input
+    }
+
+    public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try checkInput(x)
+        let C = channels, M = x.count / C
+        lastPassUsedBatchStatistics = context.isTraining
+        if context.isTraining {
+            guard M > 1 else {
+                throw EngineError.shapeMismatch("batch norm in training needs more than one value per channel, got input \(x.shape)")
+            }
+            batchNormStatistics(x.data, rows: M, channels: C, sum: sum, mean: mean.data, variance: variance.data)
+            let unbiased = Float(M) / Float(M - 1)
+            for c in 0..<C {
+                runningMean.value.data[c] = (1 - momentum) * runningMean.value.data[c] + momentum * mean.data[c]
+                runningVariance.value.data[c] = (1 - momentum) * runningVariance.value.data[c]
+                    + momentum * variance.data[c] * unbiased
+            }
+            batchesTracked += 1
+        } else {
+            mean.data.update(from: runningMean.value.data, count: C)
+            variance.data.update(from: runningVariance.value.data, count: C)
+        }
+        for c in 0..<C {
+            invstd.data[c] = 1 / (variance.data[c] + epsilon).squareRoot()
+            scale.data[c] = weight.value.data[c] * invstd.data[c]
+            shift.data[c] = bias.value.data[c] - mean.data[c] * scale.data[c]
+        }
+        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, y.data)
+    }
+
+    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+                         context: ExecutionContext) throws {
+        try checkInput(x)
+        batchNormBackward(dy.data, x.data, rows: x.count / channels, channels: channels,
+                          mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
+                          batchStatistics: lastPassUsedBatchStatistics, sumDy: sum, sumDyXhat: sumDyXhat,
+                          dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
+    }
+}

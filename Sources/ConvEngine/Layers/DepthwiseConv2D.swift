@@ -1,0 +1,72 @@
+/// A depthwise k×k convolution: every channel filtered by its own kernel, by a direct kernel (no GEMM).
+///
+/// Weight layout `[k, k, channels]` (PyTorch: `[channels, 1, k, k]`).
+public final class DepthwiseConv2D: Layer {
+    public let kind = "dw"
+    /// Channels in and out.
+    public let channels: Int
+    /// Kernel side.
+    public let kernelSize: Int
+    /// Stride.
+    public let stride: Int
+    /// Zero padding on every side.
+    public let padding: Int
+    /// The filters, `[k, k, channels]`.
+    public let weight: Parameter
+    /// The per-channel bias, if any.
+    public let bias: Parameter?
+
+    public private(set) var inputShape: Shape?
+    private var geometry: WindowGeometry?
+
+    /// Creates a depthwise convolution with zero-filled weights.
+    ///
+    /// - Throws: `EngineError.invalidArgument` for non-positive channels, kernel or stride, or a
+    ///   negative padding.
+    public init(channels: Int, kernelSize: Int = 3, stride: Int = 1, padding: Int = 1, bias: Bool = false) throws {
+        try requirePositive(channels, "depthwise channels")
+        try requirePositive(kernelSize, "depthwise kernel size")
+        try requirePositive(stride, "depthwise stride")
+        try require(padding >= 0, "depthwise padding must not be negative, got \(padding)")
+        self.channels = channels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        let k = kernelSize * kernelSize
+        // Each channel's filter sees k·k inputs and feeds k·k outputs (the seed's fan convention).
+        weight = Parameter(name: "weight", shape: Shape(unchecked: [kernelSize, kernelSize, channels]),
+                           layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
+        self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [channels])) : nil
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    public func prepare(for input: Shape) throws -> Shape {
+        let g = try WindowGeometry(input: input, kernel: kernelSize, stride: stride, padding: padding, role: "depthwise conv")
+        guard input.channels == channels else {
+            throw EngineError.shapeMismatch("depthwise conv expects \(channels) channels, got input \(input)")
+        }
+        geometry = g
+        inputShape = input
+        return Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, channels])
+    }
+
+    public var multiplyAccumulates: Int {
+        guard let g = geometry else { return 0 }
+        return g.batch * g.outputHeight * g.outputWidth * channels * kernelSize * kernelSize
+    }
+
+    public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try checkInput(x)
+        guard let g = geometry else { return }
+        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data)
+    }
+
+    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+                         context: ExecutionContext) throws {
+        try checkInput(x)
+        guard let g = geometry else { return }
+        depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data)
+        if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data) }
+    }
+}

@@ -1,0 +1,28 @@
+/// The mean over all spatial positions: `[N, H, W, C]` → `[N, C]`.
+public final class GlobalAvgPool: Layer {
+    public let kind = "gap"
+    public private(set) var inputShape: Shape?
+
+    /// Creates a global average pool.
+    public init() {}
+
+    public func prepare(for input: Shape) throws -> Shape {
+        try input.requireRank(4, "global average pool input")
+        inputShape = input
+        return Shape(unchecked: [input.batch, input.channels])
+    }
+
+    public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try checkInput(x)
+        globalAvgPoolForward(x.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
+                             channels: x.shape.channels, y.data)
+    }
+
+    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+                         context: ExecutionContext) throws {
+        try checkInput(x)
+        guard let dx else { return }
+        globalAvgPoolBackward(dy.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
+                              channels: x.shape.channels, dx.data)
+    }
+}

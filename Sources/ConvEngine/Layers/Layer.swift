@@ -1,0 +1,117 @@
+/// Per-call settings shared by every layer of a pass: the mode, the shared workspace, the generator
+/// that stochastic layers draw from.
+public final class ExecutionContext {
+    /// Training (batch statistics, dropout active) or evaluation.
+    public var isTraining: Bool
+    /// Scratch memory shared by all layers, sized by the largest need.
+    public let workspace: Workspace
+    /// The generator dropout draws masks from; saved with a checkpoint so a resumed run draws the same.
+    public var generator: RandomGenerator
+
+    /// Creates a context.
+    public init(isTraining: Bool = true, workspace: Workspace = Workspace(), generator: RandomGenerator = .init(seed: 0)) {
+        self.isTraining = isTraining
+        self.workspace = workspace
+        self.generator = generator
+    }
+}
+
+/// A differentiable stage of a network: forward and backward over preallocated NHWC views.
+///
+/// Life cycle: `prepare(for:)` validates the input shape and sizes the layer's own state once; then
+/// `forward` and `backward` run any number of times for that shape without allocating. Parameter
+/// gradients accumulate; the optimizer zeroes them.
+public protocol Layer: AnyObject {
+    /// A short name of the layer kind for tables ("conv", "dw", "pw", "bn", …).
+    var kind: String { get }
+    /// The parameters and buffers, in PyTorch's `state_dict` order for the equivalent module.
+    var parameters: [Parameter] { get }
+    /// Validates `input` and prepares per-shape state.
+    ///
+    /// - Returns: the output shape.
+    /// - Throws: `EngineError` when the shape does not fit the layer.
+    func prepare(for input: Shape) throws -> Shape
+    /// The input shape of the last `prepare`, if any.
+    var inputShape: Shape? { get }
+    /// Floats of shared workspace that one pass needs, for the prepared shape.
+    var workspaceCount: Int { get }
+    /// Multiply-accumulates of one forward pass for the prepared shape, as the MobileNet paper counts
+    /// them (convolutions and fully connected layers only).
+    var multiplyAccumulates: Int { get }
+    /// Computes `y` from `x`; `x.shape` must be the prepared shape.
+    func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws
+    /// Accumulates parameter gradients and, unless `dx` is nil, writes the input gradient.
+    ///
+    /// - Parameters:
+    ///   - dy: gradient of the loss with respect to the output.
+    ///   - x: the input of the matching forward call.
+    ///   - y: the output of the matching forward call.
+    ///   - dx: where the input gradient goes; nil when no one needs it (the first layer).
+    ///   - context: the same context as the forward call.
+    func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+                  context: ExecutionContext) throws
+}
+
+extension Layer {
+    public var workspaceCount: Int { 0 }
+    public var multiplyAccumulates: Int { 0 }
+    public var parameters: [Parameter] { [] }
+
+    /// Throws unless `x` has the prepared input shape.
+    func checkInput(_ x: TensorView) throws {
+        guard let prepared = inputShape else {
+            throw EngineError.invalidArgument("\(kind): call prepare(for:) before forward or backward")
+        }
+        guard x.shape == prepared else {
+            throw EngineError.shapeMismatch("\(kind) was prepared for input \(prepared), got \(x.shape)")
+        }
+    }
+
+    /// Runs one forward pass on owned tensors, preparing the layer and a workspace for `x`'s shape.
+    ///
+    /// A convenience for tests and for callers outside a network; it allocates.
+    public func forward(_ x: Tensor, context: ExecutionContext = ExecutionContext()) throws -> Tensor {
+        let outShape = try prepare(for: x.shape)
+        context.workspace.reserve(workspaceCount)
+        var input = x
+        var output = Tensor(shape: outShape)
+        try input.scalars.withUnsafeMutableBufferPointer { xp in
+            try output.scalars.withUnsafeMutableBufferPointer { yp in
+                try forward(TensorView(shape: x.shape, data: xp.baseAddress!),
+                            into: TensorView(shape: outShape, data: yp.baseAddress!), context: context)
+            }
+        }
+        return output
+    }
+
+    /// Runs one backward pass on owned tensors after `forward(_:context:)` produced `y` from `x`.
+    ///
+    /// - Returns: the input gradient; parameter gradients accumulate in `parameters`.
+    public func backward(_ dy: Tensor, input x: Tensor, output y: Tensor,
+                         context: ExecutionContext = ExecutionContext()) throws -> Tensor {
+        guard dy.shape == y.shape else {
+            throw EngineError.shapeMismatch("\(kind): output gradient \(dy.shape) does not match output \(y.shape)")
+        }
+        context.workspace.reserve(workspaceCount)
+        var (dyc, xc, yc) = (dy, x, y)
+        var dx = Tensor(shape: x.shape)
+        try dyc.scalars.withUnsafeMutableBufferPointer { dyp in
+            try xc.scalars.withUnsafeMutableBufferPointer { xp in
+                try yc.scalars.withUnsafeMutableBufferPointer { yp in
+                    try dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                        try backward(TensorView(shape: dy.shape, data: dyp.baseAddress!),
+                                     input: TensorView(shape: x.shape, data: xp.baseAddress!),
+                                     output: TensorView(shape: y.shape, data: yp.baseAddress!),
+                                     into: TensorView(shape: x.shape, data: dxp.baseAddress!), context: context)
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Validates a positive channel or feature count.
+func requirePositive(_ value: Int, _ what: String) throws {
+    try require(value > 0, "\(what) must be positive, got \(value)")
+}

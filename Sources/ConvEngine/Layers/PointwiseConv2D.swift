@@ -1,0 +1,63 @@
+/// A 1×1 convolution as exactly one GEMM per pass over the whole batch: the NHWC batch is the matrix
+/// `X [N·H·W × Cin]`, and `Y = X · Wᵀ` with `W [Cout × Cin]` (PyTorch: `[Cout, Cin, 1, 1]`).
+///
+/// Backward is `dW += dYᵀ · X` and `dX = dY · W`: two GEMMs, one when no input gradient is needed.
+public final class PointwiseConv2D: Layer {
+    public let kind = "pw"
+    /// Input channels.
+    public let inputChannels: Int
+    /// Output channels.
+    public let outputChannels: Int
+    /// The weights `[Cout, Cin]`.
+    public let weight: Parameter
+    /// The per-output-channel bias, if any.
+    public let bias: Parameter?
+
+    public private(set) var inputShape: Shape?
+
+    /// Creates a pointwise convolution with zero-filled weights.
+    ///
+    /// - Throws: `EngineError.invalidArgument` for non-positive channel counts.
+    public init(inputChannels: Int, outputChannels: Int, bias: Bool = false) throws {
+        try requirePositive(inputChannels, "pointwise input channels")
+        try requirePositive(outputChannels, "pointwise output channels")
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        weight = Parameter(name: "weight", shape: Shape(unchecked: [outputChannels, inputChannels]),
+                           layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
+        self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputChannels])) : nil
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    public func prepare(for input: Shape) throws -> Shape {
+        try input.requireRank(4, "pointwise conv input")
+        guard input.channels == inputChannels else {
+            throw EngineError.shapeMismatch("pointwise conv expects \(inputChannels) input channels, got input \(input)")
+        }
+        inputShape = input
+        return input.withChannels(outputChannels)
+    }
+
+    private var rows: Int { (inputShape?.count ?? 0) / inputChannels }
+
+    public var multiplyAccumulates: Int { rows * inputChannels * outputChannels }
+
+    public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try checkInput(x)
+        BLAS.gemm(transposeB: true, m: rows, n: outputChannels, k: inputChannels,
+                  a: x.data, b: weight.value.data, c: y.data)
+        if let bias { addBias(bias.value.data, rows: rows, channels: outputChannels, y.data) }
+    }
+
+    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+                         context: ExecutionContext) throws {
+        try checkInput(x)
+        if let bias { accumulateBiasGradient(dy.data, rows: rows, channels: outputChannels, bias.gradient.data) }
+        BLAS.gemm(transposeA: true, m: outputChannels, n: inputChannels, k: rows,
+                  a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
+        if let dx {
+            BLAS.gemm(m: rows, n: inputChannels, k: outputChannels, a: dy.data, b: weight.value.data, c: dx.data)
+        }
+    }
+}
