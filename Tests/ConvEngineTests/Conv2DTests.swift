@@ -1,0 +1,89 @@
+import ConvEngine
+import Testing
+
+@Suite struct Conv2DTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var n, h, w, cin, cout, k, s, p: Int
+        var bias = true
+        var maxColumnFloats = Conv2D.defaultMaxColumnFloats
+        var description: String { "\(n)x\(h)x\(w)x\(cin)→\(cout) k\(k) s\(s) p\(p)\(bias ? " bias" : "") cap \(maxColumnFloats)" }
+    }
+
+    static let cases: [Case] = [
+        Case(n: 2, h: 7, w: 6, cin: 5, cout: 7, k: 3, s: 1, p: 1),
+        Case(n: 3, h: 9, w: 8, cin: 3, cout: 10, k: 3, s: 2, p: 0, bias: false),
+        Case(n: 2, h: 8, w: 5, cin: 6, cout: 4, k: 3, s: 2, p: 1),
+        Case(n: 2, h: 11, w: 8, cin: 4, cout: 9, k: 5, s: 2, p: 2),
+        Case(n: 2, h: 5, w: 3, cin: 17, cout: 6, k: 1, s: 1, p: 0),
+        // A cap of one image's columns forces one GEMM per image.
+        Case(n: 3, h: 6, w: 7, cin: 5, cout: 3, k: 3, s: 1, p: 1, maxColumnFloats: 6 * 7 * 45),
+    ]
+
+    func make(_ c: Case) throws -> Conv2D {
+        let conv = try Conv2D(inputChannels: c.cin, outputChannels: c.cout, kernelSize: c.k, stride: c.s,
+                              padding: c.p, bias: c.bias, maxColumnFloats: c.maxColumnFloats)
+        randomize(conv.weight, seed: 1)
+        if let b = conv.bias { randomize(b, seed: 2) }
+        return conv
+    }
+
+    @Test(arguments: cases)
+    func forwardMatchesNaiveLoop(_ c: Case) throws {
+        let conv = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 3)
+        let y = try conv.forward(x)
+        let ref = referenceConv(x, weight: Array(conv.weight.value.buffer), bias: conv.bias.map { Array($0.value.buffer) },
+                                outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+        #expect(y.shape.dimensions == ref.shape)
+        #expect(relativeError(y.scalars, ref.values) <= 1e-5)
+    }
+
+    @Test(arguments: cases)
+    func backwardMatchesFiniteDifferences(_ c: Case) throws {
+        try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
+    }
+
+    @Test func chunkingGivesTheSameResultAsOneGEMM() throws {
+        let chunked = try make(Self.cases[5])
+        var c = Self.cases[5]
+        c.maxColumnFloats = Conv2D.defaultMaxColumnFloats
+        let single = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 5)
+        let trace = GemmTrace()
+        let y1 = try GemmTrace.$current.withValue(trace) { try chunked.forward(x) }
+        #expect(trace.calls.count == c.n)
+        let y2 = try single.forward(x)
+        #expect(relativeError(y1.scalars, y2.scalars) <= 1e-6)
+    }
+
+    @Test(arguments: ["conv3x3_s1", "conv3x3_s2"])
+    func matchesPyTorch(_ name: String) throws {
+        let stride = name.hasSuffix("s2") ? 2 : 1
+        let (cin, cout) = stride == 1 ? (5, 7) : (3, 10)
+        let conv = try Conv2D(inputChannels: cin, outputChannels: cout, kernelSize: 3, stride: stride, padding: 1)
+        for (tensor, error) in try checkAgainstFixture(name, layer: conv) {
+            #expect(error <= 1e-4, "\(name) \(tensor): relative error \(error)")
+        }
+    }
+
+    @Test func rejectsBadHyperParametersAndShapes() throws {
+        #expect(throws: EngineError.self) { try Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3, stride: -1) }
+        #expect(throws: EngineError.self) { try Conv2D(inputChannels: 0, outputChannels: 8, kernelSize: 3) }
+        #expect(throws: EngineError.self) { try Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3, padding: -1) }
+        let conv = try Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 5, padding: 0)
+        // Kernel 5 over a 3×3 input without padding.
+        #expect(throws: EngineError.shapeMismatch("conv: kernel 5×5 is larger than the padded input 3×3")) {
+            try conv.prepare(for: .nhwc(1, 3, 3, 3))
+        }
+        // Channel mismatch.
+        #expect(throws: EngineError.self) { try conv.prepare(for: .nhwc(1, 8, 8, 4)) }
+        // A forward call with a shape other than the prepared one.
+        _ = try conv.prepare(for: .nhwc(1, 8, 8, 3))
+        let wrong = Tensor(shape: try .nhwc(2, 8, 8, 3))
+        var scalars = wrong.scalars
+        scalars.withUnsafeMutableBufferPointer { buffer in
+            let view = TensorView(shape: wrong.shape, data: buffer.baseAddress!)
+            #expect(throws: EngineError.self) { try conv.forward(view, into: view, context: ExecutionContext()) }
+        }
+    }
+}

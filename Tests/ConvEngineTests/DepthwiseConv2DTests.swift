@@ -1,0 +1,75 @@
+import ConvEngine
+import Testing
+
+@Suite struct DepthwiseConv2DTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var n, h, w, c, k, s, p: Int
+        var bias: Bool
+        var description: String { "\(n)x\(h)x\(w)x\(c) k\(k) s\(s) p\(p)\(bias ? " bias" : "")" }
+    }
+
+    static let cases: [Case] = [
+        Case(n: 2, h: 6, w: 5, c: 17, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 2, h: 9, w: 7, c: 12, k: 3, s: 2, p: 1, bias: false),
+        Case(n: 3, h: 7, w: 8, c: 5, k: 3, s: 2, p: 0, bias: true),
+        Case(n: 1, h: 6, w: 6, c: 3, k: 3, s: 1, p: 0, bias: false),
+        Case(n: 2, h: 8, w: 5, c: 9, k: 5, s: 1, p: 2, bias: true),
+    ]
+
+    func make(_ c: Case) throws -> DepthwiseConv2D {
+        let dw = try DepthwiseConv2D(channels: c.c, kernelSize: c.k, stride: c.s, padding: c.p, bias: c.bias)
+        randomize(dw.weight, seed: 11)
+        if let b = dw.bias { randomize(b, seed: 12) }
+        return dw
+    }
+
+    @Test(arguments: cases)
+    func forwardMatchesNaiveLoop(_ c: Case) throws {
+        let dw = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 13)
+        let y = try dw.forward(x)
+        let ref = referenceDepthwise(x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
+                                     kernel: c.k, stride: c.s, padding: c.p)
+        #expect(y.shape.dimensions == ref.shape)
+        #expect(relativeError(y.scalars, ref.values) <= 1e-5)
+    }
+
+    @Test(arguments: cases)
+    func backwardMatchesFiniteDifferences(_ c: Case) throws {
+        try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.c], seed: 14))
+    }
+
+    @Test func issuesNoGEMM() throws {
+        let dw = try make(Self.cases[0])
+        let x = Tensor.random([2, 6, 5, 17], seed: 15)
+        let trace = GemmTrace()
+        try GemmTrace.$current.withValue(trace) {
+            let y = try dw.forward(x)
+            _ = try dw.backward(y, input: x, output: y)
+        }
+        #expect(trace.calls.isEmpty)
+    }
+
+    @Test func matchesPyTorchAtStrideOne() throws {
+        let dw = try DepthwiseConv2D(channels: 17, kernelSize: 3, stride: 1, padding: 1, bias: true)
+        for (tensor, error) in try checkAgainstFixture("depthwise_s1", layer: dw) {
+            #expect(error <= 1e-4, "depthwise_s1 \(tensor): relative error \(error)")
+        }
+    }
+
+    @Test func matchesPyTorchAtStrideTwo() throws {
+        let dw = try DepthwiseConv2D(channels: 12, kernelSize: 3, stride: 2, padding: 1, bias: false)
+        for (tensor, error) in try checkAgainstFixture("depthwise_s2", layer: dw) {
+            #expect(error <= 1e-4, "depthwise_s2 \(tensor): relative error \(error)")
+        }
+    }
+
+    @Test func rejectsBadHyperParametersAndShapes() throws {
+        #expect(throws: EngineError.self) { try DepthwiseConv2D(channels: 8, stride: 0) }
+        #expect(throws: EngineError.self) { try DepthwiseConv2D(channels: -2) }
+        let dw = try DepthwiseConv2D(channels: 8, kernelSize: 3, padding: 0)
+        #expect(throws: EngineError.self) { try dw.prepare(for: .nhwc(1, 2, 2, 8)) }
+        #expect(throws: EngineError.self) { try dw.prepare(for: .nhwc(1, 5, 5, 7)) }
+        #expect(throws: EngineError.self) { try dw.prepare(for: Shape([4, 8])) }
+    }
+}

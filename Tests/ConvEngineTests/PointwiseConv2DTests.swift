@@ -1,0 +1,60 @@
+import ConvEngine
+import Testing
+
+@Suite struct PointwiseConv2DTests {
+    func make(cin: Int, cout: Int, bias: Bool) throws -> PointwiseConv2D {
+        let pw = try PointwiseConv2D(inputChannels: cin, outputChannels: cout, bias: bias)
+        randomize(pw.weight, seed: 21)
+        if let b = pw.bias { randomize(b, seed: 22) }
+        return pw
+    }
+
+    @Test(arguments: [(2, 5, 3, 19, 11, true), (3, 4, 7, 6, 17, false), (1, 1, 1, 33, 5, true)])
+    func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(
+        _ c: (n: Int, h: Int, w: Int, cin: Int, cout: Int, bias: Bool)
+    ) throws {
+        let pw = try make(cin: c.cin, cout: c.cout, bias: c.bias)
+        let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 23)
+        let y = try pw.forward(x)
+        // A 1×1 convolution is the k = 1 case of the reference convolution ([O, I] = OHWI with k = 1).
+        let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: pw.bias.map { Array($0.value.buffer) },
+                                outputChannels: c.cout, kernel: 1, stride: 1, padding: 0)
+        #expect(relativeError(y.scalars, ref.values) <= 1e-5)
+        try checkGradients(of: pw, input: x)
+    }
+
+    @Test func issuesExactlyOneSgemmPerPassForTheWholeBatch() throws {
+        let pw = try make(cin: 19, cout: 11, bias: true)
+        let x = Tensor.random([4, 5, 3, 19], seed: 24)
+        let forwardTrace = GemmTrace(), backwardTrace = GemmTrace(), inputlessTrace = GemmTrace()
+        let y = try GemmTrace.$current.withValue(forwardTrace) { try pw.forward(x) }
+        #expect(forwardTrace.calls == [GemmTrace.Call(m: 4 * 5 * 3, n: 11, k: 19)])
+        _ = try GemmTrace.$current.withValue(backwardTrace) { try pw.backward(y, input: x, output: y) }
+        // dW = dYᵀ·X and dX = dY·W: one sgemm each.
+        #expect(backwardTrace.calls == [GemmTrace.Call(m: 11, n: 19, k: 60), GemmTrace.Call(m: 60, n: 19, k: 11)])
+        // Without an input gradient (first layer), only dW.
+        try GemmTrace.$current.withValue(inputlessTrace) {
+            var (ys, xs) = (y.scalars, x.scalars)
+            try ys.withUnsafeMutableBufferPointer { yp in
+                try xs.withUnsafeMutableBufferPointer { xp in
+                    let yv = TensorView(shape: y.shape, data: yp.baseAddress!), xv = TensorView(shape: x.shape, data: xp.baseAddress!)
+                    try pw.backward(yv, input: xv, output: yv, into: nil, context: ExecutionContext())
+                }
+            }
+        }
+        #expect(inputlessTrace.calls.count == 1)
+    }
+
+    @Test func matchesPyTorch() throws {
+        let pw = try PointwiseConv2D(inputChannels: 19, outputChannels: 11, bias: true)
+        for (tensor, error) in try checkAgainstFixture("pointwise", layer: pw) {
+            #expect(error <= 1e-4, "pointwise \(tensor): relative error \(error)")
+        }
+    }
+
+    @Test func rejectsChannelMismatch() throws {
+        let pw = try PointwiseConv2D(inputChannels: 8, outputChannels: 4)
+        #expect(throws: EngineError.self) { try pw.prepare(for: .nhwc(2, 3, 3, 9)) }
+        #expect(throws: EngineError.self) { try PointwiseConv2D(inputChannels: 8, outputChannels: 0) }
+    }
+}
