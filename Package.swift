@@ -19,8 +19,10 @@ let package = Package(
         ),
         // Tensors, kernels, layers: everything that touches raw memory or BLAS.
         .target(name: "ConvEngine", dependencies: ["COpenBLAS"]),
-        // The library product: re-exports the engine (and, as they arrive, models and data).
-        .target(name: "MobileNetCPU", dependencies: ["ConvEngine"]),
+        // SeedNet, MobileNet v1, the standard-convolution baseline of each, cost counting.
+        .target(name: "ConvModels", dependencies: ["ConvEngine"]),
+        // The library product: re-exports the engine and the models (and, as it arrives, the data).
+        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels"]),
         .executableTarget(
             name: "mobilenet",
             dependencies: [
@@ -30,5 +32,6 @@ let package = Package(
         ),
         // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
+        .testTarget(name: "ConvModelsTests", dependencies: ["ConvModels"]),
     ]
 )

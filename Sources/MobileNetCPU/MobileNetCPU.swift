@@ -1,5 +1,6 @@
-// The library product: one import for the engine (and, as they arrive, the models and the data pipeline).
+// The library product: one import for the engine the models (and, as it arrives, the data pipeline).
 @_exported import ConvEngine
+@_exported import ConvModels
 
 /// Facts about this build of the library.
 public enum MobileNetCPU {

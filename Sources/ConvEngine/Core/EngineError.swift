@@ -22,7 +22,11 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Throws `EngineError.invalidArgument(message())` unless `condition` holds.
+///
+/// - Parameters:
+///   - condition: what must hold.
+///   - message: the sentence naming the problem.
 @inlinable
-func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+public func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
     if !condition { throw EngineError.invalidArgument(message()) }
 }

@@ -16,6 +16,8 @@ public final class Dropout: Layer {
         self.probability = probability
     }
 
+    public var canRunInPlace: Bool { true }
+
     public func prepare(for input: Shape) throws -> Shape {
         if mask.count < input.count { mask = FloatStorage(count: input.count) }
         inputShape = input

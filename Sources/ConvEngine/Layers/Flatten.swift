@@ -9,6 +9,8 @@ public final class Flatten: Layer {
     /// Creates a flatten.
     public init() {}
 
+    public var canRunInPlace: Bool { true }
+
     public func prepare(for input: Shape) throws -> Shape {
         inputShape = input
         return Shape(unchecked: [input.batch, input.itemCount])

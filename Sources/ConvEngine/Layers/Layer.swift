@@ -38,6 +38,10 @@ public protocol Layer: AnyObject {
     /// Multiply-accumulates of one forward pass for the prepared shape, as the MobileNet paper counts
     /// them (convolutions and fully connected layers only).
     var multiplyAccumulates: Int { get }
+    /// Whether `forward` and `backward` stay correct when `y` is `x` and `dx` is `dy` (same memory).
+    var canRunInPlace: Bool { get }
+    /// Whether `backward` reads the forward output `y` (then no later layer may overwrite it).
+    var backwardReadsOutput: Bool { get }
     /// Computes `y` from `x`; `x.shape` must be the prepared shape.
     func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws
     /// Accumulates parameter gradients and, unless `dx` is nil, writes the input gradient.
@@ -56,6 +60,8 @@ extension Layer {
     public var workspaceCount: Int { 0 }
     public var multiplyAccumulates: Int { 0 }
     public var parameters: [Parameter] { [] }
+    public var canRunInPlace: Bool { false }
+    public var backwardReadsOutput: Bool { false }
 
     /// Throws unless `x` has the prepared input shape.
     func checkInput(_ x: TensorView) throws {

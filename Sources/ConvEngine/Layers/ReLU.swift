@@ -19,6 +19,9 @@ public class ReLU: Layer {
         self.init(validatedCap: cap)
     }
 
+    public var canRunInPlace: Bool { true }
+    public var backwardReadsOutput: Bool { true }
+
     public func prepare(for input: Shape) throws -> Shape {
         inputShape = input
         return input

@@ -1,0 +1,150 @@
+/// A chain of layers planned once for a batch shape: every activation, gradient and scratch buffer is
+/// allocated up front, so a training step allocates nothing.
+///
+/// Memory plan: one arena holds every layer's output, except that layers which may run in place
+/// (ReLU, Flatten, Dropout) reuse their input's buffer when the layer before does not read its own
+/// output in backward. Gradients need only two buffers the size of the largest activation, used in
+/// turn (ping-pong), because a layer's backward reads dy and writes dx and nothing older is needed.
+/// All layers share one workspace sized by the largest need.
+public final class Sequential {
+    /// A layer with the name its parameters carry in checkpoints (PyTorch's `nn.Sequential` index).
+    public struct Entry {
+        /// The prefix of the layer's parameter names (e.g. "3" for "3.weight").
+        public var name: String
+        /// The layer.
+        public var layer: Layer
+
+        /// Names a layer.
+        public init(_ name: String, _ layer: Layer) {
+            self.name = name
+            self.layer = layer
+        }
+    }
+
+    /// The layers in order.
+    public let entries: [Entry]
+    /// The shape of one input item, `[H, W, C]` (or `[features]`).
+    public let itemShape: Shape
+    /// The largest batch the buffers hold.
+    public let maxBatchSize: Int
+    /// The batch size the layers are currently prepared for.
+    public private(set) var batchSize: Int
+    /// Mode, workspace and generator shared by every layer.
+    public let context: ExecutionContext
+
+    /// Each layer's input shape at the current batch size; `shapes[i + 1]` is layer i's output.
+    public private(set) var shapes: [Shape]
+    private let arena: FloatStorage
+    private let gradientBuffers: (FloatStorage, FloatStorage)
+    private let activationOffsets: [Int]
+
+    /// Plans the network for batches of up to `maxBatchSize` items of shape `itemShape`.
+    ///
+    /// - Throws: `EngineError` when a layer rejects the shape it would receive, or for an empty
+    ///   network or a non-positive batch size.
+    public init(_ entries: [Entry], itemShape: Shape, maxBatchSize: Int, seed: UInt64 = 0) throws {
+        try require(!entries.isEmpty, "a network needs at least one layer")
+        try require(maxBatchSize > 0, "batch size must be positive, got \(maxBatchSize)")
+        self.entries = entries
+        self.itemShape = itemShape
+        self.maxBatchSize = maxBatchSize
+        batchSize = maxBatchSize
+        context = ExecutionContext(isTraining: true, workspace: Workspace(), generator: RandomGenerator(seed: seed))
+        shapes = try Self.prepare(entries, input: Shape(unchecked: [maxBatchSize] + itemShape.dimensions))
+        // Activation i (i = 0 is the network input) gets its own region unless layer i - 1 runs in place.
+        var offsets = [0], total = shapes[0].count, largest = shapes[0].count
+        for (i, entry) in entries.enumerated() {
+            let previousReadsOutput = i > 0 && entries[i - 1].layer.backwardReadsOutput
+            if entry.layer.canRunInPlace && !previousReadsOutput && shapes[i + 1].count == shapes[i].count {
+                offsets.append(offsets[i])
+            } else {
+                offsets.append(total)
+                total += shapes[i + 1].count
+            }
+            largest = max(largest, shapes[i + 1].count)
+        }
+        activationOffsets = offsets
+        arena = FloatStorage(count: total)
+        gradientBuffers = (FloatStorage(count: largest), FloatStorage(count: largest))
+        context.workspace.reserve(entries.map(\.layer.workspaceCount).max() ?? 0)
+    }
+
+    private static func prepare(_ entries: [Entry], input: Shape) throws -> [Shape] {
+        var shapes = [input]
+        for entry in entries {
+            do { shapes.append(try entry.layer.prepare(for: shapes.last!)) } catch let error as EngineError {
+                throw EngineError.shapeMismatch("layer \(entry.name) (\(entry.layer.kind)): \(error)")
+            }
+        }
+        return shapes
+    }
+
+    /// Re-prepares the layers for a batch of `size` ≤ `maxBatchSize` items (no allocation).
+    ///
+    /// - Throws: `EngineError.invalidArgument` for a size outside 1...maxBatchSize.
+    public func setBatchSize(_ size: Int) throws {
+        guard size != batchSize else { return }
+        try require(size > 0 && size <= maxBatchSize, "batch size \(size) is outside 1...\(maxBatchSize)")
+        shapes = try Self.prepare(entries, input: Shape(unchecked: [size] + itemShape.dimensions))
+        batchSize = size
+    }
+
+    /// Switches to training mode: batch statistics, dropout active.
+    public func train() { context.isTraining = true }
+    /// Switches to evaluation mode: running statistics, dropout off.
+    public func eval() { context.isTraining = false }
+
+    /// Every parameter and buffer, with its checkpoint name ("3.weight", "4.running_mean", …).
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        entries.flatMap { entry in entry.layer.parameters.map { ("\(entry.name).\($0.name)", $0) } }
+    }
+
+    /// The trainable parameters, in order.
+    public var trainableParameters: [Parameter] { namedParameters.map(\.parameter).filter(\.isTrainable) }
+
+    /// The view of activation `i` (0 is the input, `entries.count` the output) at the current batch size.
+    public func activation(_ i: Int) -> TensorView {
+        TensorView(shape: shapes[i], data: arena.data + activationOffsets[i])
+    }
+
+    /// The input buffer: write a batch here (NHWC) before `forward()`.
+    public var input: TensorView { activation(0) }
+    /// The output of the last layer (the logits).
+    public var output: TensorView { activation(entries.count) }
+
+    /// Runs every layer on the batch in `input`.
+    public func forward() throws {
+        for (i, entry) in entries.enumerated() {
+            try entry.layer.forward(activation(i), into: activation(i + 1), context: context)
+        }
+    }
+
+    /// Backpropagates `outputGradient` (the gradient of the loss with respect to `output`, which must
+    /// live in `outputGradientBuffer`) through every layer, accumulating parameter gradients.
+    public func backward() throws {
+        var dy = TensorView(shape: shapes[entries.count], data: gradientBuffers.0.data)
+        var other = gradientBuffers.1.data
+        for i in stride(from: entries.count - 1, through: 0, by: -1) {
+            let layer = entries[i].layer
+            let inPlace = activationOffsets[i] == activationOffsets[i + 1]
+            let dxData = inPlace ? dy.data : other
+            let dx = i == 0 ? nil : TensorView(shape: shapes[i], data: dxData)
+            try layer.backward(dy, input: activation(i), output: activation(i + 1), into: dx, context: context)
+            if let dx {
+                if !inPlace { other = dy.data }
+                dy = dx
+            }
+        }
+    }
+
+    /// Where the loss writes d(loss)/d(output) before `backward()`.
+    public var outputGradient: TensorView { TensorView(shape: shapes[entries.count], data: gradientBuffers.0.data) }
+
+    /// Sets every trainable parameter's gradient to zero.
+    public func zeroGradients() {
+        for entry in entries { for p in entry.layer.parameters where p.isTrainable { p.zeroGradient() } }
+    }
+
+    /// Total floats held by the activation arena and gradient buffers (for memory reports).
+    public var bufferFloatCount: Int { arena.count + gradientBuffers.0.count + gradientBuffers.1.count + context.workspace.count }
+}

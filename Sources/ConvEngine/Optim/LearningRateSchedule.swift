@@ -1,0 +1,61 @@
+import Foundation
+
+/// The learning rate as a function of the step: an optional linear warm-up, then a constant, step or
+/// cosine shape (PyTorch's `StepLR` and `CosineAnnealingLR` applied per step).
+public struct LearningRateSchedule: Equatable, Sendable {
+    /// The shape after warm-up.
+    public enum Shape: Equatable, Sendable {
+        /// The base rate throughout.
+        case constant
+        /// The base rate times `factor` every `every` steps.
+        case step(every: Int, factor: Float)
+        /// Half a cosine from the base rate down to `minimum` over the steps after warm-up.
+        case cosine(minimum: Float)
+    }
+
+    /// The peak rate.
+    public var base: Float
+    /// The shape after warm-up.
+    public var shape: Shape
+    /// Steps of linear warm-up from base/warmupSteps to base.
+    public var warmupSteps: Int
+    /// The total number of steps (the cosine's length is totalSteps − warmupSteps).
+    public var totalSteps: Int
+
+    /// Creates a schedule.
+    ///
+    /// - Throws: `EngineError.invalidArgument` for a non-positive or non-finite base rate, a negative
+    ///   warm-up, a non-positive total, a step interval below 1 or a factor outside (0, 1].
+    public init(base: Float, shape: Shape = .constant, warmupSteps: Int = 0, totalSteps: Int) throws {
+        try require(base > 0 && base.isFinite, "learning rate must be a positive number, got \(base)")
+        try require(warmupSteps >= 0, "warm-up steps must not be negative, got \(warmupSteps)")
+        try require(totalSteps > 0, "total steps must be positive, got \(totalSteps)")
+        if case .step(let every, let factor) = shape {
+            try require(every >= 1, "step schedule interval must be at least 1, got \(every)")
+            try require(factor > 0 && factor <= 1, "step schedule factor must be in (0, 1], got \(factor)")
+        }
+        if case .cosine(let minimum) = shape {
+            try require(minimum >= 0 && minimum <= base, "cosine minimum must be in [0, base], got \(minimum)")
+        }
+        self.base = base
+        self.shape = shape
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+    }
+
+    /// The rate for 0-based step `step`.
+    public func rate(at step: Int) -> Float {
+        if step < warmupSteps { return base * Float(step + 1) / Float(warmupSteps) }
+        let t = step - warmupSteps
+        switch shape {
+        case .constant:
+            return base
+        case .step(let every, let factor):
+            return base * pow(factor, Float(t / every))
+        case .cosine(let minimum):
+            let length = max(1, totalSteps - warmupSteps)
+            let progress = Double(min(t, length)) / Double(length)
+            return minimum + (base - minimum) * Float((1 + cos(Double.pi * progress)) / 2)
+        }
+    }
+}

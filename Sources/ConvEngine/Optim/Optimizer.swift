@@ -1,0 +1,40 @@
+/// Updates parameters from their gradients, apart from the layers (Caffe's solver): it walks the list
+/// of trainable parameters it was given and keeps its own per-parameter state.
+public protocol Optimizer: AnyObject {
+    /// The parameters it updates, in order.
+    var parameters: [Parameter] { get }
+    /// How many steps have been taken (PyTorch's `step`); restored on resume.
+    var stepCount: Int { get set }
+    /// A short name ("sgd", "adam", "adamw").
+    var kind: String { get }
+    /// Applies one update at `learningRate` from the accumulated gradients.
+    func step(learningRate: Float)
+    /// The per-parameter state buffers with their slot names (PyTorch's: `momentum_buffer`,
+    /// `exp_avg`, `exp_avg_sq`), for parameter `index`.
+    func state(of index: Int) -> [(slot: String, storage: FloatStorage)]
+}
+
+/// How weight decay enters an update.
+public enum WeightDecay: Equatable, Sendable {
+    /// No decay.
+    case none
+    /// L2 regularisation: `rate · p` is added to the gradient (PyTorch's `weight_decay` in SGD and Adam).
+    case l2(Float)
+    /// Decoupled decay: `p ← p · (1 − lr · rate)` before the update (AdamW; SGDW for SGD).
+    case decoupled(Float)
+
+    /// Validates a decay rate.
+    func validated() throws -> WeightDecay {
+        switch self {
+        case .none: return self
+        case .l2(let r), .decoupled(let r):
+            try require(r >= 0 && r.isFinite, "weight decay must be a non-negative number, got \(r)")
+            return self
+        }
+    }
+}
+
+extension Optimizer {
+    /// Sets every parameter's gradient to zero.
+    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+}
