@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pytorch_models import mobilenet, seednet
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 torch.manual_seed(20261129)
 torch.set_num_threads(1)
@@ -114,5 +116,57 @@ def main():
     save("separable_stack", out)
 
 
+def optimizer_cases():
+    """Four steps of each optimizer on two parameters with fixed gradients (single-tensor code paths,
+    float64): p0 [3, 4] and p1 [5], gradients grad{t}.p{i}, parameters after step t after{t}.p{i}."""
+    torch.manual_seed(7)
+    initial = [torch.randn(3, 4).double(), torch.randn(5).double()]
+    grads = [[torch.randn(3, 4).double(), torch.randn(5).double()] for _ in range(4)]
+    makers = {
+        "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=5e-4, foreach=False),
+        "sgd_nesterov": lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.8, nesterov=True, weight_decay=1e-3, foreach=False),
+        "sgd_plain": lambda ps: torch.optim.SGD(ps, lr=0.1, foreach=False),
+        "adam": lambda ps: torch.optim.Adam(ps, lr=1e-2, weight_decay=1e-2, foreach=False),
+        "adamw": lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1, foreach=False),
+    }
+    for name, make in makers.items():
+        params = [p.clone().requires_grad_(True) for p in initial]
+        opt = make(params)
+        out = {"initial.p0": initial[0], "initial.p1": initial[1]}
+        for t, (g0, g1) in enumerate(grads):
+            params[0].grad, params[1].grad = g0.clone(), g1.clone()
+            opt.step()
+            out.update({f"grad{t}.p0": g0, f"grad{t}.p1": g1,
+                        f"after{t}.p0": params[0].detach().clone(), f"after{t}.p1": params[1].detach().clone()})
+        save("optimizer_" + name, out)
+
+
+def model_cases():
+    """Each model in eval mode with random weights and BN statistics: `model_<name>_state` is exactly its
+    state_dict (what a MobileNetCPU checkpoint must match, name for name), `model_<name>_io` an input
+    batch and the logits (float64, stored as F32)."""
+    torch.manual_seed(11)
+    models = {
+        "seed": seednet(),
+        "seed_standard": seednet(standard=True),
+        "mobilenet_0.125_cifar": mobilenet(alpha=0.125, classes=10, stem="cifar"),
+    }
+    for name, model in models.items():
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.weight.uniform_(0.5, 1.5)
+                    module.bias.uniform_(-0.2, 0.2)
+                    module.running_mean.uniform_(-0.3, 0.3)
+                    module.running_var.uniform_(0.5, 2.0)
+                    module.num_batches_tracked.fill_(17)
+        model = model.double().eval()
+        x = torch.randn(3, 3, 32, 32).double()
+        save("model_%s_state" % name, model.state_dict())
+        save("model_%s_io" % name, {"x": x, "logits": model(x)})
+
+
 if __name__ == "__main__":
     main()
+    optimizer_cases()
+    model_cases()

@@ -56,6 +56,14 @@ public final class BatchNorm: Layer {
 
     public var parameters: [Parameter] { [weight, bias, runningMean, runningVariance] }
 
+    public var counters: [String: Int] { ["num_batches_tracked": batchesTracked] }
+
+    public func setCounter(_ name: String, to value: Int) throws {
+        try require(name == "num_batches_tracked", "batch norm has no counter named \(name)")
+        try require(value >= 0, "num_batches_tracked must not be negative, got \(value)")
+        batchesTracked = value
+    }
+
     public func prepare(for input: Shape) throws -> Shape {
         guard input.rank >= 2, input.channels == channels else {
             throw EngineError.shapeMismatch("batch norm expects \(channels) channels innermost, got input \(input)")

@@ -38,6 +38,12 @@ public protocol Layer: AnyObject {
     /// Multiply-accumulates of one forward pass for the prepared shape, as the MobileNet paper counts
     /// them (convolutions and fully connected layers only).
     var multiplyAccumulates: Int { get }
+    /// Integer buffers saved beside the parameters (PyTorch's `num_batches_tracked`), by name.
+    var counters: [String: Int] { get }
+    /// Restores an integer buffer by name.
+    ///
+    /// - Throws: `EngineError.invalidArgument` for a name the layer does not have.
+    func setCounter(_ name: String, to value: Int) throws
     /// Whether `forward` and `backward` stay correct when `y` is `x` and `dx` is `dy` (same memory).
     var canRunInPlace: Bool { get }
     /// Whether `backward` reads the forward output `y` (then no later layer may overwrite it).
@@ -60,6 +66,10 @@ extension Layer {
     public var workspaceCount: Int { 0 }
     public var multiplyAccumulates: Int { 0 }
     public var parameters: [Parameter] { [] }
+    public var counters: [String: Int] { [:] }
+    public func setCounter(_ name: String, to value: Int) throws {
+        throw EngineError.invalidArgument("\(kind) has no counter named \(name)")
+    }
     public var canRunInPlace: Bool { false }
     public var backwardReadsOutput: Bool { false }
 

@@ -1,0 +1,64 @@
+import ConvEngine
+import Foundation
+import Testing
+
+@Suite struct SequentialTests {
+    /// The fixture's separable stack as a network (nn.Sequential indices as names).
+    static func stack(batch: Int = 4) throws -> Sequential {
+        try Sequential([
+            .init("0", Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3, padding: 1, bias: false)),
+            .init("1", BatchNorm(channels: 8)), .init("2", ReLU()),
+            .init("3", DepthwiseConv2D(channels: 8, stride: 1)), .init("4", BatchNorm(channels: 8)), .init("5", ReLU()),
+            .init("6", PointwiseConv2D(inputChannels: 8, outputChannels: 16)), .init("7", BatchNorm(channels: 16)), .init("8", ReLU()),
+            .init("9", DepthwiseConv2D(channels: 16, stride: 2)), .init("10", BatchNorm(channels: 16)), .init("11", ReLU()),
+            .init("12", PointwiseConv2D(inputChannels: 16, outputChannels: 24)), .init("13", BatchNorm(channels: 24)), .init("14", ReLU()),
+            .init("15", GlobalAvgPool()), .init("16", Flatten()), .init("17", Linear(inputFeatures: 24, outputFeatures: 10)),
+        ], itemShape: try Shape([8, 8, 3]), maxBatchSize: batch)
+    }
+
+    @Test func inPlaceMemoryPlanStillMatchesPyTorch() throws {
+        let network = try Self.stack()
+        let f = try Fixtures.load("separable_stack")
+        for (name, p) in network.namedParameters where p.isTrainable { try f.load("param." + name, into: p) }
+        try network.input.copy(from: try f.nhwc("x"))
+        network.train()
+        try network.forward()
+        #expect(relativeError(Array(network.output.buffer), try f.floats("logits").values) <= 1e-4)
+        let labels = try f.int64s("labels").values.map { Int32($0) }
+        let loss = try labels.withUnsafeBufferPointer {
+            try SoftmaxCrossEntropy().evaluate(logits: network.output, labels: $0, gradient: network.outputGradient)
+        }
+        #expect(relativeError([loss.loss], try f.floats("loss").values) <= 1e-5)
+        network.zeroGradients()
+        try network.backward()
+        checkStackParameters(network.namedParameters, against: f)
+        // ReLU and Flatten ran in place: fewer regions than activations.
+        let distinct = Set((0...network.entries.count).map { network.activation($0).data })
+        #expect(distinct.count < network.entries.count + 1)
+    }
+
+    @Test func smallerBatchesReuseTheBuffers() throws {
+        let network = try Self.stack(batch: 8)
+        let before = network.activation(3).data
+        try network.setBatchSize(3)
+        #expect(network.activation(3).data == before)
+        #expect(network.output.shape.dimensions == [3, 10])
+        #expect(throws: EngineError.self) { try network.setBatchSize(9) }
+        #expect(throws: EngineError.self) { try network.setBatchSize(0) }
+    }
+
+    @Test func rejectsLayersThatDoNotFit() throws {
+        #expect(throws: EngineError.self) {
+            try Sequential([.init("0", Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3)),
+                            .init("1", PointwiseConv2D(inputChannels: 16, outputChannels: 4))],
+                           itemShape: try Shape([8, 8, 3]), maxBatchSize: 2)
+        }
+        #expect(throws: EngineError.self) { try Sequential([], itemShape: try Shape([8, 8, 3]), maxBatchSize: 2) }
+    }
+
+    @Test func predictChecksTheItemShape() throws {
+        let network = try Self.stack()
+        #expect(throws: EngineError.self) { try network.predict(Tensor(shape: .nhwc(2, 8, 8, 4))) }
+        #expect(try network.predict(Tensor(shape: .nhwc(2, 8, 8, 3))).shape.dimensions == [2, 10])
+    }
+}
