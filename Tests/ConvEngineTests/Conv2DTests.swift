@@ -87,3 +87,41 @@ import Testing
         }
     }
 }
+
+@Suite struct LayerViewTests {
+    /// Views of the wrong shape are errors in every layer, never out-of-bounds reads or writes.
+    @Test func everyLayerChecksItsViews() throws {
+        let layers: [Layer] = [
+            try Conv2D(inputChannels: 4, outputChannels: 6, kernelSize: 3, padding: 1), try DepthwiseConv2D(channels: 4),
+            try PointwiseConv2D(inputChannels: 4, outputChannels: 6), try BatchNorm(channels: 4), ReLU(),
+            try MaxPool2D(kernelSize: 2), try AvgPool2D(kernelSize: 2), GlobalAvgPool(), Flatten(), try Dropout(probability: 0.1),
+        ]
+        let input = try Shape.nhwc(2, 6, 6, 4)
+        var buffer = [Float](repeating: 1, count: 4096)
+        try buffer.withUnsafeMutableBufferPointer { memory in
+            let base = memory.baseAddress!
+            for layer in layers {
+                let output = try layer.prepare(for: input)
+                let x = TensorView(shape: input, data: base), y = TensorView(shape: output, data: base + 1024)
+                let wrong = TensorView(shape: try .nhwc(1, 6, 6, 4), data: base + 2048)
+                let context = ExecutionContext()
+                context.workspace.reserve(layer.workspaceCount)
+                try layer.forward(x, into: y, context: context)
+                #expect(throws: EngineError.self, "\(layer.kind) y") { try layer.forward(x, into: wrong, context: context) }
+                #expect(throws: EngineError.self, "\(layer.kind) x") { try layer.forward(wrong, into: y, context: context) }
+                #expect(throws: EngineError.self, "\(layer.kind) dy") {
+                    try layer.backward(wrong, input: x, output: y, into: nil, context: context)
+                }
+                #expect(throws: EngineError.self, "\(layer.kind) dx") {
+                    try layer.backward(y, input: x, output: y, into: TensorView(shape: output.withBatch(7), data: base + 3072), context: context)
+                }
+            }
+            // A layer used before prepare(for:).
+            #expect(throws: EngineError.self) {
+                try Linear(inputFeatures: 3, outputFeatures: 2).forward(
+                    TensorView(shape: try Shape([1, 3]), data: base), into: TensorView(shape: try Shape([1, 2]), data: base + 8),
+                    context: ExecutionContext())
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ public final class AvgPool2D: Layer {
     public let padding: Int
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
 
     /// Creates an average pool; `stride` defaults to `kernelSize`.
@@ -27,18 +28,20 @@ public final class AvgPool2D: Layer {
         let g = try WindowGeometry(input: input, kernel: kernelSize, stride: stride, padding: padding, role: "average pool")
         geometry = g
         inputShape = input
-        return Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, input.channels])
+        let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, input.channels])
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         guard let g = geometry else { return }
         avgPoolForward(x.data, g, y.data)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry, let dx else { return }
         avgPoolBackward(dy.data, g, dx.data)
     }

@@ -20,6 +20,7 @@ public final class BatchNorm: Layer {
     public var batchesTracked: Int = 0
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
     private let mean: FloatStorage, variance: FloatStorage, invstd: FloatStorage
     private let scale: FloatStorage, shift: FloatStorage
     private let sum: UnsafeMutablePointer<Double>, sumDyXhat: UnsafeMutablePointer<Double>
@@ -69,11 +70,13 @@ public final class BatchNorm: Layer {
             throw EngineError.shapeMismatch("batch norm expects \(channels) channels innermost, got input \(input)")
         }
         inputShape = input
-        return input
+        let output = input
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         let C = channels, M = x.count / C
         lastPassUsedBatchStatistics = context.isTraining
         if context.isTraining {
@@ -102,7 +105,7 @@ public final class BatchNorm: Layer {
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         batchNormBackward(dy.data, x.data, rows: x.count / channels, channels: channels,
                           mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
                           batchStatistics: lastPassUsedBatchStatistics, sumDy: sum, sumDyXhat: sumDyXhat,

@@ -27,6 +27,7 @@ public final class Conv2D: Layer {
     public let maxColumnFloats: Int
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
     private var chunkImages = 1
 
@@ -69,7 +70,9 @@ public final class Conv2D: Layer {
         inputShape = input
         let rowsPerImage = g.outputHeight * g.outputWidth
         chunkImages = max(1, min(input.batch, maxColumnFloats / max(1, rowsPerImage * columnWidth)))
-        return Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, outputChannels])
+        let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, outputChannels])
+        outputShape = output
+        return output
     }
 
     public var workspaceCount: Int {
@@ -83,7 +86,7 @@ public final class Conv2D: Layer {
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         guard let g = geometry else { return }
         let rowsPerImage = g.outputHeight * g.outputWidth
         var first = 0
@@ -103,7 +106,7 @@ public final class Conv2D: Layer {
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         let rowsPerImage = g.outputHeight * g.outputWidth
         if let bias {

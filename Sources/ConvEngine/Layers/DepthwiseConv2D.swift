@@ -17,6 +17,7 @@ public final class DepthwiseConv2D: Layer {
     public let bias: Parameter?
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
 
     /// Creates a depthwise convolution with zero-filled weights.
@@ -48,7 +49,9 @@ public final class DepthwiseConv2D: Layer {
         }
         geometry = g
         inputShape = input
-        return Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, channels])
+        let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, channels])
+        outputShape = output
+        return output
     }
 
     public var multiplyAccumulates: Int {
@@ -57,14 +60,14 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         guard let g = geometry else { return }
         depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data)
         if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data) }

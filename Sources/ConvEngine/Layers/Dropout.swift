@@ -6,6 +6,7 @@ public final class Dropout: Layer {
     public let probability: Float
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
     private var mask = FloatStorage(count: 0)
 
     /// Creates a dropout layer.
@@ -21,11 +22,13 @@ public final class Dropout: Layer {
     public func prepare(for input: Shape) throws -> Shape {
         if mask.count < input.count { mask = FloatStorage(count: input.count) }
         inputShape = input
-        return input
+        let output = input
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         let count = x.count, m = mask.data
         guard context.isTraining, probability > 0 else {
             m.update(repeating: 1, count: count)
@@ -39,7 +42,7 @@ public final class Dropout: Layer {
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         guard let dx else { return }
         for i in 0..<dy.count { dx.data[i] = dy.data[i] * mask.data[i] }
     }

@@ -5,6 +5,7 @@
 public final class Flatten: Layer {
     public let kind = "flatten"
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
 
     /// Creates a flatten.
     public init() {}
@@ -13,17 +14,19 @@ public final class Flatten: Layer {
 
     public func prepare(for input: Shape) throws -> Shape {
         inputShape = input
-        return Shape(unchecked: [input.batch, input.itemCount])
+        let output = Shape(unchecked: [input.batch, input.itemCount])
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         if y.data != x.data { y.data.update(from: x.data, count: x.count) }
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         if let dx, dx.data != dy.data { dx.data.update(from: dy.data, count: dy.count) }
     }
 }

@@ -2,6 +2,7 @@
 public final class GlobalAvgPool: Layer {
     public let kind = "gap"
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
 
     /// Creates a global average pool.
     public init() {}
@@ -9,18 +10,20 @@ public final class GlobalAvgPool: Layer {
     public func prepare(for input: Shape) throws -> Shape {
         try input.requireRank(4, "global average pool input")
         inputShape = input
-        return Shape(unchecked: [input.batch, input.channels])
+        let output = Shape(unchecked: [input.batch, input.channels])
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         globalAvgPoolForward(x.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
                              channels: x.shape.channels, y.data)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         guard let dx else { return }
         globalAvgPoolBackward(dy.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
                               channels: x.shape.channels, dx.data)

@@ -33,6 +33,8 @@ public protocol Layer: AnyObject {
     func prepare(for input: Shape) throws -> Shape
     /// The input shape of the last `prepare`, if any.
     var inputShape: Shape? { get }
+    /// The output shape of the last `prepare`, if any.
+    var outputShape: Shape? { get }
     /// Floats of shared workspace that one pass needs, for the prepared shape.
     var workspaceCount: Int { get }
     /// Multiply-accumulates of one forward pass for the prepared shape, as the MobileNet paper counts
@@ -73,14 +75,23 @@ extension Layer {
     public var canRunInPlace: Bool { false }
     public var backwardReadsOutput: Bool { false }
 
-    /// Throws unless `x` has the prepared input shape.
-    func checkInput(_ x: TensorView) throws {
-        guard let prepared = inputShape else {
+    /// Throws unless the views have the prepared shapes: `x` and `dx` the input's, `y` and `dy` the
+    /// output's. Called first by every `forward` and `backward`, so a wrong view is an error, never an
+    /// out-of-bounds access.
+    func checkShapes(_ x: TensorView, _ y: TensorView, dy: TensorView? = nil, dx: TensorView? = nil) throws {
+        guard let preparedInput = inputShape, let preparedOutput = outputShape else {
             throw EngineError.invalidArgument("\(kind): call prepare(for:) before forward or backward")
         }
-        guard x.shape == prepared else {
-            throw EngineError.shapeMismatch("\(kind) was prepared for input \(prepared), got \(x.shape)")
+        func check(_ view: TensorView?, _ expected: Shape, _ role: String) throws {
+            if let view, view.shape != expected {
+                throw EngineError.shapeMismatch("\(kind) was prepared for \(role) \(expected), got \(view.shape)")
+            }
         }
+        // Four plain calls, not a loop over an array literal: this runs in every step and must not allocate.
+        try check(x, preparedInput, "input")
+        try check(y, preparedOutput, "output")
+        try check(dy, preparedOutput, "output gradient")
+        try check(dx, preparedInput, "input gradient")
     }
 
     /// Runs one forward pass on owned tensors, preparing the layer and a workspace for `x`'s shape.
@@ -105,9 +116,6 @@ extension Layer {
     /// - Returns: the input gradient; parameter gradients accumulate in `parameters`.
     public func backward(_ dy: Tensor, input x: Tensor, output y: Tensor,
                          context: ExecutionContext = ExecutionContext()) throws -> Tensor {
-        guard dy.shape == y.shape else {
-            throw EngineError.shapeMismatch("\(kind): output gradient \(dy.shape) does not match output \(y.shape)")
-        }
         context.workspace.reserve(workspaceCount)
         var (dyc, xc, yc) = (dy, x, y)
         var dx = Tensor(shape: x.shape)

@@ -11,6 +11,7 @@ public final class Linear: Layer {
     public let bias: Parameter?
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
 
     /// Creates a linear layer with zero-filled weights.
     ///
@@ -48,13 +49,15 @@ public final class Linear: Layer {
             throw EngineError.shapeMismatch("linear expects input [N, \(inputFeatures)], got \(input)")
         }
         inputShape = input
-        return Shape(unchecked: [input.batch, outputFeatures])
+        let output = Shape(unchecked: [input.batch, outputFeatures])
+        outputShape = output
+        return output
     }
 
     public var multiplyAccumulates: Int { (inputShape?.batch ?? 0) * inputFeatures * outputFeatures }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         let n = x.shape.batch
         BLAS.gemm(transposeB: true, m: n, n: outputFeatures, k: inputFeatures, a: x.data, b: weight.value.data, c: y.data)
         if let bias { addBias(bias.value.data, rows: n, channels: outputFeatures, y.data) }
@@ -62,7 +65,7 @@ public final class Linear: Layer {
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         let n = x.shape.batch
         if let bias { accumulateBiasGradient(dy.data, rows: n, channels: outputFeatures, bias.gradient.data) }
         BLAS.gemm(transposeA: true, m: outputFeatures, n: inputFeatures, k: n,

@@ -9,6 +9,7 @@ public final class MaxPool2D: Layer {
     public let padding: Int
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
     private var argmax = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     private var argmaxCapacity = 1
@@ -40,18 +41,20 @@ public final class MaxPool2D: Layer {
         }
         geometry = g
         inputShape = input
-        return out
+        let output = out
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         guard let g = geometry else { return }
         maxPoolForward(x.data, g, y.data, argmax)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         if let dx { maxPoolBackward(dy.data, argmax, outputCount: dy.count, inputCount: dx.count, dx.data) }
     }
 }

@@ -14,6 +14,7 @@ public final class PointwiseConv2D: Layer {
     public let bias: Parameter?
 
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
 
     /// Creates a pointwise convolution with zero-filled weights.
     ///
@@ -36,7 +37,9 @@ public final class PointwiseConv2D: Layer {
             throw EngineError.shapeMismatch("pointwise conv expects \(inputChannels) input channels, got input \(input)")
         }
         inputShape = input
-        return input.withChannels(outputChannels)
+        let output = input.withChannels(outputChannels)
+        outputShape = output
+        return output
     }
 
     private var rows: Int { (inputShape?.count ?? 0) / inputChannels }
@@ -44,7 +47,7 @@ public final class PointwiseConv2D: Layer {
     public var multiplyAccumulates: Int { rows * inputChannels * outputChannels }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         BLAS.gemm(transposeB: true, m: rows, n: outputChannels, k: inputChannels,
                   a: x.data, b: weight.value.data, c: y.data)
         if let bias { addBias(bias.value.data, rows: rows, channels: outputChannels, y.data) }
@@ -52,7 +55,7 @@ public final class PointwiseConv2D: Layer {
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         if let bias { accumulateBiasGradient(dy.data, rows: rows, channels: outputChannels, bias.gradient.data) }
         BLAS.gemm(transposeA: true, m: outputChannels, n: inputChannels, k: rows,
                   a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)

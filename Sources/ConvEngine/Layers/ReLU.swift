@@ -4,6 +4,7 @@ public class ReLU: Layer {
     /// The upper bound, if any (6 for ReLU6).
     public let cap: Float?
     public private(set) var inputShape: Shape?
+    public private(set) var outputShape: Shape?
 
     init(validatedCap cap: Float?) {
         self.cap = cap
@@ -24,18 +25,20 @@ public class ReLU: Layer {
 
     public func prepare(for input: Shape) throws -> Shape {
         inputShape = input
-        return input
+        let output = input
+        outputShape = output
+        return output
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y)
         reluForward(x.data, count: x.count, cap: cap, y.data)
     }
 
     /// Uses only the forward output, so it stays correct when forward ran in place.
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
-        try checkInput(x)
+        try checkShapes(x, y, dy: dy, dx: dx)
         if let dx { reluBackward(dy.data, y.data, count: y.count, cap: cap, dx.data) }
     }
 }
