@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Tests only: counts malloc calls to prove the training step allocates nothing.
+        .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     ],
     targets: [
         // OpenBLAS (cblas) and LAPACKE, linked through a module map. Only ConvEngine imports it.
@@ -32,6 +34,9 @@ let package = Package(
         ),
         // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
-        .testTarget(name: "ConvModelsTests", dependencies: ["ConvModels"]),
+        .testTarget(name: "ConvModelsTests", dependencies: [
+            "ConvModels",
+            .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+        ]),
     ]
 )

@@ -22,7 +22,12 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible {
     /// The number of axes.
     public var rank: Int { dimensions.count }
     /// The number of elements.
-    public var count: Int { dimensions.reduce(1, *) }
+    public var count: Int {
+        // A plain loop: generic `reduce` allocates in unoptimised builds, and this runs in every step.
+        var product = 1
+        for i in 0..<dimensions.count { product *= dimensions[i] }
+        return product
+    }
     /// The extent of axis `i`.
     public subscript(i: Int) -> Int { dimensions[i] }
 

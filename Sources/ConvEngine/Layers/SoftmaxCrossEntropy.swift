@@ -38,8 +38,8 @@ public struct SoftmaxCrossEntropy: Sendable {
         if let gradient, gradient.shape != logits.shape {
             throw EngineError.shapeMismatch("cross-entropy gradient \(gradient.shape) does not match logits \(logits.shape)")
         }
-        for (i, label) in labels.enumerated() where label < 0 || Int(label) >= k {
-            throw EngineError.invalidArgument("label \(label) of row \(i) is outside 0..<\(k)")
+        for i in 0..<n where labels[i] < 0 || Int(labels[i]) >= k {
+            throw EngineError.invalidArgument("label \(labels[i]) of row \(i) is outside 0..<\(k)")
         }
         let eps = Double(labelSmoothing), offTarget = eps / Double(k), onTarget = 1 - eps + offTarget
         var total = 0.0, correct = 0

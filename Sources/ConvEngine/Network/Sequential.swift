@@ -112,10 +112,13 @@ public final class Sequential {
     /// The output of the last layer (the logits).
     public var output: TensorView { activation(entries.count) }
 
+    // The step's loops index arrays directly: generic iterators (`enumerated()`) box large elements
+    // in unoptimised builds, and the training step must allocate nothing in any build.
+
     /// Runs every layer on the batch in `input`.
     public func forward() throws {
-        for (i, entry) in entries.enumerated() {
-            try entry.layer.forward(activation(i), into: activation(i + 1), context: context)
+        for i in 0..<entries.count {
+            try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
         }
     }
 

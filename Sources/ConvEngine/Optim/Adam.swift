@@ -48,7 +48,8 @@ public final class Adam: Optimizer {
         let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
         let correction2 = Float((1 - pow(Double(beta2), t)).squareRoot())
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        for (index, parameter) in parameters.enumerated() {
+        for index in 0..<parameters.count {
+            let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.gradient.data, n = parameter.count
             let m = firstMoments[index].data, v = secondMoments[index].data
             var l2: Float = 0

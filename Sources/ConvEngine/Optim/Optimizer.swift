@@ -36,5 +36,8 @@ public enum WeightDecay: Equatable, Sendable {
 
 extension Optimizer {
     /// Sets every parameter's gradient to zero.
-    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+    public func zeroGradients() {
+        let all = parameters
+        for i in 0..<all.count { all[i].zeroGradient() }
+    }
 }

@@ -34,7 +34,8 @@ public final class SGD: Optimizer {
 
     public func step(learningRate lr: Float) {
         let mu = momentum
-        for (index, parameter) in parameters.enumerated() {
+        for index in 0..<parameters.count {
+            let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.gradient.data, n = parameter.count
             var l2: Float = 0
             switch weightDecay {
