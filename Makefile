@@ -1,11 +1,11 @@
 # MobileNetCPU — the README's commands. `make help` lists them.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
 
 .PHONY: help setup build release test clean
 
 help:
-	@echo "make setup    install OpenBLAS, LAPACKE and pkg-config with apt-get when missing"
+	@echo "make setup    install OpenBLAS, LAPACKE, zlib and pkg-config with apt-get when missing"
 	@echo "make build    debug build"
 	@echo "make release  optimised build (.build/release/mobilenet)"
 	@echo "make test     build and run every test (no dataset or network needed)"

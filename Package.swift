@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // MD5 of downloaded archives.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // Tests only: counts malloc calls to prove the training step allocates nothing.
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     ],
@@ -23,8 +25,15 @@ let package = Package(
         .target(name: "ConvEngine", dependencies: ["COpenBLAS"]),
         // SeedNet, MobileNet v1, the standard-convolution baseline of each, cost counting.
         .target(name: "ConvModels", dependencies: ["ConvEngine"]),
-        // The library product: re-exports the engine and the models (and, as it arrives, the data).
-        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels"]),
+        // zlib, for reading the official .tar.gz archives without unpacking them.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // CIFAR-10/100 readers (binary, pickle, .tar.gz), download, synthetic set, input pipeline.
+        .target(name: "CIFAR", dependencies: [
+            "ConvEngine", "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The library product: re-exports the engine, the models and the data pipeline.
+        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
         .executableTarget(
             name: "mobilenet",
             dependencies: [
@@ -34,6 +43,7 @@ let package = Package(
         ),
         // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
+        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels"]),
         .testTarget(name: "ConvModelsTests", dependencies: [
             "ConvModels",
             .product(name: "MallocInterposerSwift", package: "malloc-interposer"),

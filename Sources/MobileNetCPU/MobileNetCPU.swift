@@ -1,6 +1,7 @@
-// The library product: one import for the engine the models (and, as it arrives, the data pipeline).
+// The library product: one import for the engine the models and the data pipeline.
 @_exported import ConvEngine
 @_exported import ConvModels
+@_exported import CIFAR
 
 /// Facts about this build of the library.
 public enum MobileNetCPU {
