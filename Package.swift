@@ -43,7 +43,7 @@ let package = Package(
         ),
         // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
-        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels"]),
+        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels", "CZlib"]),
         .testTarget(name: "ConvModelsTests", dependencies: [
             "ConvModels",
             .product(name: "MallocInterposerSwift", package: "malloc-interposer"),

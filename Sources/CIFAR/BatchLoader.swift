@@ -161,8 +161,10 @@ struct Assembler {
     }
 
     /// A generator for a (seed, epoch, item) triple: SplitMix-seeded, so neighbouring triples differ.
+    /// Item −1 is the epoch's shuffle.
     static func generator(_ seed: UInt64, _ epoch: Int, _ item: Int) -> RandomGenerator {
-        RandomGenerator(seed: seed ^ (UInt64(epoch) &* 0xD1B5_4A32_D192_ED03) ^ (UInt64(item) &* 0x8CB9_2BA7_2F3D_8DD7))
+        RandomGenerator(seed: seed ^ (UInt64(bitPattern: Int64(epoch)) &* 0xD1B5_4A32_D192_ED03)
+            ^ (UInt64(bitPattern: Int64(item)) &* 0x8CB9_2BA7_2F3D_8DD7))
     }
 
     /// Reshuffles `order` in place for `epoch` (Fisher–Yates), from the identity.
@@ -211,7 +213,9 @@ final class Prefetcher: @unchecked Sendable {
     private let slots: [FloatStorage]
     private let slotLabels: [UnsafeMutablePointer<Int32>]
     private let slotCounts = UnsafeMutablePointer<Int>.allocate(capacity: 2)
-    private let filled = DispatchSemaphore(value: 0), free = DispatchSemaphore(value: 2), finished = DispatchSemaphore(value: 0)
+    // All start at 0: libdispatch traps when a semaphore is freed below its initial value, so the two
+    // free slots are signalled in init instead.
+    private let filled = DispatchSemaphore(value: 0), free = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
     private var consumerSlot = 0
     private let stopping = Atomic<Bool>(false)
     private let batchSize: Int
@@ -222,6 +226,8 @@ final class Prefetcher: @unchecked Sendable {
         slots = [FloatStorage(count: batchFloats), FloatStorage(count: batchFloats)]
         slotLabels = [.allocate(capacity: batchSize), .allocate(capacity: batchSize)]
         slotCounts.initialize(repeating: 0, count: 2)
+        free.signal()
+        free.signal()
         let thread = Thread { [self] in
             var p = position, slot = 0
             while true {

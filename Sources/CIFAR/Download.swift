@@ -18,6 +18,11 @@ public enum CIFARDownload {
         public var md5: String
         /// Its size in bytes.
         public var size: Int64
+
+        /// Describes an archive (a mirror, or a test server).
+        public init(name: String, url: URL, md5: String, size: Int64) {
+            (self.name, self.url, self.md5, self.size) = (name, url, md5, size)
+        }
     }
 
     /// The official archives (the data set's web page; MD5s as torchvision and the page list them).
