@@ -32,8 +32,10 @@ let package = Package(
             "ConvEngine", "CZlib",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // The library product: re-exports the engine, the models and the data pipeline.
-        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
+        // A training run: the loop over epochs, evaluation, JSON Lines log, checkpoints, resume.
+        .target(name: "Training", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
+        // The library product: re-exports the engine, the models, the data pipeline and training runs.
+        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR", "Training"]),
         .executableTarget(
             name: "mobilenet",
             dependencies: [
@@ -43,7 +45,7 @@ let package = Package(
         ),
         // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
-        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels", "CZlib"]),
+        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels", "CZlib", "Training"]),
         .testTarget(name: "ConvModelsTests", dependencies: [
             "ConvModels",
             .product(name: "MallocInterposerSwift", package: "malloc-interposer"),

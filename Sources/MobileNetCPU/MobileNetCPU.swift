@@ -1,7 +1,8 @@
-// The library product: one import for the engine the models and the data pipeline.
+// The library product: one import for the engine the models, the data pipeline and training runs.
 @_exported import ConvEngine
 @_exported import ConvModels
 @_exported import CIFAR
+@_exported import Training
 
 /// Facts about this build of the library.
 public enum MobileNetCPU {

@@ -6,6 +6,7 @@ import MobileNetCPU
 struct Mobilenet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mobilenet",
-        abstract: "Train and measure depthwise-separable CNNs on the CPU.",
-        version: MobileNetCPU.version)
+        abstract: "Train and measure depthwise-separable CNNs (SeedNet, MobileNet v1) on the CPU.",
+        version: MobileNetCPU.version,
+        subcommands: [Train.self, Eval.self, Predict.self, Summary.self, Download.self, Plot.self])
 }

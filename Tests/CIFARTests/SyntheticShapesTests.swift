@@ -1,6 +1,7 @@
 import CIFAR
 import ConvEngine
 import ConvModels
+import Training
 import Testing
 
 @Suite struct SyntheticShapesTests {
@@ -17,7 +18,8 @@ import Testing
         #expect(throws: EngineError.self) { try SyntheticShapes.dataset(trainCount: 0, testCount: 10) }
     }
 
-    /// SeedNet learns the set well above chance (10%) in a few hundred steps.
+    /// SeedNet learns the set well above chance (10%) in a few hundred steps (measured: 39% after 300,
+    /// 80% after 600, 92% after 900 steps of 32).
     @Test func aSmallNetworkLearnsIt() throws {
         let data = try SyntheticShapes.dataset(trainCount: 4000, testCount: 500, seed: 1)
         let network = try ModelConfiguration(family: .seed).makeNetwork(maxBatchSize: 32, seed: 1)
@@ -25,22 +27,14 @@ import Testing
         let loader = try BatchLoader(images: data.train, options: .init(batchSize: 32, normalization: .seed, seed: 1))
         let loss = try SoftmaxCrossEntropy()
         var labels = [Int32](repeating: 0, count: 32)
-        for _ in 0..<300 {
+        for _ in 0..<600 {
             try labels.withUnsafeMutableBufferPointer { l in
                 loader.next(images: network.input.data, labels: l.baseAddress!)
                 _ = try network.trainStep(labels: UnsafeBufferPointer(l), loss: loss, optimizer: optimizer, learningRate: 2e-3)
             }
         }
-        let testLoader = try BatchLoader(images: data.test, options: .init(batchSize: 20, shuffle: false, normalization: .seed))
-        var correct = 0
-        for _ in 0..<testLoader.batchesPerEpoch {
-            try labels.withUnsafeMutableBufferPointer { l in
-                testLoader.next(images: network.input.data, labels: l.baseAddress!)
-                correct += try network.evaluate(labels: UnsafeBufferPointer(l), loss: loss).correct
-            }
-        }
-        let accuracy = Double(correct) / 500
-        print("synthetic shapes: SeedNet test accuracy \(accuracy) after 300 steps of 32")
-        #expect(accuracy > 0.5, "test accuracy \(accuracy) after 300 steps")
+        let accuracy = try Evaluation.run(network, on: data.test, normalization: .seed, classCount: 10).accuracy
+        print("synthetic shapes: SeedNet test accuracy \(accuracy) after 600 steps of 32")
+        #expect(accuracy > 0.6, "test accuracy \(accuracy) after 600 steps")
     }
 }

@@ -1,0 +1,68 @@
+import CIFAR
+import ConvEngine
+
+/// A model's results on a labelled set.
+public struct Evaluation: Sendable {
+    /// Images evaluated.
+    public var count: Int
+    /// Mean cross-entropy.
+    public var loss: Double
+    /// Correct top-1 predictions.
+    public var correct: Int
+    /// confusion[true][predicted] counts.
+    public var confusion: [[Int]]
+    /// The logits, `[count, classes]` row-major in the set's order, when requested.
+    public var logits: [Float]?
+
+    /// Top-1 accuracy.
+    public var accuracy: Double { count == 0 ? 0 : Double(correct) / Double(count) }
+
+    /// Accuracy per true class.
+    public var perClassAccuracy: [Double] {
+        confusion.enumerated().map { k, row in
+            let total = row.reduce(0, +)
+            return total == 0 ? 0 : Double(row[k]) / Double(total)
+        }
+    }
+
+    /// Runs `network` in evaluation mode over every image of `images`, in order, in batches of the
+    /// network's maximum size (the last one smaller).
+    ///
+    /// - Parameter keepLogits: also return every image's logits.
+    public static func run(_ network: Sequential, on images: LabeledImages, normalization: Normalization,
+                           classCount: Int, keepLogits: Bool = false) throws -> Evaluation {
+        let loader = try BatchLoader(images: images, options: .init(batchSize: network.maxBatchSize, shuffle: false,
+                                                                     normalization: normalization, dropLastPartialBatch: false))
+        let loss = try SoftmaxCrossEntropy()
+        var labels = [Int32](repeating: 0, count: network.maxBatchSize)
+        var result = Evaluation(count: 0, loss: 0, correct: 0,
+                                confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount),
+                                logits: keepLogits ? [] : nil)
+        let staging = FloatStorage(count: loader.imageFloatsPerBatch)
+        defer { try? network.setBatchSize(network.maxBatchSize) }
+        for _ in 0..<loader.batchesPerEpoch {
+            let n = labels.withUnsafeMutableBufferPointer { loader.next(images: staging.data, labels: $0.baseAddress!) }
+            try network.setBatchSize(n)
+            network.input.data.update(from: staging.data, count: n * LabeledImages.imageBytes)
+            let batch = try labels.withUnsafeBufferPointer {
+                try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
+            }
+            result.count += n
+            result.correct += batch.correct
+            result.loss += Double(batch.loss) * Double(n)
+            let z = network.output
+            let k = z.shape.channels
+            guard k == classCount else {
+                throw EngineError.shapeMismatch("the network has \(k) outputs but the data has \(classCount) classes")
+            }
+            for i in 0..<n {
+                var best = 0
+                for j in 1..<k where z.data[i * k + j] > z.data[i * k + best] { best = j }
+                result.confusion[Int(labels[i])][best] += 1
+            }
+            if keepLogits { result.logits! += UnsafeBufferPointer(start: z.data, count: n * k) }
+        }
+        result.loss /= Double(max(result.count, 1))
+        return result
+    }
+}

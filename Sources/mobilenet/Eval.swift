@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import MobileNetCPU
+
+/// `mobilenet eval`: a checkpoint's accuracy on a test set.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a checkpoint on the test set: accuracy, per-class accuracy, confusion matrix.")
+
+    @Option(help: "The checkpoint to evaluate.")
+    var checkpoint: String
+
+    @Option(help: DataSource.help)
+    var data: String?
+
+    @Option(help: "Images per forward pass.")
+    var batchSize = 250
+
+    @Option(help: "Write the test-set logits as a NumPy .npy array [N, classes], in the test set's order.")
+    var logits: String?
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    func validate() throws {
+        if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        if !FileManager.default.fileExists(atPath: checkpoint) { throw ValidationError("--checkpoint: no file at \(checkpoint)") }
+    }
+
+    func run() throws {
+        let model = try CheckpointModel(path: checkpoint, maxBatchSize: batchSize)
+        let dataset = try DataSource.load(data, seed: model.options?.seed ?? 0)
+        guard dataset.classNames.count == model.configuration.classCount else {
+            throw ValidationError("the checkpoint has \(model.configuration.classCount) classes, the data \(dataset.classNames.count)")
+        }
+        let e = try Evaluation.run(model.network, on: dataset.test, normalization: model.normalization(for: dataset.variant),
+                                   classCount: dataset.classNames.count, keepLogits: logits != nil)
+        if let logits, let values = e.logits {
+            try NumpyFile.write(values, shape: [e.count, dataset.classNames.count], to: URL(fileURLWithPath: logits))
+        }
+        let names = dataset.classNames
+        if json {
+            print(jsonText(["model": model.configuration.displayName, "images": e.count, "accuracy": e.accuracy, "loss": e.loss,
+                            "per_class_accuracy": Dictionary(uniqueKeysWithValues: zip(names, e.perClassAccuracy)),
+                            "classes": names, "confusion": e.confusion]))
+            return
+        }
+        print("\(model.configuration.displayName) on \(dataset.source): \(e.count) test images")
+        print(String(format: "accuracy %.2f%%  (%d correct), loss %.4f", 100 * e.accuracy, e.correct, e.loss))
+        if names.count <= 20 {
+            let width = max(10, names.map(\.count).max() ?? 0)
+            print("\nper class")
+            for (name, accuracy) in zip(names, e.perClassAccuracy) {
+                print("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %6.2f%%", 100 * accuracy))
+            }
+            print("\nconfusion matrix (rows: true class, columns: predicted)")
+            print(String(repeating: " ", count: width + 2) + (0..<names.count).map { String(format: "%5d", $0) }.joined())
+            for (k, row) in e.confusion.enumerated() {
+                print("  " + names[k].padding(toLength: width, withPad: " ", startingAt: 0) + row.map { String(format: "%5d", $0) }.joined())
+            }
+        } else {
+            let worst = zip(names, e.perClassAccuracy).sorted { $0.1 < $1.1 }.prefix(5)
+            print("weakest classes: " + worst.map { "\($0.0) \(String(format: "%.1f%%", 100 * $0.1))" }.joined(separator: ", ") + " (--json for all)")
+        }
+        if let logits { print("\nlogits [\(e.count), \(names.count)] written to \(logits)") }
+    }
+}
