@@ -1,0 +1,157 @@
+import ConvEngine
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Testing
+
+/// Runs `mobilenet` (built next to the test bundle) in `directory`.
+func mobilenet(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mobilenet")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.currentDirectoryURL = directory
+    var env = ProcessInfo.processInfo.environment
+    env["CIFAR10_DIR"] = nil
+    env.merge(environment) { $1 }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile(), errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit, "mobilenet \(arguments) was killed by a signal")
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+func temporaryDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mobilenet-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func jsonObject(_ text: String) throws -> [String: Any] {
+    guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        throw EngineError.corruptData("not a JSON object: \(text.prefix(200))")
+    }
+    return object
+}
+
+@Suite(.serialized) struct CLITests {
+    static let quick = ["--data", "synthetic", "--model", "seed", "--batch-size", "32", "--optimizer", "adam",
+                        "--schedule", "constant", "--lr", "2e-3", "--normalize", "seed", "--no-augment"]
+
+    @Test func trainLogsCheckpointsAndTheLossFalls() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // SeedNet's Glorot initialisation (the seed's) sits on a plateau for ~120 steps, then falls.
+        let r = try mobilenet(["train"] + Self.quick + ["--steps", "240", "--log", "run.jsonl", "--checkpoint", "run.safetensors", "--json"], in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let summary = try jsonObject(r.out)
+        #expect((summary["steps"] as? Int) == 240)
+        #expect((summary["macs"] as? Int) == 1_729_536 && (summary["baseline_macs"] as? Int) == 6_788_096)
+        let events = try String(contentsOf: dir.appendingPathComponent("run.jsonl"), encoding: .utf8).split(separator: "\n").map { try jsonObject(String($0)) }
+        #expect(events.first?["event"] as? String == "start" && events.last?["event"] as? String == "summary")
+        let losses = events.filter { $0["event"] as? String == "step" }.compactMap { $0["loss"] as? Double }
+        #expect(losses.count >= 3)
+        #expect(losses.last! < losses.first! - 0.1, "loss \(losses)")
+        #expect(events.contains { $0["event"] as? String == "eval" })
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.safetensors").path))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.best.safetensors").path))
+        #expect(r.err.contains("240/240"), "progress lines: \(r.err)")
+    }
+
+    /// 60 steps straight against 40 steps, then --resume for the other 20: identical checkpoints.
+    @Test func resumeContinuesExactly() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "60", "--checkpoint", "straight.safetensors"], in: dir).status == 0)
+        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "40", "--checkpoint", "part.safetensors"], in: dir).status == 0)
+        let resumed = try mobilenet(["train", "--data", "synthetic", "--steps", "60", "--resume", "part.safetensors", "--checkpoint", "resumed.safetensors"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.err)")
+        #expect(resumed.err.contains("resuming at step 40"))
+        let a = try SafeTensors(contentsOf: dir.appendingPathComponent("straight.safetensors"))
+        let b = try SafeTensors(contentsOf: dir.appendingPathComponent("resumed.safetensors"))
+        #expect(a.entries == b.entries, "weights, buffers or optimizer state differ after resuming")
+        #expect(a.metadata["run.position"] == b.metadata["run.position"])
+    }
+
+    @Test func evalPredictSummaryAndPlot() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "30", "--checkpoint", "m.safetensors", "--log", "m.jsonl"], in: dir).status == 0)
+
+        let eval = try mobilenet(["eval", "--checkpoint", "m.safetensors", "--data", "synthetic", "--json", "--logits", "logits.npy"], in: dir)
+        #expect(eval.status == 0, "\(eval.err)")
+        let e = try jsonObject(eval.out)
+        let confusion = e["confusion"] as? [[Int]] ?? []
+        #expect(confusion.count == 10 && confusion.joined().reduce(0, +) == 2000)
+        #expect((e["accuracy"] as? Double).map { $0 >= 0 && $0 <= 1 } == true)
+        let npy = [UInt8](try Data(contentsOf: dir.appendingPathComponent("logits.npy")))
+        #expect(npy.count == 128 + 2000 * 10 * 4 && String(decoding: npy[1..<6], as: UTF8.self) == "NUMPY")
+        #expect(String(decoding: npy[10..<128], as: UTF8.self).contains("'shape': (2000, 10)"))
+        let text = try mobilenet(["eval", "--checkpoint", "m.safetensors", "--data", "synthetic"], in: dir)
+        #expect(text.out.contains("confusion matrix") && text.out.contains("circle"))
+
+        // A 40×20 grey PGM and a file of two CIFAR records.
+        try Data(Array("P5\n# a comment\n40 20\n255\n".utf8) + [UInt8](repeating: 200, count: 800)).write(to: dir.appendingPathComponent("grey.pgm"))
+        try Data([UInt8](repeating: 3, count: 2 * 3073)).write(to: dir.appendingPathComponent("two.bin"))
+        let predict = try mobilenet(["predict", "--checkpoint", "m.safetensors", "--topk", "2", "grey.pgm", "two.bin"], in: dir)
+        #expect(predict.status == 0, "\(predict.err)")
+        let lines = predict.out.split(separator: "\n")
+        #expect(lines.count == 3 && lines[0].hasPrefix("grey.pgm:") && lines[2].hasPrefix("two.bin#1:"))
+        #expect(lines[1].contains("(label: ring)"))
+
+        let summary = try mobilenet(["summary", "--model", "mobilenet", "--resolution", "224", "--stem", "imagenet", "--classes", "1000", "--json"], in: dir)
+        let s = try jsonObject(summary.out)
+        #expect(((s["model"] as? [String: Any])?["macs"] as? Int) == 568_740_352)
+        #expect(((s["baseline"] as? [String: Any])?["params"] as? Int) == 29_282_120)
+        #expect(((s["model"] as? [String: Any])?["layers"] as? [Any])?.isEmpty == false)
+        #expect((s["macs_ratio"] as? Double).map { abs($0 - 0.11685) < 1e-4 } == true)
+        let table = try mobilenet(["summary", "--model", "seed"], in: dir)
+        #expect(table.out.contains("MACs ratio 0.2548") && table.out.contains("1/N+1/Dk²"))
+
+        let plot = try mobilenet(["plot", "m.jsonl", "--output", "plots"], in: dir)
+        #expect(plot.status == 0, "\(plot.err)")
+        for name in ["training-curves.svg", "accuracy-vs-macs.svg"] {
+            let url = dir.appendingPathComponent("plots/\(name)")
+            let parser = XMLParser(contentsOf: url)
+            #expect(parser?.parse() == true, "\(name) is not well-formed XML")
+            let svg = try String(contentsOf: url, encoding: .utf8)
+            #expect(svg.contains("<svg") && (svg.contains("<polyline") || svg.contains("<circle")))
+        }
+    }
+
+    @Test func badArgumentsAreUsageErrorsNotCrashes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [([String], String)] = [
+            (["train", "--data", "synthetic", "--batch-size=-4"], "--batch-size must be positive"),
+            (["train", "--data", "synthetic", "--batch-size", "-4"], "Missing value for '--batch-size"),
+            (["train", "--data", "synthetic", "--model", "resnet"], "resnet"),
+            (["train", "--data", "synthetic", "--resume", "missing.safetensors"], "no file at missing.safetensors"),
+            (["train", "--data", "synthetic", "--lr=-1"], "--lr must be a positive number"),
+            (["train", "--data", "synthetic", "--epochs", "2", "--steps", "3"], "not both"),
+            (["train", "--data", "nowhere/cifar"], "nothing at nowhere/cifar"),
+            (["eval", "--checkpoint", "missing.safetensors"], "no file at missing.safetensors"),
+            (["summary", "--model", "mobilenet", "--alpha", "0"], "width multiplier must be positive"),
+            (["predict", "--checkpoint", "missing.safetensors", "x.ppm"], "no file"),
+            (["plot", "missing.jsonl"], "no log file"),
+        ]
+        for (arguments, message) in cases {
+            let r = try mobilenet(arguments, in: dir)
+            #expect(r.status == 64, "\(arguments): exit \(r.status)")
+            #expect(r.err.contains(message), "\(arguments): \(r.err)")
+        }
+        // No data anywhere: where it looked and what to do.
+        let r = try mobilenet(["train", "--steps", "1"], in: dir)
+        #expect(r.status != 0)
+        #expect(r.err.contains("$CIFAR10_DIR") && r.err.contains("mobilenet download") && r.err.contains("--data synthetic"), "\(r.err)")
+        // A corrupt checkpoint is a clear error.
+        try Data("not a checkpoint".utf8).write(to: dir.appendingPathComponent("bad.safetensors"))
+        let bad = try mobilenet(["eval", "--checkpoint", "bad.safetensors", "--data", "synthetic"], in: dir)
+        #expect(bad.status != 0 && bad.err.contains("bad.safetensors"), "\(bad.err)")
+    }
+}
