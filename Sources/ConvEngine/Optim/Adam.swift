@@ -52,14 +52,7 @@ public final class Adam: Optimizer {
             let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.gradient.data, n = parameter.count
             let m = firstMoments[index].data, v = secondMoments[index].data
-            var l2: Float = 0
-            switch weightDecay {
-            case .none: break
-            case .l2(let rate): l2 = rate
-            case .decoupled(let rate):
-                let keep = 1 - lr * rate
-                for i in 0..<n { p[i] *= keep }
-            }
+            let l2 = weightDecay.applyDecoupled(to: p, count: n, learningRate: lr)
             for i in 0..<n {
                 let d = g[i] + l2 * p[i]
                 m[i] += (d - m[i]) * (1 - b1)

@@ -23,6 +23,21 @@ public enum WeightDecay: Equatable, Sendable {
     /// Decoupled decay: `p ← p · (1 − lr · rate)` before the update (AdamW; SGDW for SGD).
     case decoupled(Float)
 
+    /// Shrinks `p` by (1 − lr·rate) for decoupled decay, before the update.
+    ///
+    /// - Returns: the L2 coefficient to add to the gradient (0 unless `.l2`).
+    @inline(__always)
+    func applyDecoupled(to p: UnsafeMutablePointer<Float>, count n: Int, learningRate lr: Float) -> Float {
+        switch self {
+        case .none: return 0
+        case .l2(let rate): return rate
+        case .decoupled(let rate):
+            let keep = 1 - lr * rate
+            for i in 0..<n { p[i] *= keep }
+            return 0
+        }
+    }
+
     /// Validates a decay rate.
     func validated() throws -> WeightDecay {
         switch self {

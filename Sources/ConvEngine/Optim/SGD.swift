@@ -37,14 +37,7 @@ public final class SGD: Optimizer {
         for index in 0..<parameters.count {
             let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.gradient.data, n = parameter.count
-            var l2: Float = 0
-            switch weightDecay {
-            case .none: break
-            case .l2(let rate): l2 = rate
-            case .decoupled(let rate):
-                let keep = 1 - lr * rate
-                for i in 0..<n { p[i] *= keep }
-            }
+            let l2 = weightDecay.applyDecoupled(to: p, count: n, learningRate: lr)
             if mu == 0 {
                 for i in 0..<n { p[i] -= lr * (g[i] + l2 * p[i]) }
                 continue
