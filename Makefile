@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
 
-.PHONY: help setup build release test run clean
+.PHONY: help setup build release test run bench clean
 
 # The default job of `make run`: the seed's recipe for its network (about 3 minutes on 2 cores).
 RUN_ARGS ?= --model seed --optimizer adam --lr 1e-3 --batch-size 20 --steps 10000 --normalize seed --no-augment --schedule constant
@@ -12,6 +12,7 @@ help:
 	@echo "make build    debug build"
 	@echo "make release  optimised build (.build/release/mobilenet)"
 	@echo "make test     build (optimised) and run every test (no dataset or network needed)"
+	@echo "make bench    speed of MobileNet-CIFAR against its baseline, per layer, beside OpenBLAS"
 	@echo "make run      set up, build, train SeedNet on CIFAR-10 (\$$CIFAR10_DIR or ./data; else the synthetic set), show its cost"
 
 # Installs the system libraries the COpenBLAS module map links, only if a package is missing.
@@ -49,6 +50,11 @@ run: setup release
 	fi; \
 	.build/release/mobilenet train --data "$$data" $(RUN_ARGS) --log runs/seed.jsonl --checkpoint runs/seed.safetensors && \
 	.build/release/mobilenet summary --model seed
+
+# Speed of MobileNet-CIFAR α = 1.0 at batch 128, layer by layer, and against its baseline.
+BENCH_ARGS ?= --model mobilenet --alpha 1 --stem cifar --batch-size 128 --compare-standard
+bench: setup release
+	.build/release/mobilenet bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .build .build-test

@@ -1,8 +1,9 @@
-// The library product: one import for the engine the models, the data pipeline and training runs.
+// The library product: one import for the engine the models, the data pipeline, training runs and benchmarks.
 @_exported import ConvEngine
 @_exported import ConvModels
 @_exported import CIFAR
 @_exported import Training
+@_exported import Bench
 
 /// Facts about this build of the library.
 public enum MobileNetCPU {

@@ -28,10 +28,10 @@ import Testing
         let x = Tensor.random([4, 5, 3, 19], seed: 24)
         let forwardTrace = GemmTrace(), backwardTrace = GemmTrace(), inputlessTrace = GemmTrace()
         let y = try GemmTrace.$current.withValue(forwardTrace) { try pw.forward(x) }
-        #expect(forwardTrace.calls == [GemmTrace.Call(m: 4 * 5 * 3, n: 11, k: 19)])
+        #expect(forwardTrace.calls == [GemmTrace.Call(m: 4 * 5 * 3, n: 11, k: 19, transposeB: true)])
         _ = try GemmTrace.$current.withValue(backwardTrace) { try pw.backward(y, input: x, output: y) }
         // dW = dYᵀ·X and dX = dY·W: one sgemm each.
-        #expect(backwardTrace.calls == [GemmTrace.Call(m: 11, n: 19, k: 60), GemmTrace.Call(m: 60, n: 19, k: 11)])
+        #expect(backwardTrace.calls == [GemmTrace.Call(m: 11, n: 19, k: 60, transposeA: true), GemmTrace.Call(m: 60, n: 19, k: 11)])
         // Without an input gradient (first layer), only dW.
         try GemmTrace.$current.withValue(inputlessTrace) {
             var (ys, xs) = (y.scalars, x.scalars)

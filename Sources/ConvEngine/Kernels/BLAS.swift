@@ -29,7 +29,7 @@ public enum BLAS {
     ) {
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
-        GemmTrace.current?.record(m: m, n: n, k: k)
+        GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB))
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
@@ -64,9 +64,15 @@ public final class GemmTrace: Sendable {
         public var n: Int
         /// Inner extent.
         public var k: Int
+        /// Whether A was used transposed.
+        public var transposeA: Bool
+        /// Whether B was used transposed.
+        public var transposeB: Bool
 
-        /// Describes a call with C `[m × n]` and inner extent `k`.
-        public init(m: Int, n: Int, k: Int) { (self.m, self.n, self.k) = (m, n, k) }
+        /// Describes a call with C `[m × n]`, inner extent `k` and the operands' transposition.
+        public init(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) {
+            (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
+        }
     }
 
     /// The trace the current task records into, if any.
@@ -77,7 +83,7 @@ public final class GemmTrace: Sendable {
     /// Creates an empty trace.
     public init() {}
 
-    func record(m: Int, n: Int, k: Int) { storage.withLock { $0.append(Call(m: m, n: n, k: k)) } }
+    func record(_ call: Call) { storage.withLock { $0.append(call) } }
 
     /// The calls recorded so far, in order.
     public var calls: [Call] { storage.withLock { $0 } }

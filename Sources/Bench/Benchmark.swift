@@ -1,0 +1,177 @@
+import ConvEngine
+import ConvModels
+import Dispatch
+import Foundation
+
+/// Measures a model's training and inference speed on random data, layer by layer, beside what
+/// OpenBLAS alone achieves on the same GEMM shapes. Every figure is the median of repeated runs after
+/// warm-up, measured in one process.
+public struct Benchmark {
+    /// One layer's figures for one batch.
+    public struct Layer: Sendable {
+        /// Checkpoint name.
+        public var name: String
+        /// Layer kind.
+        public var kind: String
+        /// MACs of the forward pass for the batch.
+        public var multiplyAccumulates: Int
+        /// Median forward seconds.
+        public var forwardSeconds: Double
+        /// Median backward seconds.
+        public var backwardSeconds: Double
+        /// Forward GFLOP/s (2 × MACs / time); 0 for layers without MACs.
+        public var forwardGFLOPs: Double { multiplyAccumulates == 0 ? 0 : 2e-9 * Double(multiplyAccumulates) / forwardSeconds }
+        /// Backward GFLOP/s, counting 2 × MACs for each of the weight and input gradients.
+        public var backwardGFLOPs: Double
+        /// Seconds OpenBLAS alone takes for this layer's GEMMs (forward and backward), measured on
+        /// the same shapes; nil for layers without GEMMs.
+        public var gemmReferenceSeconds: Double?
+        /// The layer's share of OpenBLAS's own speed: reference seconds / layer seconds.
+        public var fractionOfGemmRate: Double? { gemmReferenceSeconds.map { $0 / (forwardSeconds + backwardSeconds) } }
+        /// Bytes a pass must move at least (input and output, and their gradients in backward).
+        public var forwardBytes: Int, backwardBytes: Int
+    }
+
+    /// Everything measured for one model and batch size.
+    public struct Result: Sendable {
+        public var model: String
+        public var batchSize: Int
+        public var threads: Int
+        public var multiplyAccumulatesPerImage: Int
+        public var parameters: Int
+        /// Median seconds of one training step (forward, loss, backward, SGD update).
+        public var trainStepSeconds: Double
+        /// Median seconds of one inference pass (evaluation mode).
+        public var inferenceSeconds: Double
+        public var trainImagesPerSecond: Double { Double(batchSize) / trainStepSeconds }
+        public var inferenceImagesPerSecond: Double { Double(batchSize) / inferenceSeconds }
+        public var layers: [Layer]
+        /// Distinct GEMM shapes and OpenBLAS's GFLOP/s on each.
+        public var gemmRates: [(call: GemmTrace.Call, gflops: Double)]
+        /// Peak resident memory of the process so far, in bytes.
+        public var peakResidentBytes: Int
+    }
+
+    /// The model.
+    public var configuration: ModelConfiguration
+    /// Images per step.
+    public var batchSize: Int
+    /// Timed repetitions (the median is reported).
+    public var repeats: Int
+    /// Untimed repetitions first.
+    public var warmup: Int
+
+    /// Describes a benchmark.
+    public init(configuration: ModelConfiguration, batchSize: Int = 128, repeats: Int = 10, warmup: Int = 2) throws {
+        try require(batchSize > 0, "batch size must be positive, got \(batchSize)")
+        try require(repeats > 0 && warmup >= 0, "repeats must be positive and warm-up not negative")
+        self.configuration = configuration
+        self.batchSize = batchSize
+        self.repeats = repeats
+        self.warmup = warmup
+    }
+
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// Runs the measurements; `progress` is told what is being measured.
+    public func run(progress: (String) -> Void = { _ in }) throws -> Result {
+        let network = try configuration.makeNetwork(maxBatchSize: batchSize, seed: 1)
+        let optimizer = try SGD(parameters: network.trainableParameters, momentum: 0.9)
+        let loss = try SoftmaxCrossEntropy()
+        var generator = RandomGenerator(seed: 2)
+        for i in 0..<network.input.count { network.input.data[i] = generator.nextNormal() }
+        let labels = (0..<batchSize).map { _ in Int32(generator.next() % UInt64(configuration.classCount)) }
+
+        progress("training steps")
+        var steps: [Double] = []
+        try labels.withUnsafeBufferPointer { l in
+            for r in 0..<(warmup + repeats) {
+                let t = try Self.seconds { _ = try network.trainStep(labels: l, loss: loss, optimizer: optimizer, learningRate: 1e-4) }
+                if r >= warmup { steps.append(t) }
+            }
+        }
+        progress("inference")
+        network.eval()
+        var inference: [Double] = []
+        for r in 0..<(warmup + repeats) {
+            let t = try Self.seconds { try network.forward() }
+            if r >= warmup { inference.append(t) }
+        }
+
+        progress("layers")
+        let count = network.entries.count
+        var forward = Array(repeating: [Double](), count: count), backward = Array(repeating: [Double](), count: count)
+        var gemms = Array(repeating: [GemmTrace.Call](), count: count)
+        network.train()
+        try labels.withUnsafeBufferPointer { l in
+            for r in 0..<(warmup + repeats) {
+                let timer = LayerTimer(layerCount: count, recordingGemms: r == 0)
+                try network.forward(timer: timer)
+                _ = try loss.evaluate(logits: network.output, labels: l, gradient: network.outputGradient)
+                network.zeroGradients()
+                try network.backward(timer: timer)
+                if r == 0 { gemms = timer.gemmCalls ?? gemms }
+                if r >= warmup { for i in 0..<count { forward[i].append(timer.forward[i]); backward[i].append(timer.backward[i]) } }
+            }
+        }
+
+        progress("OpenBLAS on the same GEMM shapes")
+        var rates: [GemmTrace.Call: Double] = [:]
+        for call in Set(gemms.joined()) { rates[call] = Self.gemmRate(call, repeats: repeats) }
+
+        let layers = network.entries.enumerated().map { i, entry -> Layer in
+            let macs = entry.layer.multiplyAccumulates
+            let f = Self.median(forward[i]), b = Self.median(backward[i])
+            let reference = gemms[i].isEmpty ? nil : gemms[i].reduce(0.0) { $0 + 2e-9 * Double($1.m * $1.n * $1.k) / rates[$1]! }
+            let inputFloats = network.shapes[i].count, outputFloats = network.shapes[i + 1].count
+            let backwardMACs = i == 0 ? macs : 2 * macs
+            return Layer(name: entry.name, kind: entry.layer.kind, multiplyAccumulates: macs, forwardSeconds: f, backwardSeconds: b,
+                         backwardGFLOPs: backwardMACs == 0 ? 0 : 2e-9 * Double(backwardMACs) / b,
+                         gemmReferenceSeconds: reference,
+                         forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats))
+        }
+        let cost = ModelCost(name: configuration.displayName, network: network)
+        return Result(model: configuration.displayName, batchSize: batchSize, threads: BLAS.threadCount,
+                      multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
+                      trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,
+                      gemmRates: rates.map { ($0.key, $0.value) }.sorted { $0.0.m * $0.0.n * $0.0.k > $1.0.m * $1.0.n * $1.0.k },
+                      peakResidentBytes: Self.peakResidentBytes())
+    }
+
+    /// OpenBLAS's GFLOP/s on one shape (median over repeats, at least ~20 ms of work each).
+    static func gemmRate(_ call: GemmTrace.Call, repeats: Int) -> Double {
+        let a = FloatStorage(count: call.m * call.k), b = FloatStorage(count: call.k * call.n), c = FloatStorage(count: call.m * call.n)
+        var g = RandomGenerator(seed: 3)
+        for i in 0..<a.count { a.data[i] = g.nextUniform() }
+        for i in 0..<b.count { b.data[i] = g.nextUniform() }
+        let flops = 2.0 * Double(call.m * call.n * call.k)
+        let inner = max(1, Int(2e7 / max(flops, 1)))
+        var samples: [Double] = []
+        for r in 0..<(repeats + 1) {
+            let t = seconds {
+                for _ in 0..<inner {
+                    BLAS.gemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
+                              a: a.data, b: b.data, c: c.data)
+                }
+            }
+            if r > 0 { samples.append(t / Double(inner)) }
+        }
+        return flops * 1e-9 / median(samples)
+    }
+
+    /// Peak resident set size of this process (getrusage), in bytes.
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+}
