@@ -57,8 +57,12 @@ func clock(_ seconds: Double) -> String {
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-/// Millions with two decimals, or the plain count below ten thousand.
-func millions(_ n: Int) -> String { n < 10_000 ? "\(n)" : String(format: "%.2f M", Double(n) / 1e6) }
+/// A count for people: "4.21 M", "11.5k", or the plain number below ten thousand.
+func millions(_ n: Int) -> String {
+    if n >= 1_000_000 { return String(format: "%.2f M", Double(n) / 1e6) }
+    if n >= 10_000 { return String(format: "%.1fk", Double(n) / 1e3) }
+    return "\(n)"
+}
 
 /// Writes a line to standard error.
 func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }

@@ -32,7 +32,7 @@ struct Plot: ParsableCommand {
         var rate = SVGChart(title: "Learning rate", xLabel: "step", yLabel: "learning rate")
         var macs = SVGChart(title: "Test accuracy against cost (bubble area: parameters)", xLabel: "MACs per image (millions, log scale)",
                             yLabel: "test accuracy (%)", logX: true)
-        macs.width = 640; macs.height = 420
+        macs.width = 720; macs.height = 420
         var runs: [(name: String, macs: Double, accuracy: Double, params: Double, color: String)] = []
         for (i, path) in logs.enumerated() {
             let events = try RunLog.read(URL(fileURLWithPath: path))
@@ -64,7 +64,7 @@ struct Plot: ParsableCommand {
         }
         let largest = runs.map(\.params).max() ?? 1
         macs.bubbles = runs.map { .init(label: "\($0.name), \(millions(Int($0.params))) params", x: $0.macs, y: $0.accuracy,
-                                        radius: 6 + 34 * ($0.params / largest).squareRoot(), color: $0.color) }
+                                        radius: 5 + 20 * ($0.params / largest).squareRoot(), color: $0.color) }
         let bubble = directory.appendingPathComponent("accuracy-vs-macs.svg")
         try SVGChart.document([macs], columns: 1).write(to: bubble, atomically: true, encoding: .utf8)
         print("wrote \(bubble.path)")

@@ -22,7 +22,7 @@ struct SVGChart {
     var logX = false
     var series: [Series] = []
     var bubbles: [Bubble] = []
-    var width = 460.0, height = 300.0
+    var width = 460.0, height = 320.0
     let margin = (left: 62.0, right: 16.0, top: 30.0, bottom: 44.0)
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -43,18 +43,31 @@ struct SVGChart {
 
     static func format(_ v: Double) -> String {
         if v == 0 { return "0" }
-        if abs(v) >= 1000 || abs(v) < 0.001 { return String(format: "%.0e", v) }
-        return String(format: "%g", (v * 1000).rounded() / 1000)
+        if abs(v) >= 1000 {
+            let k = v / 1000
+            return k == k.rounded() ? "\(Int(k))k" : String(format: "%.1fk", k)
+        }
+        return String(format: "%g", Double(String(format: "%.4g", v)) ?? v)
     }
+
+    /// Log-scale ticks: decades, with 2 and 5 between them when the range is short.
+    static func logTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        let multiples: [Double] = hi - lo < 2 ? [1, 2, 5] : [1]
+        return (Int(floor(lo))...Int(ceil(hi))).flatMap { d in multiples.map { $0 * pow(10, Double(d)) } }
+            .filter { log10($0) >= lo && log10($0) <= hi }
+    }
+
+    /// Height of the legend strip under the plot.
+    private var legendHeight: Double { series.isEmpty ? 0 : 16 * Double((series.count + 1) / 2) + 4 }
 
     /// The chart as an SVG group placed at (ox, oy).
     func group(at ox: Double, _ oy: Double) -> String {
-        let plotW = width - margin.left - margin.right, plotH = height - margin.top - margin.bottom
+        let plotW = width - margin.left - margin.right, plotH = height - margin.top - margin.bottom - legendHeight
         var xlo = xs.map(tx).min() ?? 0, xhi = xs.map(tx).max() ?? 1
         var ylo = ys.min() ?? 0, yhi = ys.max() ?? 1
         if xhi == xlo { xlo -= 0.5; xhi += 0.5 }
         if yhi == ylo { ylo -= 0.5; yhi += 0.5 }
-        let xpad = (xhi - xlo) * (bubbles.isEmpty ? 0 : 0.12), ypad = (yhi - ylo) * 0.08
+        let xpad = bubbles.isEmpty ? 0 : max((xhi - xlo) * 0.15, logX ? 0.3 : 0), ypad = (yhi - ylo) * (bubbles.isEmpty ? 0.08 : 0.2)
         xlo -= xpad; xhi += xpad; ylo -= ypad; yhi += ypad
         func px(_ x: Double) -> Double { margin.left + (tx(x) - xlo) / (xhi - xlo) * plotW }
         func py(_ y: Double) -> Double { margin.top + (1 - (y - ylo) / (yhi - ylo)) * plotH }
@@ -62,8 +75,7 @@ struct SVGChart {
         s += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"white\"/>\n"
         s += "<text x=\"\(width / 2)\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>\n"
         // Grid and ticks.
-        let xTicks: [Double] = logX ? (Int(floor(xlo))...Int(ceil(xhi))).map { pow(10, Double($0)) }.filter { tx($0) >= xlo && tx($0) <= xhi }
-            : Self.ticks(xlo, xhi)
+        let xTicks: [Double] = logX ? Self.logTicks(xlo, xhi) : Self.ticks(xlo, xhi)
         for t in xTicks {
             let x = px(t)
             s += "<line x1=\"\(x)\" y1=\"\(margin.top)\" x2=\"\(x)\" y2=\"\(margin.top + plotH)\" stroke=\"#e5e5e5\"/>\n"
@@ -75,7 +87,7 @@ struct SVGChart {
             s += "<text x=\"\(margin.left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Self.format(t))</text>\n"
         }
         s += "<rect x=\"\(margin.left)\" y=\"\(margin.top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#333\"/>\n"
-        s += "<text x=\"\(margin.left + plotW / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        s += "<text x=\"\(margin.left + plotW / 2)\" y=\"\(margin.top + plotH + 30)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(14,\(margin.top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for line in series where !line.points.isEmpty {
             let path = line.points.map { "\(String(format: "%.1f", px($0.x))),\(String(format: "%.1f", py($0.y)))" }.joined(separator: " ")
@@ -84,13 +96,13 @@ struct SVGChart {
         }
         for b in bubbles {
             s += "<circle cx=\"\(px(b.x))\" cy=\"\(py(b.y))\" r=\"\(String(format: "%.1f", b.radius))\" fill=\"\(b.color)\" fill-opacity=\"0.45\" stroke=\"\(b.color)\"/>\n"
-            s += "<text x=\"\(px(b.x))\" y=\"\(py(b.y) - b.radius - 4)\" text-anchor=\"middle\">\(escape(b.label))</text>\n"
+            s += "<text x=\"\(px(b.x) + b.radius + 4)\" y=\"\(py(b.y) + 4)\">\(escape(b.label))</text>\n"
         }
-        // Legend, top right inside the plot.
+        // Legend: a strip under the plot, two entries per row.
         for (i, line) in series.enumerated() {
-            let y = margin.top + 14 + Double(i) * 14
-            s += "<line x1=\"\(margin.left + plotW - 150)\" y1=\"\(y - 4)\" x2=\"\(margin.left + plotW - 132)\" y2=\"\(y - 4)\" stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
-            s += "<text x=\"\(margin.left + plotW - 128)\" y=\"\(y)\">\(escape(line.name))</text>\n"
+            let x = margin.left + Double(i % 2) * plotW / 2, y = margin.top + plotH + 46 + Double(i / 2) * 16
+            s += "<line x1=\"\(x)\" y1=\"\(y - 4)\" x2=\"\(x + 18)\" y2=\"\(y - 4)\" stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
+            s += "<text x=\"\(x + 22)\" y=\"\(y)\">\(escape(line.name))</text>\n"
         }
         return s + "</g>\n"
     }
