@@ -41,7 +41,7 @@ public final class TrainingRun {
         public var wallTime: Double
         /// Training images per second (evaluation excluded).
         public var imagesPerSecond: Double
-        /// The model beside its standard baseline.
+        /// The separable model beside its standard baseline (`options.model.standard` says which was trained).
         public var cost: CostComparison
     }
 

@@ -49,10 +49,14 @@ struct Plot: ParsableCommand {
             trainAccuracy.series.append(.init(name: name, points: points("step", "accuracy", scale: 100), color: color))
             testAccuracy.series.append(.init(name: name, points: points("eval", "test_accuracy", scale: 100), color: color))
             rate.series.append(.init(name: name, points: points("step", "lr"), color: color))
+            // A summary carries the separable model's cost ("macs", "params") and its baseline's
+            // ("baseline_macs", "baseline_params"); "standard" says which of the two was trained.
             if let s = events.last(where: { $0["event"] as? String == "summary" }),
-               let m = (s["macs"] as? NSNumber)?.doubleValue, let a = (s["test_accuracy"] as? NSNumber)?.doubleValue,
-               let p = (s["params"] as? NSNumber)?.doubleValue {
-                runs.append((s["model"] as? String ?? model, m / 1e6, 100 * a, p, color))
+               let a = (s["test_accuracy"] as? NSNumber)?.doubleValue {
+                let prefix = (s["standard"] as? Bool) == true ? "baseline_" : ""
+                if let m = (s[prefix + "macs"] as? NSNumber)?.doubleValue, let p = (s[prefix + "params"] as? NSNumber)?.doubleValue {
+                    runs.append((s["model"] as? String ?? model, m / 1e6, 100 * a, p, color))
+                }
             }
         }
         let curves = directory.appendingPathComponent("training-curves.svg")

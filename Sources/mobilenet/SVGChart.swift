@@ -96,7 +96,10 @@ struct SVGChart {
         }
         for b in bubbles {
             s += "<circle cx=\"\(px(b.x))\" cy=\"\(py(b.y))\" r=\"\(String(format: "%.1f", b.radius))\" fill=\"\(b.color)\" fill-opacity=\"0.45\" stroke=\"\(b.color)\"/>\n"
-            s += "<text x=\"\(px(b.x) + b.radius + 4)\" y=\"\(py(b.y) + 4)\">\(escape(b.label))</text>\n"
+            // Labels beside the bubble, on whichever side has room.
+            let onLeft = px(b.x) > margin.left + 0.55 * plotW
+            let labelX = onLeft ? px(b.x) - b.radius - 4 : px(b.x) + b.radius + 4
+            s += "<text x=\"\(labelX)\" y=\"\(py(b.y) + 4)\" text-anchor=\"\(onLeft ? "end" : "start")\">\(escape(b.label))</text>\n"
         }
         // Legend: a strip under the plot, two entries per row.
         for (i, line) in series.enumerated() {

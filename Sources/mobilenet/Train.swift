@@ -128,7 +128,7 @@ struct Train: ParsableCommand {
         bar.finishLine()
         let c = summary.cost
         if json {
-            print(jsonText(["model": o.model.displayName, "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
+            print(jsonText(["model": o.model.displayName, "standard": o.model.standard, "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
                             "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
                             "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
                             "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters]))
@@ -137,8 +137,8 @@ struct Train: ParsableCommand {
         print("""
             \(o.model.displayName): test accuracy \(String(format: "%.2f%%", 100 * summary.testAccuracy)) (best \(String(format: "%.2f%%", 100 * summary.bestAccuracy))) after \(summary.steps) steps
               wall time \(clock(summary.wallTime)), \(String(format: "%.0f", summary.imagesPerSecond)) training images/s
-              model     \(millions(c.model.multiplyAccumulates)) MACs, \(millions(c.model.parameters)) parameters
-              baseline  \(millions(c.baseline.multiplyAccumulates)) MACs, \(millions(c.baseline.parameters)) parameters (standard convolutions)
+              separable \(millions(c.model.multiplyAccumulates)) MACs, \(millions(c.model.parameters)) parameters\(o.model.standard ? "" : "  (trained)")
+              standard  \(millions(c.baseline.multiplyAccumulates)) MACs, \(millions(c.baseline.parameters)) parameters\(o.model.standard ? "  (trained)" : "")
               MACs ratio \(String(format: "%.3f", c.macsRatio)), parameter ratio \(String(format: "%.3f", c.parameterRatio))
             """)
         if let checkpoint { print("  checkpoint \(checkpoint)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? "")) }

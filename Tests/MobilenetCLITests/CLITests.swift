@@ -113,7 +113,13 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         let table = try mobilenet(["summary", "--model", "seed"], in: dir)
         #expect(table.out.contains("MACs ratio 0.2548") && table.out.contains("1/N+1/Dk²"))
 
-        let plot = try mobilenet(["plot", "m.jsonl", "--output", "plots"], in: dir)
+        // A finished standard-convolution run is drawn at the baseline's cost, not the separable model's.
+        let standardLog = #"""
+            {"event":"start","model":"SeedNet (standard conv)","step":0}
+            {"event":"summary","model":"SeedNet (standard conv)","standard":true,"test_accuracy":0.7,"macs":1729536,"params":11530,"baseline_macs":6788096,"baseline_params":43018}
+            """#
+        try Data(standardLog.utf8).write(to: dir.appendingPathComponent("standard.jsonl"))
+        let plot = try mobilenet(["plot", "m.jsonl", "standard.jsonl", "--output", "plots"], in: dir)
         #expect(plot.status == 0, "\(plot.err)")
         for name in ["training-curves.svg", "accuracy-vs-macs.svg"] {
             let url = dir.appendingPathComponent("plots/\(name)")
@@ -122,6 +128,8 @@ func jsonObject(_ text: String) throws -> [String: Any] {
             let svg = try String(contentsOf: url, encoding: .utf8)
             #expect(svg.contains("<svg") && (svg.contains("<polyline") || svg.contains("<circle")))
         }
+        let bubbles = try String(contentsOf: dir.appendingPathComponent("plots/accuracy-vs-macs.svg"), encoding: .utf8)
+        #expect(bubbles.contains("SeedNet (standard conv), 43.0k params") && bubbles.contains("SeedNet, 11.5k params"))
     }
 
     @Test func benchReportsEveryLayerBesideOpenBLAS() throws {
