@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
 
-.PHONY: help setup build release test run bench clean
+.PHONY: help setup build release test run bench bench-compare clean
 
 # The default job of `make run`: the seed's recipe for its network (about 3 minutes on 2 cores).
 RUN_ARGS ?= --model seed --optimizer adam --lr 1e-3 --batch-size 20 --steps 10000 --normalize seed --no-augment --schedule constant
@@ -13,6 +13,7 @@ help:
 	@echo "make release  optimised build (.build/release/mobilenet)"
 	@echo "make test     build (optimised) and run every test (no dataset or network needed)"
 	@echo "make bench    speed of MobileNet-CIFAR against its baseline, per layer, beside OpenBLAS"
+	@echo "make bench-compare  the same beside PyTorch and TensorFlow (installs them under ~/.cache)"
 	@echo "make run      set up, build, train SeedNet on CIFAR-10 (\$$CIFAR10_DIR or ./data; else the synthetic set), show its cost"
 
 # Installs the system libraries the COpenBLAS module map links, only if a package is missing.
@@ -55,6 +56,13 @@ run: setup release
 BENCH_ARGS ?= --model mobilenet --alpha 1 --stem cifar --batch-size 128 --compare-standard
 bench: setup release
 	.build/release/mobilenet bench $(BENCH_ARGS)
+
+# Ours beside PyTorch (NCHW, channels-last) and TensorFlow, alternating rounds; not run by CI.
+# Each framework lives in its own virtual environment under ~/.cache, made here when missing.
+bench-compare: setup release
+	@[ -x ~/.cache/torch-venv/bin/python ] || (python3 -m venv ~/.cache/torch-venv && ~/.cache/torch-venv/bin/pip install torch numpy)
+	@[ -x ~/.cache/tf-venv/bin/python ] || (python3 -m venv ~/.cache/tf-venv && ~/.cache/tf-venv/bin/pip install tensorflow-cpu)
+	python3 bench/compare.py $(COMPARE_ARGS)
 
 clean:
 	rm -rf .build .build-test

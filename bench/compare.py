@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""`make bench-compare`: MobileNetCPU, PyTorch (NCHW and channels-last) and TensorFlow (NHWC) on the
+same models, batch sizes and thread count, run in alternating rounds on this machine, reported as
+medians across rounds with the ratio ours / best peer. Not run by CI.
+
+    python3 bench/compare.py [--threads 2] [--rounds 3] [--repeats 10] [--quick]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OURS = os.environ.get("MOBILENET", os.path.join(ROOT, ".build", "release", "mobilenet"))
+TORCH = os.path.expanduser("~/.cache/torch-venv/bin/python")
+TF = os.path.expanduser("~/.cache/tf-venv/bin/python")
+
+# (label, model arguments, batch size)
+CASES = [
+    ("SeedNet", ["--model", "seed"], 20),
+    ("SeedNet", ["--model", "seed"], 128),
+    ("SeedNet standard", ["--model", "seed", "--standard"], 128),
+    ("MobileNet-CIFAR 1.0", ["--model", "mobilenet", "--alpha", "1"], 128),
+    ("MobileNet-CIFAR 0.5", ["--model", "mobilenet", "--alpha", "0.5"], 128),
+    ("MobileNet-CIFAR 1.0 standard", ["--model", "mobilenet", "--alpha", "1", "--standard"], 128),
+    ("MobileNet-CIFAR 0.5 standard", ["--model", "mobilenet", "--alpha", "0.5", "--standard"], 128),
+]
+
+
+def run(command):
+    """The JSON the command prints: one document, or one object per line."""
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    try:
+        return [json.loads(out)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def ours(model_args, batch, args):
+    result = run([OURS, "bench", "--json", "--batch-size", str(batch), "--repeats", str(args.repeats),
+                  "--threads", str(args.threads)] + model_args)[0]["results"][0]
+    return {"train": result["train_images_per_second"], "infer": result["inference_images_per_second"],
+            "memory": result["peak_resident_bytes"]}
+
+
+def peers(model_args, batch, args):
+    common = model_args + ["--batch-size", str(batch), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    results = {}
+    for r in run([TORCH, os.path.join(HERE, "pytorch_reference.py")] + common):
+        results["pytorch " + r["format"]] = r
+    for r in run([TF, os.path.join(HERE, "tensorflow_reference.py")] + common):
+        results["tensorflow"] = r
+    return {k: {"train": v["train_images_per_second"], "infer": v["inference_images_per_second"],
+                "memory": v["peak_resident_bytes"]} for k, v in results.items()}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--quick", action="store_true", help="one small case, one round (a smoke test)")
+    args = p.parse_args()
+    cases = [("SeedNet", ["--model", "seed"], 8)] if args.quick else CASES
+    rounds = 1 if args.quick else args.rounds
+    samples = {}
+    for r in range(rounds):
+        for label, model_args, batch in cases:
+            print(f"round {r + 1}/{rounds}: {label}, batch {batch}", file=sys.stderr, flush=True)
+            measured = {"mobilenetcpu": ours(model_args, batch, args)}
+            measured.update(peers(model_args, batch, args))
+            for name, m in measured.items():
+                for key, value in m.items():
+                    samples.setdefault((label, batch, name, key), []).append(value)
+    median = {k: statistics.median(v) for k, v in samples.items()}
+    names = sorted({k[2] for k in samples if k[2] != "mobilenetcpu"})
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"{cpu}, {args.threads} threads, medians of {rounds} alternating rounds × {args.repeats} steps")
+    header = f"{'model':30} {'batch':>5} {'ours img/s':>11} " + " ".join(f"{n:>20}" for n in names) + f" {'ours/best':>9} {'memory ours/best':>17}"
+    for kind in ("train", "infer"):
+        print(f"\n{'training' if kind == 'train' else 'inference'} images/s")
+        print(header)
+        for label, _, batch in cases:
+            us = median[(label, batch, "mobilenetcpu", kind)]
+            peer = {n: median[(label, batch, n, kind)] for n in names}
+            best = max(peer, key=peer.get)
+            mem = median[(label, batch, "mobilenetcpu", "memory")] / median[(label, batch, best, "memory")]
+            print(f"{label:30} {batch:>5} {us:>11.1f} " + " ".join(f"{peer[n]:>20.1f}" for n in names)
+                  + f" {us / peer[best]:>9.2f} {mem:>17.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""TensorFlow side of `make bench-compare` (the seed's own framework): the same models in Keras, NHWC,
+with DepthwiseConv2D; the same batch, SGD optimizer and thread count; timed the same way. Not run by CI.
+
+    python3 -m venv ~/.cache/tf-venv && ~/.cache/tf-venv/bin/pip install tensorflow-cpu
+    ~/.cache/tf-venv/bin/python bench/tensorflow_reference.py --model seed --batch-size 128 --threads 2
+
+Prints one JSON object on standard output.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tensorflow as tf  # noqa: E402
+from tensorflow import keras  # noqa: E402
+from tensorflow.keras import layers  # noqa: E402
+
+BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+          (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
+
+
+def seednet(classes, standard):
+    """The seed's network, layer for layer (its own framework and layout)."""
+    x = inputs = keras.Input((32, 32, 3))
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPool2D(2)(x)
+    for _ in range(2):
+        for _ in range(2):
+            if standard:
+                x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+            else:
+                x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+                x = layers.Conv2D(32, 1, activation="relu")(x)
+        x = layers.MaxPool2D(2)(x)
+    x = layers.Flatten()(x)
+    return keras.Model(inputs, layers.Dense(classes)(x))
+
+
+def mobilenet(alpha, classes, standard):
+    """MobileNet v1 with the CIFAR stem (first conv stride 1), BN + ReLU after every conv."""
+    def scaled(c):
+        return max(8, int(c * alpha))
+    x = inputs = keras.Input((32, 32, 3))
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(scaled(32), 3, padding="same", use_bias=False)(x)))
+    for out, stride in BLOCKS:
+        if standard:
+            x = layers.Conv2D(scaled(out), 3, strides=stride, padding="same", use_bias=False)(x)
+        else:
+            x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+            x = layers.ReLU()(layers.BatchNormalization()(x))
+            x = layers.Conv2D(scaled(out), 1, use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(classes)(x))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", choices=["seed", "mobilenet"], default="mobilenet")
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--standard", action="store_true")
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    args = p.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.random.set_seed(0)
+    model = seednet(args.classes, args.standard) if args.model == "seed" else mobilenet(args.alpha, args.classes, args.standard)
+    optimizer = keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    x = tf.random.normal((args.batch_size, 32, 32, 3))
+    y = tf.random.uniform((args.batch_size,), maxval=args.classes, dtype=tf.int32)
+
+    @tf.function
+    def train_step():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    @tf.function
+    def infer():
+        return model(x, training=False)
+
+    def timed(fn):
+        start = time.perf_counter()
+        fn().numpy()
+        return time.perf_counter() - start
+
+    steps = [timed(train_step) for _ in range(args.warmup + args.repeats)][args.warmup:]
+    inference = [timed(infer) for _ in range(args.warmup + args.repeats)][args.warmup:]
+    step, infer_time = statistics.median(steps), statistics.median(inference)
+    print(json.dumps({"framework": "tensorflow " + tf.__version__, "format": "nhwc", "model": args.model, "alpha": args.alpha,
+                      "standard": args.standard, "batch_size": args.batch_size, "threads": args.threads,
+                      "train_step_seconds": step, "train_images_per_second": args.batch_size / step,
+                      "inference_seconds": infer_time, "inference_images_per_second": args.batch_size / infer_time,
+                      "peak_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
