@@ -111,8 +111,10 @@ public struct TrainingOptions: Equatable, Sendable {
         let shape: LearningRateSchedule.Shape
         switch schedule {
         case .constant: shape = .constant
-        // Divide by 10 at 50% and 75% of the run, in whole epochs when the run is longer than two.
-        case .step: shape = .step(every: max(1, totalSteps / 4), factor: 0.1)
+        // Divide by 10 at 50% and 75% of the steps after warm-up (the usual CIFAR recipe).
+        case .step:
+            let length = max(1, totalSteps - warmupSteps)
+            shape = .milestones([max(1, length / 2), max(1, length * 3 / 4)], factor: 0.1)
         case .cosine: shape = .cosine(minimum: 0)
         }
         return try LearningRateSchedule(base: learningRate, shape: shape, warmupSteps: min(warmupSteps, totalSteps - 1),

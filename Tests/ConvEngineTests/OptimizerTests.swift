@@ -54,6 +54,8 @@ import Testing
         #expect(constant.rate(at: 0) == 0.1 && constant.rate(at: 99) == 0.1)
         let step = try LearningRateSchedule(base: 1, shape: .step(every: 10, factor: 0.5), totalSteps: 100)
         #expect(step.rate(at: 9) == 1 && step.rate(at: 10) == 0.5 && step.rate(at: 25) == 0.25)
+        let multi = try LearningRateSchedule(base: 1, shape: .milestones([50, 75], factor: 0.1), warmupSteps: 5, totalSteps: 105)
+        #expect(multi.rate(at: 54) == 1 && abs(multi.rate(at: 55) - 0.1) < 1e-7 && abs(multi.rate(at: 80) - 0.01) < 1e-8)
         let cosine = try LearningRateSchedule(base: 1, shape: .cosine(minimum: 0), warmupSteps: 10, totalSteps: 110)
         #expect(abs(cosine.rate(at: 0) - 0.1) < 1e-7)   // linear warm-up: 1/10, 2/10, …
         #expect(cosine.rate(at: 9) == 1)
@@ -67,5 +69,6 @@ import Testing
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, warmupSteps: -1, totalSteps: 10) }
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .step(every: 0, factor: 0.1), totalSteps: 10) }
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .cosine(minimum: 1), totalSteps: 10) }
+        #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .milestones([0], factor: 0.1), totalSteps: 10) }
     }
 }

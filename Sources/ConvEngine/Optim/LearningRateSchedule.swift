@@ -7,8 +7,10 @@ public struct LearningRateSchedule: Equatable, Sendable {
     public enum Shape: Equatable, Sendable {
         /// The base rate throughout.
         case constant
-        /// The base rate times `factor` every `every` steps.
+        /// The base rate times `factor` every `every` steps (PyTorch's `StepLR`).
         case step(every: Int, factor: Float)
+        /// The base rate times `factor` at each milestone step after warm-up (PyTorch's `MultiStepLR`).
+        case milestones([Int], factor: Float)
         /// Half a cosine from the base rate down to `minimum` over the steps after warm-up.
         case cosine(minimum: Float)
     }
@@ -34,6 +36,10 @@ public struct LearningRateSchedule: Equatable, Sendable {
             try require(every >= 1, "step schedule interval must be at least 1, got \(every)")
             try require(factor > 0 && factor <= 1, "step schedule factor must be in (0, 1], got \(factor)")
         }
+        if case .milestones(let steps, let factor) = shape {
+            try require(steps.allSatisfy { $0 > 0 }, "schedule milestones must be positive, got \(steps)")
+            try require(factor > 0 && factor <= 1, "milestone factor must be in (0, 1], got \(factor)")
+        }
         if case .cosine(let minimum) = shape {
             try require(minimum >= 0 && minimum <= base, "cosine minimum must be in [0, base], got \(minimum)")
         }
@@ -52,6 +58,8 @@ public struct LearningRateSchedule: Equatable, Sendable {
             return base
         case .step(let every, let factor):
             return base * pow(factor, Float(t / every))
+        case .milestones(let steps, let factor):
+            return base * pow(factor, Float(steps.filter { t >= $0 }.count))
         case .cosine(let minimum):
             let length = max(1, totalSteps - warmupSteps)
             let progress = Double(min(t, length)) / Double(length)
