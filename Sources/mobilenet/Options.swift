@@ -49,26 +49,3 @@ enum DataSource {
         return try CIFARDataset.load(from: URL(fileURLWithPath: path))
     }
 }
-
-/// Formats seconds as m:ss or h:mm:ss.
-func clock(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "--:--" }
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
-}
-
-/// A count for people: "4.21 M", "11.5k", or the plain number below ten thousand.
-func millions(_ n: Int) -> String {
-    if n >= 1_000_000 { return String(format: "%.2f M", Double(n) / 1e6) }
-    if n >= 10_000 { return String(format: "%.1fk", Double(n) / 1e3) }
-    return "\(n)"
-}
-
-/// Writes a line to standard error.
-func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
-
-/// JSON text of a value made of dictionaries, arrays, strings and numbers.
-func jsonText(_ object: Any) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
-    return String(decoding: data, as: UTF8.self)
-}
