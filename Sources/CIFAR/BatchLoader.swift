@@ -1,6 +1,5 @@
 import ConvEngine
 import Foundation
-import Synchronization
 
 /// Turns a `LabeledImages` set into batches of NHWC float32 images and labels: shuffled per epoch from
 /// a seed, augmented, normalised, optionally assembled on a background thread while the previous step
