@@ -29,22 +29,32 @@ public struct Benchmark {
         /// The layer's share of OpenBLAS's own speed: reference seconds / layer seconds.
         public var fractionOfGemmRate: Double? { gemmReferenceSeconds.map { $0 / (forwardSeconds + backwardSeconds) } }
         /// Bytes a pass must move at least (input and output, and their gradients in backward).
-        public var forwardBytes: Int, backwardBytes: Int
+        public var forwardBytes: Int
+        /// Bytes the backward pass must move at least.
+        public var backwardBytes: Int
     }
 
     /// Everything measured for one model and batch size.
     public struct Result: Sendable {
+        /// The model's readable name.
         public var model: String
+        /// Images per step.
         public var batchSize: Int
+        /// OpenBLAS threads.
         public var threads: Int
+        /// MACs per image, as the paper counts them.
         public var multiplyAccumulatesPerImage: Int
+        /// Counted parameters.
         public var parameters: Int
         /// Median seconds of one training step (forward, loss, backward, SGD update).
         public var trainStepSeconds: Double
         /// Median seconds of one inference pass (evaluation mode).
         public var inferenceSeconds: Double
+        /// Training throughput.
         public var trainImagesPerSecond: Double { Double(batchSize) / trainStepSeconds }
+        /// Inference throughput.
         public var inferenceImagesPerSecond: Double { Double(batchSize) / inferenceSeconds }
+        /// Every layer, in order.
         public var layers: [Layer]
         /// Distinct GEMM shapes and OpenBLAS's GFLOP/s on each.
         public var gemmRates: [(call: GemmTrace.Call, gflops: Double)]

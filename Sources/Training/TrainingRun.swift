@@ -45,13 +45,21 @@ public final class TrainingRun {
         public var cost: CostComparison
     }
 
+    /// The options in force (the checkpoint's when resuming).
     public let options: TrainingOptions
+    /// The data.
     public let dataset: CIFARDataset
+    /// The network being trained.
     public let network: Sequential
+    /// Its optimizer.
     public let optimizer: Optimizer
+    /// The training batches.
     public let loader: BatchLoader
+    /// The learning rate by step.
     public let schedule: LearningRateSchedule
+    /// Steps in one epoch (full batches).
     public let stepsPerEpoch: Int
+    /// Steps in the run.
     public let totalSteps: Int
     /// Steps done so far (restored on resume).
     public private(set) var step = 0
