@@ -57,16 +57,25 @@ struct SVGChart {
             .filter { log10($0) >= lo && log10($0) <= hi }
     }
 
+    /// Legend columns: two when the names fit side by side, else one.
+    private var legendColumns: Int {
+        let longest = Double(series.map(\.name.count).max() ?? 0)
+        return longest * 6.2 + 30 <= (width - margin.left - margin.right) / 2 ? 2 : 1
+    }
+
     /// Height of the legend strip under the plot.
-    private var legendHeight: Double { series.isEmpty ? 0 : 16 * Double((series.count + 1) / 2) + 4 }
+    private var legendHeight: Double {
+        series.isEmpty ? 0 : 16 * Double((series.count + legendColumns - 1) / legendColumns) + 4
+    }
 
     /// The chart as an SVG group placed at (ox, oy).
     func group(at ox: Double, _ oy: Double) -> String {
         let plotW = width - margin.left - margin.right, plotH = height - margin.top - margin.bottom - legendHeight
         var xlo = xs.map(tx).min() ?? 0, xhi = xs.map(tx).max() ?? 1
         var ylo = ys.min() ?? 0, yhi = ys.max() ?? 1
-        if xhi == xlo { xlo -= 0.5; xhi += 0.5 }
-        if yhi == ylo { ylo -= 0.5; yhi += 0.5 }
+        // A flat series gets a range of ±10% around its value (±0.5 around zero).
+        if xhi == xlo { let pad = xlo == 0 ? 0.5 : abs(xlo) * 0.1; xlo -= pad; xhi += pad }
+        if yhi == ylo { let pad = ylo == 0 ? 0.5 : abs(ylo) * 0.1; ylo -= pad; yhi += pad }
         let xpad = bubbles.isEmpty ? 0 : max((xhi - xlo) * 0.15, logX ? 0.3 : 0), ypad = (yhi - ylo) * (bubbles.isEmpty ? 0.08 : 0.2)
         xlo -= xpad; xhi += xpad; ylo -= ypad; yhi += ypad
         func px(_ x: Double) -> Double { margin.left + (tx(x) - xlo) / (xhi - xlo) * plotW }
@@ -101,9 +110,10 @@ struct SVGChart {
             let labelX = onLeft ? px(b.x) - b.radius - 4 : px(b.x) + b.radius + 4
             s += "<text x=\"\(labelX)\" y=\"\(py(b.y) + 4)\" text-anchor=\"\(onLeft ? "end" : "start")\">\(escape(b.label))</text>\n"
         }
-        // Legend: a strip under the plot, two entries per row.
+        // Legend: a strip under the plot, one or two entries per row.
+        let columns = legendColumns
         for (i, line) in series.enumerated() {
-            let x = margin.left + Double(i % 2) * plotW / 2, y = margin.top + plotH + 46 + Double(i / 2) * 16
+            let x = margin.left + Double(i % columns) * plotW / 2, y = margin.top + plotH + 46 + Double(i / columns) * 16
             s += "<line x1=\"\(x)\" y1=\"\(y - 4)\" x2=\"\(x + 18)\" y2=\"\(y - 4)\" stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
             s += "<text x=\"\(x + 22)\" y=\"\(y)\">\(escape(line.name))</text>\n"
         }
