@@ -22,7 +22,7 @@ public final class BatchNorm: Layer {
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private let mean: FloatStorage, variance: FloatStorage, invstd: FloatStorage
-    private let scale: FloatStorage, shift: FloatStorage
+    private let scale: FloatStorage, shift: FloatStorage, partial: FloatStorage
     private let sum: UnsafeMutablePointer<Double>, sumDyXhat: UnsafeMutablePointer<Double>
     private var lastPassUsedBatchStatistics = false
 
@@ -46,6 +46,7 @@ public final class BatchNorm: Layer {
         runningVariance.value.data.update(repeating: 1, count: channels)
         (mean, variance, invstd) = (FloatStorage(count: channels), FloatStorage(count: channels), FloatStorage(count: channels))
         (scale, shift) = (FloatStorage(count: channels), FloatStorage(count: channels))
+        partial = FloatStorage(count: 2 * channels)
         sum = .allocate(capacity: channels)
         sumDyXhat = .allocate(capacity: channels)
     }
@@ -83,7 +84,7 @@ public final class BatchNorm: Layer {
             guard M > 1 else {
                 throw EngineError.shapeMismatch("batch norm in training needs more than one value per channel, got input \(x.shape)")
             }
-            batchNormStatistics(x.data, rows: M, channels: C, sum: sum, mean: mean.data, variance: variance.data)
+            batchNormStatistics(x.data, rows: M, channels: C, sum: sum, partial: partial.data, mean: mean.data, variance: variance.data)
             let unbiased = Float(M) / Float(M - 1)
             for c in 0..<C {
                 runningMean.value.data[c] = (1 - momentum) * runningMean.value.data[c] + momentum * mean.data[c]
@@ -108,7 +109,7 @@ public final class BatchNorm: Layer {
         try checkShapes(x, y, dy: dy, dx: dx)
         batchNormBackward(dy.data, x.data, rows: x.count / channels, channels: channels,
                           mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
-                          batchStatistics: lastPassUsedBatchStatistics, sumDy: sum, sumDyXhat: sumDyXhat,
+                          batchStatistics: lastPassUsedBatchStatistics, sumDy: sum, sumDyXhat: sumDyXhat, partial: partial.data,
                           dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
     }
 }
