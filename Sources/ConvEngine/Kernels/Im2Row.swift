@@ -63,7 +63,11 @@ func im2row(_ x: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, c
                 for kx in 0..<KW {
                     let ix = ox * S - P + kx
                     if ix < 0 || ix >= W { row.update(repeating: 0, count: C) }
-                    else { row.update(from: image + (iy * W + ix) * C, count: C) }
+                    else if C < 16 {
+                        // A few channels (the RGB input): a plain loop beats a memcpy call per tap.
+                        let src = image + (iy * W + ix) * C
+                        for c in 0..<C { row[c] = src[c] }
+                    } else { row.update(from: image + (iy * W + ix) * C, count: C) }
                     row += C
                 }
             }
