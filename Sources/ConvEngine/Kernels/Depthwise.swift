@@ -7,10 +7,42 @@
 // Window positions that fall into the padding are skipped outside the channel loop; the channel loop
 // itself has no bounds checks and is vectorised by the compiler.
 
+/// Floats of scratch `depthwiseForward` wants: each tap's weights tiled across an output row.
+func depthwiseForwardScratch(_ g: WindowGeometry) -> Int {
+    g.stride == 1 ? g.kernel * g.kernel * g.outputWidth * g.channels : 0
+}
+
 /// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c].
+///
+/// At stride 1 an output row and the input row a tap reads are both contiguous in (ox, c), so each
+/// tap is one long multiply-add over the row against that tap's weights tiled across it (`scratch`,
+/// `depthwiseForwardScratch(g)` floats); other strides take the per-pixel loop.
 func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                      _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>) {
+                      _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
     let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    if S == 1, let tiled = scratch {
+        let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
+        for tap in 0..<(K * K) { for ox in 0..<WO { (tiled + tap * row + ox * C).update(from: w + tap * C, count: C) } }
+        for n in 0..<N { for oy in 0..<HO {
+            let out = y + (n * HO + oy) * row
+            if let bias { for ox in 0..<WO { (out + ox * C).update(from: bias, count: C) } } else { out.update(repeating: 0, count: row) }
+            for ky in 0..<K {
+                let iy = oy - P + ky
+                if iy < 0 || iy >= H { continue }
+                for kx in 0..<K {
+                    // Output columns whose input column ox − P + kx is inside the image.
+                    let first = max(0, P - kx), last = min(WO, W + P - kx)
+                    if first >= last { continue }
+                    let count = (last - first) * C
+                    let o = out + first * C
+                    let xr = x + ((n * H + iy) * W + (first - P + kx)) * C
+                    let wr = tiled + (ky * K + kx) * row + first * C
+                    for j in 0..<count { o[j] += xr[j] * wr[j] }
+                }
+            }
+        } }
+        return
+    }
     let HO = g.outputHeight, WO = g.outputWidth
     for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
         let out = y + ((n * HO + oy) * WO + ox) * C

@@ -54,6 +54,8 @@ public final class DepthwiseConv2D: Layer {
         return output
     }
 
+    public var workspaceCount: Int { geometry.map(depthwiseForwardScratch) ?? 0 }
+
     public var multiplyAccumulates: Int {
         guard let g = geometry else { return 0 }
         return g.batch * g.outputHeight * g.outputWidth * channels * kernelSize * kernelSize
@@ -62,7 +64,8 @@ public final class DepthwiseConv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry else { return }
-        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data)
+        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data,
+                         scratch: context.workspace.count >= depthwiseForwardScratch(g) ? context.workspace.data : nil)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
