@@ -22,7 +22,7 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bi
     let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     if S == 1, let tiled = scratch {
         let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
-        for tap in 0..<(K * K) { for ox in 0..<WO { (tiled + tap * row + ox * C).update(from: w + tap * C, count: C) } }
+        tileWeights(w, g, into: tiled)
         for n in 0..<N { for oy in 0..<HO {
             let out = y + (n * HO + oy) * row
             if let bias { for ox in 0..<WO { (out + ox * C).update(from: bias, count: C) } } else { out.update(repeating: 0, count: row) }
@@ -60,12 +60,43 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bi
     } } }
 }
 
+/// Fills `tiled` with each tap's weights repeated across an output row: `[K·K][WO·C]`.
+private func tileWeights(_ w: UnsafePointer<Float>, _ g: WindowGeometry, into tiled: UnsafeMutablePointer<Float>) {
+    let C = g.channels, row = g.outputWidth * C
+    for tap in 0..<(g.kernel * g.kernel) {
+        for ox in 0..<g.outputWidth { (tiled + tap * row + ox * C).update(from: w + tap * C, count: C) }
+    }
+}
+
 /// dx[n, iy, ix, c] = Σ over the outputs that read (iy, ix) of dy · w; overwrites dx.
+///
+/// At stride 1, with `scratch` (`depthwiseForwardScratch(g)` floats), each tap adds a whole output
+/// row of dy, times the tiled weights, into the shifted input row in one contiguous loop.
 func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                            _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>) {
+                            _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
     let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
     dx.update(repeating: 0, count: N * H * W * C)
+    if S == 1, let tiled = scratch {
+        tileWeights(w, g, into: tiled)
+        let row = WO * C
+        for n in 0..<N { for oy in 0..<HO {
+            let d = dy + (n * HO + oy) * row
+            for ky in 0..<K {
+                let iy = oy - P + ky
+                if iy < 0 || iy >= H { continue }
+                for kx in 0..<K {
+                    let first = max(0, P - kx), last = min(WO, W + P - kx)
+                    if first >= last { continue }
+                    let count = (last - first) * C
+                    let o = dx + ((n * H + iy) * W + (first - P + kx)) * C
+                    let dr = d + first * C, wr = tiled + (ky * K + kx) * row + first * C
+                    for j in 0..<count { o[j] += dr[j] * wr[j] }
+                }
+            }
+        } }
+        return
+    }
     for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
         let d = dy + ((n * HO + oy) * WO + ox) * C
         for ky in 0..<K {

@@ -73,6 +73,9 @@ public final class DepthwiseConv2D: Layer {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data)
-        if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data) }
+        if let dx {
+            depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data,
+                                   scratch: context.workspace.count >= depthwiseForwardScratch(g) ? context.workspace.data : nil)
+        }
     }
 }
