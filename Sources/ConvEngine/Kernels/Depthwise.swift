@@ -21,26 +21,14 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bi
                       _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
     let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     if S == 1, let tiled = scratch {
-        let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
         tileWeights(w, g, into: tiled)
-        for n in 0..<N { for oy in 0..<HO {
-            let out = y + (n * HO + oy) * row
-            if let bias { for ox in 0..<WO { (out + ox * C).update(from: bias, count: C) } } else { out.update(repeating: 0, count: row) }
-            for ky in 0..<K {
-                let iy = oy - P + ky
-                if iy < 0 || iy >= H { continue }
-                for kx in 0..<K {
-                    // Output columns whose input column ox − P + kx is inside the image.
-                    let first = max(0, P - kx), last = min(WO, W + P - kx)
-                    if first >= last { continue }
-                    let count = (last - first) * C
-                    let o = out + first * C
-                    let xr = x + ((n * H + iy) * W + (first - P + kx)) * C
-                    let wr = tiled + (ky * K + kx) * row + first * C
-                    for j in 0..<count { o[j] += xr[j] * wr[j] }
-                }
-            }
-        } }
+        let outputPixels = N * g.outputHeight * g.outputWidth
+        if let bias { for p in 0..<outputPixels { (y + p * C).update(from: bias, count: C) } }
+        else { y.update(repeating: 0, count: outputPixels * C) }
+        forEachStride1TapRow(g) { output, input, weights, count in
+            let o = y + output, xr = x + input, wr = tiled + weights
+            for j in 0..<count { o[j] += xr[j] * wr[j] }
+        }
         return
     }
     let HO = g.outputHeight, WO = g.outputWidth
@@ -68,6 +56,28 @@ private func tileWeights(_ w: UnsafePointer<Float>, _ g: WindowGeometry, into ti
     }
 }
 
+/// At stride 1, calls `body(output, input, weights, count)` for every output row and every tap that
+/// reads inside the image: `count` consecutive floats of the output row (from offset `output`) pair
+/// with as many of the input row (from `input`) and of the tiled weights (from `weights`).
+@inline(__always)
+private func forEachStride1TapRow(_ g: WindowGeometry, _ body: (Int, Int, Int, Int) -> Void) {
+    let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
+    for n in 0..<g.batch { for oy in 0..<HO {
+        for ky in 0..<K {
+            let iy = oy - P + ky
+            if iy < 0 || iy >= H { continue }
+            for kx in 0..<K {
+                // Output columns whose input column ox − P + kx is inside the image.
+                let first = max(0, P - kx), last = min(WO, W + P - kx)
+                if first >= last { continue }
+                body((n * HO + oy) * row + first * C, ((n * H + iy) * W + first - P + kx) * C,
+                     (ky * K + kx) * row + first * C, (last - first) * C)
+            }
+        }
+    } }
+}
+
 /// dx[n, iy, ix, c] = Σ over the outputs that read (iy, ix) of dy · w; overwrites dx.
 ///
 /// At stride 1, with `scratch` (`depthwiseForwardScratch(g)` floats), each tap adds a whole output
@@ -79,22 +89,10 @@ func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float
     dx.update(repeating: 0, count: N * H * W * C)
     if S == 1, let tiled = scratch {
         tileWeights(w, g, into: tiled)
-        let row = WO * C
-        for n in 0..<N { for oy in 0..<HO {
-            let d = dy + (n * HO + oy) * row
-            for ky in 0..<K {
-                let iy = oy - P + ky
-                if iy < 0 || iy >= H { continue }
-                for kx in 0..<K {
-                    let first = max(0, P - kx), last = min(WO, W + P - kx)
-                    if first >= last { continue }
-                    let count = (last - first) * C
-                    let o = dx + ((n * H + iy) * W + (first - P + kx)) * C
-                    let dr = d + first * C, wr = tiled + (ky * K + kx) * row + first * C
-                    for j in 0..<count { o[j] += dr[j] * wr[j] }
-                }
-            }
-        } }
+        forEachStride1TapRow(g) { output, input, weights, count in
+            let o = dx + input, dr = dy + output, wr = tiled + weights
+            for j in 0..<count { o[j] += dr[j] * wr[j] }
+        }
         return
     }
     for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
