@@ -38,12 +38,11 @@ public struct Evaluation: Sendable {
         var result = Evaluation(count: 0, loss: 0, correct: 0,
                                 confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount),
                                 logits: keepLogits ? [] : nil)
-        let staging = FloatStorage(count: loader.imageFloatsPerBatch)
         defer { try? network.setBatchSize(network.maxBatchSize) }
         for _ in 0..<loader.batchesPerEpoch {
-            let n = labels.withUnsafeMutableBufferPointer { loader.next(images: staging.data, labels: $0.baseAddress!) }
+            // The input region holds a full batch at any batch size: the loader writes straight into it.
+            let n = labels.withUnsafeMutableBufferPointer { loader.next(images: network.input.data, labels: $0.baseAddress!) }
             try network.setBatchSize(n)
-            network.input.data.update(from: staging.data, count: n * LabeledImages.imageBytes)
             let batch = try labels.withUnsafeBufferPointer {
                 try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
             }

@@ -42,7 +42,15 @@ enum DataSource {
     static let help: ArgumentHelp = "CIFAR data (a batches folder, its parent, or an official .tar.gz), or 'synthetic'. Default: $CIFAR10_DIR, then ./data."
 
     static func load(_ argument: String?, seed: UInt64 = 0) throws -> CIFARDataset {
-        let path = argument ?? ProcessInfo.processInfo.environment["CIFAR10_DIR"] ?? "data"
+        let environment = ProcessInfo.processInfo.environment["CIFAR10_DIR"]
+        if argument == nil && environment == nil && !FileManager.default.fileExists(atPath: "data") {
+            throw ValidationError("""
+                no data given and none found: looked at $CIFAR10_DIR (unset) and ./data (missing).
+                Download CIFAR-10 with `mobilenet download --to data`, point --data at a CIFAR folder or archive,
+                or train offline with `--data synthetic`.
+                """)
+        }
+        let path = argument ?? environment ?? "data"
         if path == "synthetic" {
             return try SyntheticShapes.dataset(trainCount: 10_000, testCount: 2_000, seed: seed)
         }

@@ -9,8 +9,8 @@ final class ProgressBar {
     private var lastPlainTime = Date()
     private var drawn = false
 
-    /// Shows `done` of `total` with `detail` after the bar.
-    func update(done: Int, total: Int, detail: String) {
+    /// Shows `done` of `total` with `detail` after the bar; `detail` is only built when a line is drawn.
+    func update(done: Int, total: Int, detail: @autoclosure () -> String) {
         let fraction = total > 0 ? Double(done) / Double(total) : 1
         let now = Date()
         if isTerminal {
@@ -18,12 +18,12 @@ final class ProgressBar {
             lastDraw = now
             let width = 24, filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(done)/\(total)  \(detail)".utf8))
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(done)/\(total)  \(detail())".utf8))
             drawn = true
         } else if fraction - lastPlainFraction >= 0.1 || now.timeIntervalSince(lastPlainTime) >= 30 || done == total {
             lastPlainFraction = fraction
             lastPlainTime = now
-            FileHandle.standardError.write(Data("[\(String(format: "%3d", Int(fraction * 100)))%] \(done)/\(total)  \(detail)\n".utf8))
+            FileHandle.standardError.write(Data("[\(String(format: "%3d", Int(fraction * 100)))%] \(done)/\(total)  \(detail())\n".utf8))
         }
     }
 

@@ -100,15 +100,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if let threads { BLAS.setThreadCount(threads) }
-        let dataset: CIFARDataset
-        if data == nil && ProcessInfo.processInfo.environment["CIFAR10_DIR"] == nil && !FileManager.default.fileExists(atPath: "data") {
-            throw ValidationError("""
-                no data given and none found: looked at $CIFAR10_DIR (unset) and ./data (missing).
-                Download CIFAR-10 with `mobilenet download --to data`, point --data at a CIFAR folder or archive,
-                or train offline with `--data synthetic`.
-                """)
-        }
-        dataset = try DataSource.load(data, seed: seed)
+        let dataset = try DataSource.load(data, seed: seed)
         let resumeFile = try resume.map { try SafeTensors(contentsOf: URL(fileURLWithPath: $0)) }
         let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) })
         let run = try TrainingRun(options: options(classes: dataset.classNames.count), dataset: dataset,

@@ -173,6 +173,10 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         let r = try mobilenet(["train", "--steps", "1"], in: dir)
         #expect(r.status != 0)
         #expect(r.err.contains("$CIFAR10_DIR") && r.err.contains("mobilenet download") && r.err.contains("--data synthetic"), "\(r.err)")
+        // eval resolves its data the same way.
+        #expect(try mobilenet(["train", "--data", "synthetic", "--steps", "1", "--batch-size", "8", "--checkpoint", "any.safetensors"], in: dir).status == 0)
+        let noData = try mobilenet(["eval", "--checkpoint", "any.safetensors"], in: dir)
+        #expect(noData.status == 64 && noData.err.contains("$CIFAR10_DIR"), "\(noData.err)")
         // A corrupt checkpoint is a clear error.
         try Data("not a checkpoint".utf8).write(to: dir.appendingPathComponent("bad.safetensors"))
         let bad = try mobilenet(["eval", "--checkpoint", "bad.safetensors", "--data", "synthetic"], in: dir)
