@@ -4,6 +4,14 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
 
 .PHONY: help setup build release test run bench bench-compare clean
 
+# Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
+# x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features; plain x86-64 (SSE2)
+# or the host's default otherwise. Measured: MobileNet-CIFAR 1.0's depthwise layers 103 → 81 ms and
+# batch norm 88 → 73 ms per training step at batch 128. `make CPU_FLAGS= release` builds portable code.
+HASWELL_FEATURES := avx2 fma bmi1 bmi2 movbe f16c
+CPU_FLAGS ?= $(shell f=/proc/cpuinfo; [ -r $$f ] && for x in $(HASWELL_FEATURES); do grep -qw $$x $$f || exit 0; done && \
+  [ -r $$f ] && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+
 # The default job of `make run`: the seed's recipe for its network (about 3 minutes on 2 cores).
 RUN_ARGS ?= --model seed --optimizer adam --lr 1e-3 --batch-size 20 --steps 10000 --normalize seed --no-augment --schedule constant
 
@@ -32,13 +40,13 @@ build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(CPU_FLAGS)
 
 # Tests run optimised (-O in the debug configuration, so @testable still works) in their own build
 # folder: the kernels are then tested as they run for users, and the suite takes ~30 s instead of
-# minutes. Plain `swift test` works too, unoptimised.
+# minutes. They use the same CPU_FLAGS as the release build. Plain `swift test` works too, unoptimised.
 test:
-	$(SWIFT) test -Xswiftc -O --scratch-path .build-test
+	$(SWIFT) test -Xswiftc -O $(CPU_FLAGS) --scratch-path .build-test
 
 # Trains the default model on CIFAR-10 when it is at $CIFAR10_DIR or ./data (any official layout or
 # archive), otherwise on the built-in synthetic set with a notice; then prints the cost comparison.
