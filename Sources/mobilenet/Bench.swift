@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLAS.setThreadCount(threads) }
+        if let threads { Parallel.setThreadCount(threads) }
         let configuration = try model.configuration(classes: classes)
         var configurations = [configuration.separable]
         if compareStandard || configuration.standard { configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration] }

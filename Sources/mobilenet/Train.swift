@@ -99,7 +99,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLAS.setThreadCount(threads) }
+        if let threads { Parallel.setThreadCount(threads) }
         let dataset = try DataSource.load(data, seed: seed)
         let resumeFile = try resume.map { try SafeTensors(contentsOf: URL(fileURLWithPath: $0)) }
         let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) })

@@ -44,6 +44,27 @@ import Testing
         try checkGradients(of: bn, input: .random([2, 3, 5, 7], seed: 35, scale: 2), training: training)
     }
 
+    /// An input large enough to be split over threads: the naive result, and the same bits on one
+    /// thread or two, forward and backward.
+    @Test func largeInputsMatchNaiveLoopOnAnyThreadCount() throws {
+        let x = Tensor.random([4, 16, 16, 64], seed: 37, scale: 2)
+        let dy = Tensor.random([4, 16, 16, 64], seed: 38)
+        var runs: [(y: [Float], dx: [Float], dgamma: [Float])] = []
+        for threads in [1, 2] {
+            let bn = try make(64)
+            try Parallel.withThreadCount(threads) {
+                let y = try bn.forward(x, context: ExecutionContext(isTraining: true))
+                let dx = try bn.backward(dy, input: x, output: y, context: ExecutionContext(isTraining: true))
+                runs.append((y.scalars, dx.scalars, Array(bn.weight.gradient.buffer)))
+            }
+            let ref = referenceBatchNorm(x, gamma: Array(bn.weight.value.buffer), beta: Array(bn.bias.value.buffer), epsilon: 1e-5)
+            #expect(relativeError(runs[0].y, ref.y) <= 1e-5)
+        }
+        #expect(runs[0].y == runs[1].y)
+        #expect(runs[0].dx == runs[1].dx)
+        #expect(runs[0].dgamma == runs[1].dgamma)
+    }
+
     @Test func gradientsOnRankTwoInput() throws {
         try checkGradients(of: make(5), input: .random([6, 5], seed: 36))
     }

@@ -39,6 +39,40 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.c], seed: 14))
     }
 
+    /// Cases large enough to be cut into several image slices run on several threads.
+    static let slicedCases: [Case] = [
+        Case(n: 8, h: 24, w: 24, c: 32, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 8, h: 40, w: 40, c: 32, k: 3, s: 2, p: 1, bias: false),
+    ]
+
+    /// The sliced passes agree with the naive loops, and give the same bits on one thread or two.
+    @Test(arguments: slicedCases)
+    func slicedPassesMatchNaiveLoopsOnAnyThreadCount(_ c: Case) throws {
+        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 16)
+        var results: [(y: Tensor, dx: Tensor, dweight: [Float], dbias: [Float]?)] = []
+        for threads in [1, 2] {
+            let dw = try make(c)
+            let (y, dx) = try Parallel.withThreadCount(threads) {
+                let y = try dw.forward(x)
+                return (y, try dw.backward(Tensor.random(y.shape.dimensions, seed: 17), input: x, output: y))
+            }
+            results.append((y, dx, Array(dw.weight.gradient.buffer), dw.bias.map { Array($0.gradient.buffer) }))
+        }
+        let dw = try make(c)
+        let ref = referenceDepthwise(x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
+                                     kernel: c.k, stride: c.s, padding: c.p)
+        let dy = Tensor.random(ref.shape, seed: 17)
+        let grads = referenceDepthwiseBackward(x, weight: Array(dw.weight.value.buffer), dy: dy, kernel: c.k, stride: c.s, padding: c.p)
+        #expect(relativeError(results[0].y.scalars, ref.values) <= 1e-5)
+        #expect(relativeError(results[0].dx.scalars, grads.dx) <= 1e-5)
+        #expect(relativeError(results[0].dweight, grads.dweight) <= 1e-5)
+        if let dbias = results[0].dbias { #expect(relativeError(dbias, grads.dbias) <= 1e-5) }
+        #expect(results[0].y.scalars == results[1].y.scalars)
+        #expect(results[0].dx.scalars == results[1].dx.scalars)
+        #expect(results[0].dweight == results[1].dweight)
+        #expect(results[0].dbias == results[1].dbias)
+    }
+
     @Test func issuesNoGEMM() throws {
         let dw = try make(Self.cases[0])
         let x = Tensor.random([2, 6, 5, 17], seed: 15)

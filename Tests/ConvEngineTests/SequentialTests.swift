@@ -37,6 +37,53 @@ import Testing
         #expect(distinct.count < network.entries.count + 1)
     }
 
+    /// A batch norm followed by a ReLU (or ReLU6) in a network applies the rectifier itself; outputs
+    /// and gradients equal those of the layers run one after the other, in training and in
+    /// evaluation, on an input large enough to be split over threads. A leading 1×1 depthwise layer of
+    /// ones passes x through, and its weight gradient Σ x·dx per channel checks the input gradient.
+    @Test(arguments: [false, true], [true, false])
+    func batchNormFusesTheFollowingRectifier(capped: Bool, training: Bool) throws {
+        let shape = [2, 16, 16, 64]
+        func layers() throws -> (DepthwiseConv2D, BatchNorm, ReLU) {
+            let pass = try DepthwiseConv2D(channels: 64, kernelSize: 1, padding: 0)
+            pass.weight.value.data.update(repeating: 1, count: 64)
+            let bn = try BatchNorm(channels: 64)
+            for c in 0..<64 {
+                bn.weight.value.data[c] = Float(c % 5) * 1.5 - 2
+                bn.bias.value.data[c] = Float(c % 3) - 1
+                bn.runningMean.value.data[c] = Float(c % 4) * 0.1
+            }
+            return (pass, bn, capped ? ReLU6() : ReLU())
+        }
+        // Scaled so that ReLU6's cap is reached as well as zero.
+        let x = Tensor.random(shape, seed: 41, scale: 8), dy = Tensor.random(shape, seed: 42)
+
+        let (pass, bn, relu) = try layers()
+        let network = try Sequential([.init("0", pass), .init("1", bn), .init("2", relu)],
+                                     itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: 2)
+        #expect(bn.fusedRectifier === relu)
+        training ? network.train() : network.eval()
+        try network.input.copy(from: x)
+        try network.forward()
+        try network.outputGradient.copy(from: dy)
+        network.zeroGradients()
+        try network.backward()
+
+        let (pass2, bn2, relu2) = try layers()
+        let context = ExecutionContext(isTraining: training)
+        #expect(try pass2.forward(x, context: context).scalars == x.scalars)
+        let z = try bn2.forward(x, context: context), y = try relu2.forward(z, context: context)
+        let dz = try relu2.backward(dy, input: z, output: y, context: context)
+        let dx = try bn2.backward(dz, input: x, output: z, context: context)
+        _ = try pass2.backward(dx, input: x, output: x, context: context)
+        #expect(bn2.fusedRectifier == nil)
+        #expect(Array(network.output.buffer) == y.scalars)
+        #expect(y.scalars.contains(0) && (!capped || y.scalars.contains(6)))
+        for (fused, plain) in [(pass.weight, pass2.weight), (bn.weight, bn2.weight), (bn.bias, bn2.bias)] {
+            #expect(relativeError(Array(fused.gradient.buffer), Array(plain.gradient.buffer)) <= 1e-6)
+        }
+    }
+
     @Test func smallerBatchesReuseTheBuffers() throws {
         let network = try Self.stack(batch: 8)
         let before = network.activation(3).data

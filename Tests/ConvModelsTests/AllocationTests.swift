@@ -45,8 +45,8 @@ func countAllocations(_ body: () throws -> Void) rethrows -> Int {
         // (seen in backtraces from this hook: sgemm_thread_tn → malloc). That is the library's, not the
         // step's, so the step is measured with OpenBLAS on one thread.
         let threads = BLAS.threadCount
-        BLAS.setThreadCount(1)
-        defer { BLAS.setThreadCount(threads) }
+        Parallel.setThreadCount(1)
+        defer { Parallel.setThreadCount(threads) }
         try batch.labels.withUnsafeBufferPointer { labels in
             _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01)  // warm-up
             let allocations = try countAllocations {

@@ -18,4 +18,18 @@ public final class Workspace {
 
     /// The start of the buffer.
     public var data: UnsafeMutablePointer<Float> { storage.data }
+
+    /// The start of the buffer, after checking that it holds `count` floats.
+    ///
+    /// - Parameters:
+    ///   - count: the floats the caller will use.
+    ///   - role: who asks, for the error message.
+    /// - Throws: `EngineError.invalidArgument` when the workspace was reserved for less, which means
+    ///   the layer was run without being prepared for this shape.
+    public func floats(_ count: Int, for role: String) throws -> UnsafeMutablePointer<Float> {
+        guard count <= storage.count else {
+            throw EngineError.invalidArgument("\(role) needs \(count) floats of workspace, but only \(storage.count) were reserved")
+        }
+        return storage.data
+    }
 }

@@ -38,13 +38,8 @@ public enum BLAS {
             a, blasint(lda), b, blasint(ldb), beta, c, blasint(n))
     }
 
-    /// The number of threads OpenBLAS uses for one call.
+    /// The number of threads OpenBLAS uses for one call (set with `Parallel.setThreadCount`).
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
-
-    /// Sets the number of threads OpenBLAS uses (process-wide).
-    public static func setThreadCount(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
-    }
 
     /// The name of the kernel set OpenBLAS chose for this CPU (e.g. "Cooperlake").
     public static var coreName: String { String(cString: openblas_get_corename()) }

@@ -6,46 +6,132 @@
 // Filters are stored [KH, KW, C] so that one tap of every channel is a contiguous run of C floats.
 // Window positions that fall into the padding are skipped outside the channel loop; the channel loop
 // itself has no bounds checks and is vectorised by the compiler.
+// Images are split into slices run on `Parallel`'s threads: the forward pass and the input gradient
+// write disjoint images; the weight gradient sums each slice into its own scratch and adds the slices
+// in order, so the result does not depend on the thread count.
 
-/// Floats of scratch `depthwiseForward` wants: each tap's weights tiled across an output row.
-func depthwiseForwardScratch(_ g: WindowGeometry) -> Int {
+/// Multiply-adds below which a depthwise pass is not split over threads.
+let depthwiseGrain = 1 << 18
+
+/// How many image slices a depthwise pass over `g` is cut into.
+func depthwiseSlices(_ g: WindowGeometry) -> Int {
+    let perImage = g.outputHeight * g.outputWidth * g.channels * g.kernel * g.kernel
+    return min(g.batch, Parallel.sliceCount(g.batch * perImage, grain: depthwiseGrain))
+}
+
+/// Floats of scratch the depthwise kernels want: each tap's weights tiled across an output row (at
+/// stride 1), then one weight-and-bias gradient block per image slice (`weightGradientBlock(g)`).
+func depthwiseScratch(_ g: WindowGeometry) -> Int {
+    tiledWeightCount(g) + depthwiseSlices(g) * weightGradientBlock(g)
+}
+
+private func tiledWeightCount(_ g: WindowGeometry) -> Int {
     g.stride == 1 ? g.kernel * g.kernel * g.outputWidth * g.channels : 0
+}
+
+/// One slice's weight-gradient sums: `[K·K][WO·C]` at stride 1 (tiled like the weights, summed over
+/// the output row at the end), `[K·K][C]` otherwise; then C floats for the bias gradient.
+private func weightGradientBlock(_ g: WindowGeometry) -> Int {
+    (g.kernel * g.kernel * (g.stride == 1 ? g.outputWidth : 1) + 1) * g.channels
+}
+
+/// Runs `body(images)` over consecutive image ranges of `g`'s batch, in parallel.
+private func forEachImageSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void) {
+    let slices = depthwiseSlices(g)
+    Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: g.batch)) }
 }
 
 /// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c].
 ///
 /// At stride 1 an output row and the input row a tap reads are both contiguous in (ox, c), so each
-/// tap is one long multiply-add over the row against that tap's weights tiled across it (`scratch`,
-/// `depthwiseForwardScratch(g)` floats); other strides take the per-pixel loop.
+/// tap is one long multiply-add over the row against that tap's weights tiled across it; other
+/// strides take the per-pixel loop. `scratch` holds `depthwiseScratch(g)` floats.
 func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                      _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
-    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
-    if S == 1, let tiled = scratch {
-        tileWeights(w, g, into: tiled)
-        let outputPixels = N * g.outputHeight * g.outputWidth
-        if let bias { for p in 0..<outputPixels { (y + p * C).update(from: bias, count: C) } }
-        else { y.update(repeating: 0, count: outputPixels * C) }
-        forEachStride1TapRow(g) { output, input, weights, count in
-            let o = y + output, xr = x + input, wr = tiled + weights
-            for j in 0..<count { o[j] += xr[j] * wr[j] }
-        }
-        return
-    }
-    let HO = g.outputHeight, WO = g.outputWidth
-    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
-        let out = y + ((n * HO + oy) * WO + ox) * C
-        if let bias { out.update(from: bias, count: C) } else { out.update(repeating: 0, count: C) }
-        for ky in 0..<K {
-            let iy = oy * S - P + ky
-            if iy < 0 || iy >= H { continue }
-            for kx in 0..<K {
-                let ix = ox * S - P + kx
-                if ix < 0 || ix >= W { continue }
-                let xr = x + ((n * H + iy) * W + ix) * C, wr = w + (ky * K + kx) * C
-                for c in 0..<C { out[c] += xr[c] * wr[c] }
+                      _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, outputPixels = g.outputHeight * g.outputWidth
+    if g.stride == 1 { tileWeights(w, g, into: scratch) }
+    forEachImageSlice(g) { images in
+        let first = images.lowerBound * outputPixels, pixels = images.count * outputPixels
+        if let bias { for p in first..<(first + pixels) { (y + p * C).update(from: bias, count: C) } }
+        else { (y + first * C).update(repeating: 0, count: pixels * C) }
+        if g.stride == 1 {
+            forEachStride1TapRow(g, images: images) { output, input, weights, count in
+                let o = y + output, xr = x + input, wr = scratch + weights
+                for j in 0..<count { o[j] += xr[j] * wr[j] }
+            }
+        } else {
+            forEachTap(g, images: images) { output, input, weights in
+                let o = y + output, xr = x + input, wr = w + weights
+                for c in 0..<C { o[c] += xr[c] * wr[c] }
             }
         }
-    } } }
+    }
+}
+
+/// dx[n, iy, ix, c] = Σ over the outputs that read (iy, ix) of dy · w; overwrites dx.
+///
+/// At stride 1 each tap adds a whole output row of dy, times the tiled weights, into the shifted
+/// input row in one contiguous loop. `scratch` holds `depthwiseScratch(g)` floats.
+func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                            _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, inputFloats = g.height * g.width * C
+    if g.stride == 1 { tileWeights(w, g, into: scratch) }
+    forEachImageSlice(g) { images in
+        (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
+        if g.stride == 1 {
+            forEachStride1TapRow(g, images: images) { output, input, weights, count in
+                let o = dx + input, dr = dy + output, wr = scratch + weights
+                for j in 0..<count { o[j] += dr[j] * wr[j] }
+            }
+        } else {
+            forEachTap(g, images: images) { output, input, weights in
+                let o = dx + input, dr = dy + output, wr = w + weights
+                for c in 0..<C { o[c] += dr[c] * wr[c] }
+            }
+        }
+    }
+}
+
+/// dw[ky, kx, c] += Σ dy · x over every output; dbias[c] += Σ dy. Accumulates.
+///
+/// Each image slice sums into its own block of `scratch` (`depthwiseScratch(g)` floats): at stride 1
+/// whole rows, as in the forward pass, into tap sums tiled across the output row; otherwise per
+/// pixel. The blocks are then added to dw and dbias in slice order, so the result does not depend
+/// on the thread count.
+func depthwiseBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+                             _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?,
+                             scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, taps = g.kernel * g.kernel, outputPixels = g.outputHeight * g.outputWidth
+    let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C
+    let block = weightGradientBlock(g), partials = scratch + tiledWeightCount(g), slices = depthwiseSlices(g)
+    Parallel.forEachSlice(slices) { slice in
+        let sums = partials + slice * block, biasSums = sums + taps * row
+        sums.update(repeating: 0, count: block)
+        let images = Parallel.range(slice, of: slices, count: g.batch)
+        for p in (images.lowerBound * outputPixels)..<(images.upperBound * outputPixels) {
+            let d = dy + p * C
+            for c in 0..<C { biasSums[c] += d[c] }
+        }
+        if g.stride == 1 {
+            forEachStride1TapRow(g, images: images) { output, input, weights, count in
+                let o = sums + weights, dr = dy + output, xr = x + input
+                for j in 0..<count { o[j] += dr[j] * xr[j] }
+            }
+        } else {
+            forEachTap(g, images: images) { output, input, weights in
+                let o = sums + weights, dr = dy + output, xr = x + input
+                for c in 0..<C { o[c] += dr[c] * xr[c] }
+            }
+        }
+    }
+    for slice in 0..<slices {
+        let sums = partials + slice * block, biasSums = sums + taps * row
+        for tap in 0..<taps { for column in 0..<columns {
+            let from = sums + tap * row + column * C, to = dw + tap * C
+            for c in 0..<C { to[c] += from[c] }
+        } }
+        if let dbias { for c in 0..<C { dbias[c] += biasSums[c] } }
+    }
 }
 
 /// Fills `tiled` with each tap's weights repeated across an output row: `[K·K][WO·C]`.
@@ -56,14 +142,15 @@ private func tileWeights(_ w: UnsafePointer<Float>, _ g: WindowGeometry, into ti
     }
 }
 
-/// At stride 1, calls `body(output, input, weights, count)` for every output row and every tap that
-/// reads inside the image: `count` consecutive floats of the output row (from offset `output`) pair
-/// with as many of the input row (from `input`) and of the tiled weights (from `weights`).
+/// At stride 1, calls `body(output, input, weights, count)` for every output row of `images` and
+/// every tap that reads inside the image: `count` consecutive floats of the output row (from offset
+/// `output`) pair with as many of the input row (from `input`) and of the tiled weights (from
+/// `weights`).
 @inline(__always)
-private func forEachStride1TapRow(_ g: WindowGeometry, _ body: (Int, Int, Int, Int) -> Void) {
+private func forEachStride1TapRow(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
     let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
-    for n in 0..<g.batch { for oy in 0..<HO {
+    for n in images { for oy in 0..<HO {
         for ky in 0..<K {
             let iy = oy - P + ky
             if iy < 0 || iy >= H { continue }
@@ -78,54 +165,22 @@ private func forEachStride1TapRow(_ g: WindowGeometry, _ body: (Int, Int, Int, I
     } }
 }
 
-/// dx[n, iy, ix, c] = Σ over the outputs that read (iy, ix) of dy · w; overwrites dx.
-///
-/// At stride 1, with `scratch` (`depthwiseForwardScratch(g)` floats), each tap adds a whole output
-/// row of dy, times the tiled weights, into the shifted input row in one contiguous loop.
-func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                            _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>?) {
-    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+/// At any stride, calls `body(output, input, weights)` for every output pixel of `images` and every
+/// tap that reads inside the image: the offsets of C floats of the output, of the input pixel the
+/// tap reads, and of the tap's weights.
+@inline(__always)
+private func forEachTap(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
-    dx.update(repeating: 0, count: N * H * W * C)
-    if S == 1, let tiled = scratch {
-        tileWeights(w, g, into: tiled)
-        forEachStride1TapRow(g) { output, input, weights, count in
-            let o = dx + input, dr = dy + output, wr = tiled + weights
-            for j in 0..<count { o[j] += dr[j] * wr[j] }
-        }
-        return
-    }
-    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
-        let d = dy + ((n * HO + oy) * WO + ox) * C
+    for n in images { for oy in 0..<HO { for ox in 0..<WO {
+        let output = ((n * HO + oy) * WO + ox) * C
         for ky in 0..<K {
             let iy = oy * S - P + ky
             if iy < 0 || iy >= H { continue }
             for kx in 0..<K {
                 let ix = ox * S - P + kx
                 if ix < 0 || ix >= W { continue }
-                let dxr = dx + ((n * H + iy) * W + ix) * C, wr = w + (ky * K + kx) * C
-                for c in 0..<C { dxr[c] += d[c] * wr[c] }
-            }
-        }
-    } } }
-}
-
-/// dw[ky, kx, c] += Σ dy · x over every output; dbias[c] += Σ dy. Accumulates.
-func depthwiseBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
-                             _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?) {
-    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
-    let HO = g.outputHeight, WO = g.outputWidth
-    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
-        let d = dy + ((n * HO + oy) * WO + ox) * C
-        if let dbias { for c in 0..<C { dbias[c] += d[c] } }
-        for ky in 0..<K {
-            let iy = oy * S - P + ky
-            if iy < 0 || iy >= H { continue }
-            for kx in 0..<K {
-                let ix = ox * S - P + kx
-                if ix < 0 || ix >= W { continue }
-                let xr = x + ((n * H + iy) * W + ix) * C, dwr = dw + (ky * K + kx) * C
-                for c in 0..<C { dwr[c] += d[c] * xr[c] }
+                body(output, ((n * H + iy) * W + ix) * C, (ky * K + kx) * C)
             }
         }
     } } }

@@ -1,99 +1,150 @@
 // Batch normalisation over NHWC activations viewed as [M × C], M = N·H·W rows, statistics per channel.
 // Sums run in Float over blocks of `sumBlock` rows (so the channel loops vectorise at full width) and
 // each block is folded into Double, so large batches do not drift.
+//
+// A following rectifier can be fused: `cap` is nil for none, +∞ for ReLU and 6 for ReLU6. The forward
+// pass then clamps as it writes, and the backward pass masks dy by the clamped output, so the ReLU's
+// own passes over memory disappear.
 
 /// Rows summed in Float before folding into Double.
 let sumBlock = 32
 
-/// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased).
-/// `partial` is scratch for C floats.
-func batchNormStatistics(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
-                         sum: UnsafeMutablePointer<Double>, partial: UnsafeMutablePointer<Float>,
-                         mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
-    sum.update(repeating: 0, count: C)
-    var start = 0
-    while start < M {
-        let end = min(start + sumBlock, M)
-        partial.update(repeating: 0, count: C)
-        for r in start..<end { let xr = x + r * C; for c in 0..<C { partial[c] += xr[c] } }
-        for c in 0..<C { sum[c] += Double(partial[c]) }
-        start = end
+/// Scratch for two per-channel sums over rows, computed in row slices on `Parallel`'s threads: each
+/// slice sums blocks of `sumBlock` rows in Float and folds them into its own Double sums, and the
+/// slices are added in order, so the result does not depend on the thread count.
+final class ChannelSums {
+    /// The most slices a sum is cut into.
+    static let maximumSlices = 8
+    /// Channels per sum.
+    let channels: Int
+    /// The two results, `[2][C]`.
+    let total: UnsafeMutablePointer<Double>
+    private let sliceSums: UnsafeMutablePointer<Double>, blockSums: UnsafeMutablePointer<Float>
+
+    /// Scratch for sums over `channels` channels.
+    init(channels: Int) {
+        self.channels = channels
+        total = .allocate(capacity: 2 * channels)
+        sliceSums = .allocate(capacity: Self.maximumSlices * 2 * channels)
+        blockSums = .allocate(capacity: Self.maximumSlices * 2 * channels)
     }
-    for c in 0..<C { mean[c] = Float(sum[c] / Double(M)) }
-    sum.update(repeating: 0, count: C)
-    start = 0
-    while start < M {
-        let end = min(start + sumBlock, M)
-        partial.update(repeating: 0, count: C)
-        for r in start..<end {
-            let xr = x + r * C
-            for c in 0..<C { let d = xr[c] - mean[c]; partial[c] += d * d }
+
+    deinit {
+        total.deallocate()
+        sliceSums.deallocate()
+        blockSums.deallocate()
+    }
+
+    /// Sets `total` to the sums over rows `0..<M` of what `addRows(rows, first, second)` adds into
+    /// two zeroed Float vectors of C channels for a block of rows.
+    @inline(__always)
+    func sum(rows M: Int, _ addRows: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let C = channels
+        let slices = Parallel.sliceCount(M, grain: max(sumBlock, elementGrain / C), maximumSlices: Self.maximumSlices)
+        Parallel.forEachSlice(slices) { slice in
+            let sums = sliceSums + slice * 2 * C, block = blockSums + slice * 2 * C
+            sums.update(repeating: 0, count: 2 * C)
+            let rows = Parallel.range(slice, of: slices, count: M)
+            var start = rows.lowerBound
+            while start < rows.upperBound {
+                let end = min(start + sumBlock, rows.upperBound)
+                block.update(repeating: 0, count: 2 * C)
+                addRows(start..<end, block, block + C)
+                for i in 0..<(2 * C) { sums[i] += Double(block[i]) }
+                start = end
+            }
         }
-        for c in 0..<C { sum[c] += Double(partial[c]) }
-        start = end
+        total.update(repeating: 0, count: 2 * C)
+        for slice in 0..<slices {
+            let sums = sliceSums + slice * 2 * C
+            for i in 0..<(2 * C) { total[i] += sums[i] }
+        }
     }
-    for c in 0..<C { variance[c] = Float(sum[c] / Double(M)) }
 }
 
-/// y[r, c] = x[r, c] · scale[c] + shift[c].
+/// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased).
+func batchNormStatistics(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,
+                         mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
+    sums.sum(rows: M) { rows, sum, _ in
+        for r in rows { let xr = x + r * C; for c in 0..<C { sum[c] += xr[c] } }
+    }
+    for c in 0..<C { mean[c] = Float(sums.total[c] / Double(M)) }
+    sums.sum(rows: M) { rows, sum, _ in
+        for r in rows {
+            let xr = x + r * C
+            for c in 0..<C { let d = xr[c] - mean[c]; sum[c] += d * d }
+        }
+    }
+    for c in 0..<C { variance[c] = Float(sums.total[c] / Double(M)) }
+}
+
+/// y[r, c] = x[r, c] · scale[c] + shift[c], clamped to [0, cap] when a rectifier is fused.
 func batchNormApply(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
-                    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-    for r in 0..<M {
-        let xr = x + r * C, yr = y + r * C
-        for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] }
+                    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
+    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C)) { rows in
+        for r in rows {
+            let xr = x + r * C, yr = y + r * C
+            if let cap { for c in 0..<C { yr[c] = min(max(xr[c] * scale[c] + shift[c], 0), cap) } }
+            else { for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] } }
+        }
     }
 }
 
-/// Gradients of y = γ·(x − mean)·invstd + β. `partial` is scratch for 2·C floats.
+/// Gradients of y = γ·(x − mean)·invstd + β (then clamped to [0, cap] when `cap` is given, in which
+/// case `y` is that clamped output and dy counts only where 0 < y < cap). `coefficients` is scratch
+/// for 3·C floats.
 ///
 /// Accumulates dγ += Σ dy·x̂ and dβ += Σ dy. When `dx` is given it is overwritten with
 /// γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) if the statistics came from this batch (`batchStatistics`),
 /// or with γ·invstd·dy if they were fixed running statistics.
-func batchNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
+func batchNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+                       rows M: Int, channels C: Int, cap: Float?,
                        mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                       batchStatistics: Bool, sumDy: UnsafeMutablePointer<Double>,
-                       sumDyXhat: UnsafeMutablePointer<Double>, partial: UnsafeMutablePointer<Float>,
+                       batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
                        dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                        _ dx: UnsafeMutablePointer<Float>?) {
-    sumDy.update(repeating: 0, count: C)
-    sumDyXhat.update(repeating: 0, count: C)
-    let partialDy = partial, partialDyXhat = partial + C
-    var start = 0
-    while start < M {
-        let end = min(start + sumBlock, M)
-        partialDy.update(repeating: 0, count: 2 * C)
-        for r in start..<end {
-            let xr = x + r * C, d = dy + r * C
-            for c in 0..<C {
-                partialDy[c] += d[c]
-                partialDyXhat[c] += d[c] * (xr[c] - mean[c]) * invstd[c]
+    sums.sum(rows: M) { rows, sumDy, sumDyXhat in
+        for r in rows {
+            let xr = x + r * C, d = dy + r * C, yr = y + r * C
+            if let cap {
+                for c in 0..<C {
+                    let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0
+                    sumDy[c] += masked
+                    sumDyXhat[c] += masked * (xr[c] - mean[c]) * invstd[c]
+                }
+            } else {
+                for c in 0..<C {
+                    sumDy[c] += d[c]
+                    sumDyXhat[c] += d[c] * (xr[c] - mean[c]) * invstd[c]
+                }
             }
         }
-        for c in 0..<C {
-            sumDy[c] += Double(partialDy[c])
-            sumDyXhat[c] += Double(partialDyXhat[c])
-        }
-        start = end
     }
+    let sumDy = sums.total, sumDyXhat = sums.total + C
     for c in 0..<C {
         dgamma[c] += Float(sumDyXhat[c])
         dbeta[c] += Float(sumDy[c])
     }
     guard let dx else { return }
-    if !batchStatistics {
-        for r in 0..<M {
-            let d = dy + r * C, o = dx + r * C
-            for c in 0..<C { o[c] = d[c] * gamma[c] * invstd[c] }
-        }
-        return
-    }
+    // dx = a·dy' + k·x + b per channel, where dy' is the (masked) gradient.
+    let a = coefficients, k = coefficients + C, b = coefficients + 2 * C
     let inverseM = 1 / Double(M)
-    for r in 0..<M {
-        let xr = x + r * C, d = dy + r * C, o = dx + r * C
-        for c in 0..<C {
-            let xhat = (xr[c] - mean[c]) * invstd[c]
-            let meanDy = Float(sumDy[c] * inverseM), meanDyXhat = Float(sumDyXhat[c] * inverseM)
-            o[c] = gamma[c] * invstd[c] * (d[c] - meanDy - xhat * meanDyXhat)
+    for c in 0..<C {
+        a[c] = gamma[c] * invstd[c]
+        k[c] = batchStatistics ? -a[c] * invstd[c] * Float(sumDyXhat[c] * inverseM) : 0
+        b[c] = (batchStatistics ? -a[c] * Float(sumDy[c] * inverseM) : 0) - k[c] * mean[c]
+    }
+    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C)) { rows in
+        for r in rows {
+            let xr = x + r * C, d = dy + r * C, yr = y + r * C, o = dx + r * C
+            if let cap {
+                for c in 0..<C {
+                    let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0
+                    o[c] = a[c] * masked + k[c] * xr[c] + b[c]
+                }
+            } else {
+                for c in 0..<C { o[c] = a[c] * d[c] + k[c] * xr[c] + b[c] }
+            }
         }
     }
 }

@@ -18,12 +18,15 @@ public final class BatchNorm: Layer {
     public let runningVariance: Parameter
     /// How many training batches have updated the running statistics (PyTorch's `num_batches_tracked`).
     public var batchesTracked: Int = 0
+    /// The rectifier that follows this layer in place and that it applies itself, if any: set by
+    /// `Sequential` when it plans the network (the ReLU layer then does nothing).
+    public internal(set) var fusedRectifier: ReLU?
 
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private let mean: FloatStorage, variance: FloatStorage, invstd: FloatStorage
-    private let scale: FloatStorage, shift: FloatStorage, partial: FloatStorage
-    private let sum: UnsafeMutablePointer<Double>, sumDyXhat: UnsafeMutablePointer<Double>
+    private let scale: FloatStorage, shift: FloatStorage, coefficients: FloatStorage
+    private let sums: ChannelSums
     private var lastPassUsedBatchStatistics = false
 
     /// Creates a batch norm with γ = 1, β = 0, running mean 0 and running variance 1.
@@ -46,14 +49,8 @@ public final class BatchNorm: Layer {
         runningVariance.value.data.update(repeating: 1, count: channels)
         (mean, variance, invstd) = (FloatStorage(count: channels), FloatStorage(count: channels), FloatStorage(count: channels))
         (scale, shift) = (FloatStorage(count: channels), FloatStorage(count: channels))
-        partial = FloatStorage(count: 2 * channels)
-        sum = .allocate(capacity: channels)
-        sumDyXhat = .allocate(capacity: channels)
-    }
-
-    deinit {
-        sum.deallocate()
-        sumDyXhat.deallocate()
+        coefficients = FloatStorage(count: 3 * channels)
+        sums = ChannelSums(channels: channels)
     }
 
     public var parameters: [Parameter] { [weight, bias, runningMean, runningVariance] }
@@ -84,7 +81,7 @@ public final class BatchNorm: Layer {
             guard M > 1 else {
                 throw EngineError.shapeMismatch("batch norm in training needs more than one value per channel, got input \(x.shape)")
             }
-            batchNormStatistics(x.data, rows: M, channels: C, sum: sum, partial: partial.data, mean: mean.data, variance: variance.data)
+            batchNormStatistics(x.data, rows: M, channels: C, sums: sums, mean: mean.data, variance: variance.data)
             let unbiased = Float(M) / Float(M - 1)
             for c in 0..<C {
                 runningMean.value.data[c] = (1 - momentum) * runningMean.value.data[c] + momentum * mean.data[c]
@@ -101,15 +98,18 @@ public final class BatchNorm: Layer {
             scale.data[c] = weight.value.data[c] * invstd.data[c]
             shift.data[c] = bias.value.data[c] - mean.data[c] * scale.data[c]
         }
-        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, y.data)
+        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, cap: rectifierCap, y.data)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        batchNormBackward(dy.data, x.data, rows: x.count / channels, channels: channels,
+        batchNormBackward(dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: rectifierCap,
                           mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
-                          batchStatistics: lastPassUsedBatchStatistics, sumDy: sum, sumDyXhat: sumDyXhat, partial: partial.data,
+                          batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
                           dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
     }
+
+    /// The fused rectifier's upper bound for the kernels: nil without one, +∞ for a plain ReLU.
+    private var rectifierCap: Float? { fusedRectifier.map { $0.cap ?? .infinity } }
 }

@@ -94,8 +94,9 @@ public final class Conv2D: Layer {
             let count = min(chunkImages, g.batch - first)
             let col: UnsafePointer<Float>
             if isPointwise { col = UnsafePointer(x.data + first * rowsPerImage * inputChannels) } else {
-                im2row(x.data, g, images: first, count: count, into: context.workspace.data)
-                col = UnsafePointer(context.workspace.data)
+                let columns = try context.workspace.floats(workspaceCount, for: "conv")
+                im2row(x.data, g, images: first, count: count, into: columns)
+                col = UnsafePointer(columns)
             }
             BLAS.gemm(transposeB: true, m: count * rowsPerImage, n: outputChannels, k: columnWidth,
                       a: col, b: weight.value.data, c: y.data + first * rowsPerImage * outputChannels)
@@ -120,7 +121,7 @@ public final class Conv2D: Layer {
             let dyChunk = dy.data + first * rowsPerImage * outputChannels
             let col: UnsafeMutablePointer<Float>
             if isPointwise { col = x.data + first * rowsPerImage * inputChannels } else {
-                col = context.workspace.data
+                col = try context.workspace.floats(workspaceCount, for: "conv")
                 im2row(x.data, g, images: first, count: count, into: col)
             }
             // dW[Cout × K] += dYᵀ · col

@@ -54,7 +54,7 @@ public final class DepthwiseConv2D: Layer {
         return output
     }
 
-    public var workspaceCount: Int { geometry.map(depthwiseForwardScratch) ?? 0 }
+    public var workspaceCount: Int { geometry.map(depthwiseScratch) ?? 0 }
 
     public var multiplyAccumulates: Int {
         guard let g = geometry else { return 0 }
@@ -64,18 +64,16 @@ public final class DepthwiseConv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry else { return }
-        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data,
-                         scratch: context.workspace.count >= depthwiseForwardScratch(g) ? context.workspace.data : nil)
+        let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
+        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data, scratch: scratch)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
-        depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data)
-        if let dx {
-            depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data,
-                                   scratch: context.workspace.count >= depthwiseForwardScratch(g) ? context.workspace.data : nil)
-        }
+        let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
+        depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data, scratch: scratch)
+        if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data, scratch: scratch) }
     }
 }

@@ -33,6 +33,10 @@ public final class LayerTimer {
 /// output in backward. Gradients need only two buffers the size of the largest activation, used in
 /// turn (ping-pong), because a layer's backward reads dy and writes dx and nothing older is needed.
 /// All layers share one workspace sized by the largest need.
+///
+/// Fusion: a ReLU that runs in place right after a batch norm is applied by the batch norm in its own
+/// passes over memory (`BatchNorm.fusedRectifier`); the ReLU entry stays, with its name and index, but
+/// does no work.
 public final class Sequential {
     /// A layer with the name its parameters carry in checkpoints (PyTorch's `nn.Sequential` index).
     public struct Entry {
@@ -64,6 +68,8 @@ public final class Sequential {
     private let arena: FloatStorage
     private let gradientBuffers: (FloatStorage, FloatStorage)
     private let activationOffsets: [Int]
+    /// Layers whose work the layer before them does (a fused ReLU).
+    private let isAbsorbed: [Bool]
 
     /// Plans the network for batches of up to `maxBatchSize` items of shape `itemShape`.
     ///
@@ -91,6 +97,14 @@ public final class Sequential {
             largest = max(largest, shapes[i + 1].count)
         }
         activationOffsets = offsets
+        var absorbed = [Bool](repeating: false, count: entries.count)
+        for i in entries.indices.dropLast() {
+            guard let norm = entries[i].layer as? BatchNorm, let rectifier = entries[i + 1].layer as? ReLU,
+                  offsets[i + 1] == offsets[i + 2] else { continue }
+            norm.fusedRectifier = rectifier
+            absorbed[i + 1] = true
+        }
+        isAbsorbed = absorbed
         arena = FloatStorage(count: total)
         gradientBuffers = (FloatStorage(count: largest), FloatStorage(count: largest))
         context.workspace.reserve(entries.map(\.layer.workspaceCount).max() ?? 0)
@@ -146,7 +160,7 @@ public final class Sequential {
     ///
     /// - Parameter timer: when given, receives each layer's time (for benchmarks).
     public func forward(timer: LayerTimer? = nil) throws {
-        for i in 0..<entries.count {
+        for i in 0..<entries.count where !isAbsorbed[i] {
             let start = timer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             if let timer {
                 try timer.record(i) { try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context) }
@@ -162,7 +176,7 @@ public final class Sequential {
     public func backward(timer: LayerTimer? = nil) throws {
         var dy = TensorView(shape: shapes[entries.count], data: gradientBuffers.0.data)
         var other = gradientBuffers.1.data
-        for i in stride(from: entries.count - 1, through: 0, by: -1) {
+        for i in stride(from: entries.count - 1, through: 0, by: -1) where !isAbsorbed[i] {
             let layer = entries[i].layer
             let inPlace = activationOffsets[i] == activationOffsets[i + 1]
             let dxData = inPlace ? dy.data : other

@@ -40,6 +40,27 @@ func referenceDepthwise(_ x: Tensor, weight: [Float], bias: [Float]?, kernel k: 
     return ([n, ho, wo, c], y)
 }
 
+/// Depthwise convolution's gradients for output gradient `dy`: (dx, dweight `[k, k, C]`, dbias).
+func referenceDepthwiseBackward(_ x: Tensor, weight: [Float], dy: Tensor, kernel k: Int, stride s: Int,
+                                padding p: Int) -> (dx: [Double], dweight: [Double], dbias: [Double]) {
+    let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let ho = dy.shape[1], wo = dy.shape[2]
+    var dx = [Double](repeating: 0, count: x.scalars.count)
+    var dweight = [Double](repeating: 0, count: k * k * c), dbias = [Double](repeating: 0, count: c)
+    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for ch in 0..<c {
+        let g = Double(dy.scalars[((b * ho + oy) * wo + ox) * c + ch])
+        dbias[ch] += g
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            let xi = ((b * h + iy) * w + ix) * c + ch, wi = (ky * k + kx) * c + ch
+            dx[xi] += g * Double(weight[wi])
+            dweight[wi] += g * Double(x.scalars[xi])
+        } }
+    } } } }
+    return (dx, dweight, dbias)
+}
+
 /// Max or average pooling (average counts padded positions, as PyTorch's default).
 func referencePool(_ x: Tensor, kernel k: Int, stride s: Int, padding p: Int, max isMax: Bool) -> (shape: [Int], values: [Double]) {
     let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])

@@ -1,0 +1,78 @@
+import COpenBLAS
+import Dispatch
+import Synchronization
+
+/// The engine's threads: how many, and how the memory-bound kernels (depthwise, batch norm, ReLU,
+/// pooling) share them.
+///
+/// One thread count governs both kinds of work, and they never overlap: a GEMM runs on OpenBLAS's
+/// threads, and the direct kernels run between GEMMs on Dispatch's workers, so the two pools take
+/// turns on the same cores instead of competing for them.
+///
+/// Work is cut into *slices* whose number depends only on the problem size, never on the thread
+/// count, and partial sums are combined in slice order; so a result is bit-for-bit the same with one
+/// thread or many.
+public enum Parallel {
+    private static let width = Atomic<Int>(Int(openblas_get_num_threads()))
+
+    /// Threads used by OpenBLAS and by the engine's own kernels.
+    public static var threadCount: Int { width.load(ordering: .relaxed) }
+
+    /// Sets the threads used by OpenBLAS and by the engine's own kernels (process-wide).
+    ///
+    /// - Parameter count: the number of threads; values below 1 mean 1.
+    public static func setThreadCount(_ count: Int) {
+        let count = max(1, count)
+        openblas_set_num_threads(Int32(count))
+        width.store(count, ordering: .relaxed)
+    }
+
+    /// A limit on the engine's own kernel threads for the current task, if set (OpenBLAS is unaffected).
+    @TaskLocal private static var taskThreadLimit: Int?
+
+    /// Runs `body` with the engine's own kernels limited to `count` threads on the current task,
+    /// leaving the process-wide setting and OpenBLAS alone.
+    ///
+    /// - Parameters:
+    ///   - count: the thread limit; values below 1 mean 1.
+    ///   - body: the work to run under the limit.
+    public static func withThreadCount<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        try $taskThreadLimit.withValue(max(1, count), operation: body)
+    }
+
+    /// Runs `body(slice)` once for every slice in `0..<slices`, spread over `threadCount` threads.
+    ///
+    /// Slices run in any order and at the same time, so each must write only its own memory.
+    static func forEachSlice(_ slices: Int, _ body: (Int) -> Void) {
+        let threads = min(taskThreadLimit ?? threadCount, slices)
+        if threads <= 1 {
+            for slice in 0..<slices { body(slice) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                var slice = thread
+                while slice < slices { body(slice); slice += threads }
+            }
+        }
+    }
+
+    /// How many slices to cut `count` units of work into, given that a slice should hold at least
+    /// `grain` units (so that a small pass is not split at all) and at most `maximumSlices` slices.
+    static func sliceCount(_ count: Int, grain: Int, maximumSlices: Int = 8) -> Int {
+        max(1, min(maximumSlices, count / max(1, grain)))
+    }
+
+    /// The `slice`-th of `slices` near-equal consecutive parts of `0..<count`.
+    static func range(_ slice: Int, of slices: Int, count: Int) -> Range<Int> {
+        (slice * count / slices)..<((slice + 1) * count / slices)
+    }
+
+    /// Runs `body(range)` over consecutive ranges covering `0..<count`, in parallel when the work is
+    /// large enough; for element-wise passes whose ranges are independent.
+    static func forEachRange(count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        let slices = sliceCount(count, grain: grain)
+        forEachSlice(slices) { body(range($0, of: slices, count: count)) }
+    }
+}
