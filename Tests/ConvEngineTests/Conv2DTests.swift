@@ -43,6 +43,33 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
     }
 
+    /// An RGB stem large enough to be cut into several image slices (it takes the direct kernels):
+    /// the naive results, and the same bits on one thread or two.
+    @Test(arguments: [1, 2])
+    func directKernelsMatchNaiveLoopsOnAnyThreadCount(stride: Int) throws {
+        let c = Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: stride, p: 1)
+        let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 6)
+        var runs: [(y: [Float], dx: [Float], dweight: [Float], dbias: [Float])] = []
+        for threads in [1, 2] {
+            let conv = try make(c)
+            try Parallel.withThreadCount(threads) {
+                let y = try conv.forward(x)
+                let dx = try conv.backward(Tensor.random(y.shape.dimensions, seed: 7), input: x, output: y)
+                runs.append((y.scalars, dx.scalars, Array(conv.weight.gradient.buffer), Array(conv.bias!.gradient.buffer)))
+            }
+        }
+        let conv = try make(c)
+        let ref = referenceConv(x, weight: Array(conv.weight.value.buffer), bias: Array(conv.bias!.value.buffer),
+                                outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+        let grads = referenceConvBackward(x, weight: Array(conv.weight.value.buffer), dy: Tensor.random(ref.shape, seed: 7),
+                                          kernel: c.k, stride: c.s, padding: c.p)
+        #expect(relativeError(runs[0].y, ref.values) <= 1e-5)
+        #expect(relativeError(runs[0].dx, grads.dx) <= 1e-5)
+        #expect(relativeError(runs[0].dweight, grads.dweight) <= 1e-5)
+        #expect(runs[0].y == runs[1].y && runs[0].dx == runs[1].dx)
+        #expect(runs[0].dweight == runs[1].dweight && runs[0].dbias == runs[1].dbias)
+    }
+
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {
         let chunked = try make(Self.cases[5])
         var c = Self.cases[5]

@@ -4,30 +4,43 @@
 // P padding, HO WO output height and width.
 
 /// Max pooling; `argmax` receives, per output element, the flat input index that won (padding never
-/// wins, as in PyTorch).
+/// wins, as in PyTorch; of equal values the first in the window wins).
+///
+/// The first tap inside the image initialises an output pixel and later taps compare and select
+/// without a branch, so the channel loop vectorises; images are split over `Parallel`'s threads.
 func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>,
                     _ argmax: UnsafeMutablePointer<Int32>) {
-    let (N, H, W, C, K, S, P) = (g.batch, g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
-    for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
-        let o = ((n * HO + oy) * WO + ox) * C
-        let out = y + o, arg = argmax + o
-        out.update(repeating: -.infinity, count: C)
-        arg.update(repeating: -1, count: C)
-        for ky in 0..<K {
-            let iy = oy * S - P + ky
-            if iy < 0 || iy >= H { continue }
-            for kx in 0..<K {
-                let ix = ox * S - P + kx
-                if ix < 0 || ix >= W { continue }
-                let base = ((n * H + iy) * W + ix) * C
-                for c in 0..<C where x[base + c] > out[c] || arg[c] < 0 {
-                    out[c] = x[base + c]
-                    arg[c] = Int32(base + c)
+    let slices = min(g.batch, Parallel.sliceCount(g.batch * H * W * C, grain: elementGrain))
+    Parallel.forEachSlice(slices) { slice in
+        for n in Parallel.range(slice, of: slices, count: g.batch) { for oy in 0..<HO { for ox in 0..<WO {
+            let o = ((n * HO + oy) * WO + ox) * C
+            let out = y + o, arg = argmax + o
+            var first = true
+            for ky in 0..<K {
+                let iy = oy * S - P + ky
+                if iy < 0 || iy >= H { continue }
+                for kx in 0..<K {
+                    let ix = ox * S - P + kx
+                    if ix < 0 || ix >= W { continue }
+                    // Indices fit in Int32 (MaxPool2D checks the input size), so wrapping adds are exact.
+                    let base = ((n * H + iy) * W + ix) * C, xr = x + base, index = Int32(truncatingIfNeeded: base)
+                    if first {
+                        for c in 0..<C { out[c] = xr[c]; arg[c] = index &+ Int32(truncatingIfNeeded: c) }
+                        first = false
+                    } else {
+                        // Every operand is loaded before the selects, so the loop has no branch.
+                        for c in 0..<C {
+                            let v = xr[c], best = out[c], winner = arg[c], better = v > best
+                            out[c] = better ? v : best
+                            arg[c] = better ? index &+ Int32(truncatingIfNeeded: c) : winner
+                        }
+                    }
                 }
             }
-        }
-    } } }
+        } } }
+    }
 }
 
 /// Routes each output gradient to the input element that won the forward pass; overwrites dx.

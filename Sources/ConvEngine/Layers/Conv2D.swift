@@ -4,6 +4,8 @@
 /// `[Cout × k·k·Cin]` lines up with a row of the column matrix. When the column matrix of the whole
 /// batch would exceed `maxColumnFloats`, the batch is processed in chunks of images (one GEMM per
 /// chunk). A 1×1 convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
+/// With at most `directConvolutionMaxChannels` input channels (an RGB stem) the layer uses direct
+/// kernels instead (`DirectConv.swift`), which beat the thin column matrix's GEMM.
 public final class Conv2D: Layer {
     /// The default cap on the column buffer, in floats (64 MiB).
     public static let defaultMaxColumnFloats = 16 << 20
@@ -59,6 +61,7 @@ public final class Conv2D: Layer {
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
+    private var isDirect: Bool { inputChannels <= directConvolutionMaxChannels && !isPointwise }
     private var columnWidth: Int { kernelSize * kernelSize * inputChannels }
 
     public func prepare(for input: Shape) throws -> Shape {
@@ -77,6 +80,7 @@ public final class Conv2D: Layer {
 
     public var workspaceCount: Int {
         guard let g = geometry, !isPointwise else { return 0 }
+        if isDirect { return directConvScratch(g, outputChannels: outputChannels) }
         return chunkImages * g.outputHeight * g.outputWidth * columnWidth
     }
 
@@ -88,6 +92,11 @@ public final class Conv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry else { return }
+        if isDirect {
+            directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
+                              outputChannels: outputChannels, y.data, scratch: try context.workspace.floats(workspaceCount, for: "conv"))
+            return
+        }
         let rowsPerImage = g.outputHeight * g.outputWidth
         var first = 0
         while first < g.batch {
@@ -112,6 +121,12 @@ public final class Conv2D: Layer {
         let rowsPerImage = g.outputHeight * g.outputWidth
         if let bias {
             accumulateBiasGradient(dy.data, rows: g.batch * rowsPerImage, channels: outputChannels, bias.gradient.data)
+        }
+        if isDirect {
+            let scratch = try context.workspace.floats(workspaceCount, for: "conv")
+            directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
+            if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
+            return
         }
         dx?.zero()
         var first = 0

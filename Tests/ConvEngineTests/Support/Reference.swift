@@ -22,6 +22,27 @@ func referenceConv(_ x: Tensor, weight: [Float], bias: [Float]?, outputChannels 
     return ([n, ho, wo, cout], y)
 }
 
+/// Standard convolution's gradients for output gradient `dy`; weight OHWI: (dx, dweight).
+func referenceConvBackward(_ x: Tensor, weight: [Float], dy: Tensor, kernel k: Int, stride s: Int,
+                           padding p: Int) -> (dx: [Double], dweight: [Double]) {
+    let (n, h, w, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (ho, wo, cout) = (dy.shape[1], dy.shape[2], dy.shape[3])
+    var dx = [Double](repeating: 0, count: x.scalars.count), dweight = [Double](repeating: 0, count: weight.count)
+    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for o in 0..<cout {
+        let g = Double(dy.scalars[((b * ho + oy) * wo + ox) * cout + o])
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            for c in 0..<cin {
+                let xi = ((b * h + iy) * w + ix) * cin + c, wi = ((o * k + ky) * k + kx) * cin + c
+                dx[xi] += g * Double(weight[wi])
+                dweight[wi] += g * Double(x.scalars[xi])
+            }
+        } }
+    } } } }
+    return (dx, dweight)
+}
+
 /// Depthwise convolution; weight `[k, k, C]`.
 func referenceDepthwise(_ x: Tensor, weight: [Float], bias: [Float]?, kernel k: Int, stride s: Int,
                         padding p: Int) -> (shape: [Int], values: [Double]) {

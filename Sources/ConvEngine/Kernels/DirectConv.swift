@@ -1,0 +1,179 @@
+// Direct convolution for inputs with a few channels (the RGB stem), over NHWC activations.
+//
+// Dimension legend:
+//   N batch, H W input height and width, C input channels, O output channels,
+//   K kernel side, S stride, P padding, HO WO output height and width, T = K·K·C taps × channels.
+// With C = 3, im2row + GEMM writes a column matrix 9× the input and multiplies with an inner extent of
+// only 27, where OpenBLAS runs at a fraction of its peak. Here each input value instead multiplies a
+// contiguous row of O weights, so the inner loop runs over output channels and vectorises; the
+// weights are used transposed, `[T][O]`, from scratch. Images are split into slices on `Parallel`'s
+// threads as in the depthwise kernels.
+
+/// Input channels up to which a standard convolution takes the direct kernels.
+let directConvolutionMaxChannels = 4
+
+/// Multiply-adds below which a direct convolution pass is not split over threads.
+private let directGrain = 1 << 18
+
+private func directSlices(_ g: WindowGeometry, outputChannels O: Int) -> Int {
+    let perImage = g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels * O
+    return min(g.batch, Parallel.sliceCount(g.batch * perImage, grain: directGrain))
+}
+
+/// Floats of scratch the direct kernels want: the transposed weights, then one weight-gradient block
+/// `[T][O]` per image slice.
+func directConvScratch(_ g: WindowGeometry, outputChannels O: Int) -> Int {
+    (1 + directSlices(g, outputChannels: O)) * g.kernel * g.kernel * g.channels * O
+}
+
+/// Writes w `[O][T]` transposed into `wt` `[T][O]`.
+private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O: Int, into wt: UnsafeMutablePointer<Float>) {
+    for o in 0..<O { for t in 0..<T { wt[t * O + o] = w[o * T + t] } }
+}
+
+/// y[n, oy, ox, o] = bias[o] + Σ_{ky,kx,c} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[o, ky, kx, c].
+///
+/// Output channels go in blocks of 32 held in four 8-wide registers across every tap of a pixel, so
+/// each output is stored once; channels past the last whole block take a plain loop.
+func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                       _ g: WindowGeometry, outputChannels O: Int, _ y: UnsafeMutablePointer<Float>,
+                       scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
+    transposeWeights(w, taps: T, outputs: O, into: wt)
+    let slices = directSlices(g, outputChannels: O), outputPixels = g.outputHeight * g.outputWidth
+    let blocked = O / 32 * 32
+    Parallel.forEachSlice(slices) { slice in
+        let images = Parallel.range(slice, of: slices, count: g.batch)
+        let pixels = (images.lowerBound * outputPixels)..<(images.upperBound * outputPixels)
+        if let bias { for p in pixels { (y + p * O).update(from: bias, count: O) } }
+        else { (y + pixels.lowerBound * O).update(repeating: 0, count: pixels.count * O) }
+        forEachOutputPixel(g, images: images) { pixel, taps in
+            let out = y + pixel * O
+            var block = 0
+            while block < blocked {
+                var acc = Block32(load: out + block)
+                taps { input, tap in
+                    let xr = x + input
+                    for c in 0..<C { acc.add(xr[c], times: Block32(load: wt + (tap * C + c) * O + block)) }
+                }
+                acc.store(to: out + block)
+                block += 32
+            }
+            if blocked < O {
+                taps { input, tap in
+                    let xr = x + input
+                    for c in 0..<C {
+                        let v = xr[c], wr = wt + (tap * C + c) * O
+                        for o in blocked..<O { out[o] += v * wr[o] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// 32 floats in four 8-wide vectors, the accumulator of `directConvForward`.
+private struct Block32 {
+    var a, b, c, d: SIMD8<Float>
+
+    @inline(__always) init(load p: UnsafePointer<Float>) {
+        let raw = UnsafeRawPointer(p)
+        a = raw.loadUnaligned(as: SIMD8<Float>.self)
+        b = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        c = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+        d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+    }
+
+    @inline(__always) init(load p: UnsafeMutablePointer<Float>) { self.init(load: UnsafePointer(p)) }
+
+    /// self += v · w, element-wise, with fused multiply-adds.
+    @inline(__always) mutating func add(_ v: Float, times w: Block32) {
+        let s = SIMD8<Float>(repeating: v)
+        a.addProduct(s, w.a); b.addProduct(s, w.b); c.addProduct(s, w.c); d.addProduct(s, w.d)
+    }
+
+    @inline(__always) func store(to p: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeMutableRawPointer(p)
+        raw.storeBytes(of: a, as: SIMD8<Float>.self)
+        raw.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+        raw.storeBytes(of: c, toByteOffset: 64, as: SIMD8<Float>.self)
+        raw.storeBytes(of: d, toByteOffset: 96, as: SIMD8<Float>.self)
+    }
+}
+
+/// dw[o, ky, kx, c] += Σ dy[n, oy, ox, o] · x[n, oy·S−P+ky, ox·S−P+kx, c]. Accumulates.
+///
+/// Each image slice sums into its own `[T][O]` block of scratch; the blocks are added into dw in
+/// slice order, so the result does not depend on the thread count.
+func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+                              outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
+                              scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, T = g.kernel * g.kernel * C, partials = scratch + T * O
+    let slices = directSlices(g, outputChannels: O)
+    Parallel.forEachSlice(slices) { slice in
+        let sums = partials + slice * T * O
+        sums.update(repeating: 0, count: T * O)
+        forEachOutputPixel(g, images: Parallel.range(slice, of: slices, count: g.batch)) { pixel, taps in
+            let d = dy + pixel * O
+            taps { input, tap in
+                let xr = x + input
+                for c in 0..<C {
+                    let v = xr[c], row = sums + (tap * C + c) * O
+                    for o in 0..<O { row[o] += v * d[o] }
+                }
+            }
+        }
+    }
+    for slice in 0..<slices {
+        let sums = partials + slice * T * O
+        for o in 0..<O { for t in 0..<T { dw[o * T + t] += sums[t * O + o] } }
+    }
+}
+
+/// dx[n, iy, ix, c] = Σ over the outputs and filters that read (iy, ix, c) of dy · w; overwrites dx.
+func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
+                             outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
+                             scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch, inputFloats = g.height * g.width * C
+    transposeWeights(w, taps: T, outputs: O, into: wt)
+    let slices = directSlices(g, outputChannels: O)
+    Parallel.forEachSlice(slices) { slice in
+        let images = Parallel.range(slice, of: slices, count: g.batch)
+        (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
+        forEachOutputPixel(g, images: images) { pixel, taps in
+            let d = dy + pixel * O
+            taps { input, tap in
+                let dxr = dx + input
+                for c in 0..<C {
+                    let wr = wt + (tap * C + c) * O
+                    var sum: Float = 0
+                    for o in 0..<O { sum += d[o] * wr[o] }
+                    dxr[c] += sum
+                }
+            }
+        }
+    }
+}
+
+/// Calls `body(pixel, taps)` for every output pixel of `images` (its flat index), where `taps(visit)`
+/// calls `visit(input, tap)` for every tap (ky·K + kx) that reads inside the image, with the offset of
+/// the C input floats it reads.
+@inline(__always)
+private func forEachOutputPixel(_ g: WindowGeometry, images: Range<Int>,
+                                _ body: (Int, (_ visit: (Int, Int) -> Void) -> Void) -> Void) {
+    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth
+    for n in images { for oy in 0..<HO { for ox in 0..<WO {
+        body((n * HO + oy) * WO + ox) { visit in
+            for ky in 0..<K {
+                let iy = oy * S - P + ky
+                if iy < 0 || iy >= H { continue }
+                for kx in 0..<K {
+                    let ix = ox * S - P + kx
+                    if ix < 0 || ix >= W { continue }
+                    visit(((n * H + iy) * W + ix) * C, ky * K + kx)
+                }
+            }
+        }
+    } } }
+}
