@@ -72,7 +72,7 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
     }
 }
 
-/// 32 floats in four 8-wide vectors, the accumulator of `directConvForward`.
+/// 32 floats in four 8-wide vectors, the accumulator of the direct kernels.
 private struct Block32 {
     var a, b, c, d: SIMD8<Float>
 
@@ -86,10 +86,19 @@ private struct Block32 {
 
     @inline(__always) init(load p: UnsafeMutablePointer<Float>) { self.init(load: UnsafePointer(p)) }
 
+    @inline(__always) init(repeating v: Float) { (a, b, c, d) = (.init(repeating: v), .init(repeating: v), .init(repeating: v), .init(repeating: v)) }
+
     /// self += v · w, element-wise, with fused multiply-adds.
     @inline(__always) mutating func add(_ v: Float, times w: Block32) {
         let s = SIMD8<Float>(repeating: v)
         a.addProduct(s, w.a); b.addProduct(s, w.b); c.addProduct(s, w.c); d.addProduct(s, w.d)
+    }
+
+    /// p[0..<32] += self.
+    @inline(__always) func add(to p: UnsafeMutablePointer<Float>) {
+        var sum = Block32(load: p)
+        sum.a += a; sum.b += b; sum.c += c; sum.d += d
+        sum.store(to: p)
     }
 
     @inline(__always) func store(to p: UnsafeMutablePointer<Float>) {
@@ -103,23 +112,43 @@ private struct Block32 {
 
 /// dw[o, ky, kx, c] += Σ dy[n, oy, ox, o] · x[n, oy·S−P+ky, ox·S−P+kx, c]. Accumulates.
 ///
-/// Each image slice sums into its own `[T][O]` block of scratch; the blocks are added into dw in
-/// slice order, so the result does not depend on the thread count.
+/// For each block of 32 output channels, tap and input channel, one register accumulator runs over
+/// every output pixel of a slice (dy rows are read contiguously, x is broadcast); channels past the
+/// last whole block take a per-pixel loop. Each image slice sums into its own `[T][O]` block of
+/// scratch; the blocks are added into dw in slice order, so the result does not depend on the thread
+/// count.
 func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
                               outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
                               scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, T = g.kernel * g.kernel * C, partials = scratch + T * O
-    let slices = directSlices(g, outputChannels: O)
+    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth, T = K * K * C, partials = scratch + T * O
+    let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32
     Parallel.forEachSlice(slices) { slice in
-        let sums = partials + slice * T * O
+        let sums = partials + slice * T * O, images = Parallel.range(slice, of: slices, count: g.batch)
         sums.update(repeating: 0, count: T * O)
-        forEachOutputPixel(g, images: Parallel.range(slice, of: slices, count: g.batch)) { pixel, taps in
+        for block in stride(from: 0, to: blocked, by: 32) { for ky in 0..<K { for kx in 0..<K {
+            // Output columns whose input column ox·S − P + kx is inside the image.
+            let first = kx >= P ? 0 : (P - kx + S - 1) / S
+            let last = W - 1 + P - kx < 0 ? 0 : min(WO, (W - 1 + P - kx) / S + 1)
+            for c in 0..<C {
+                var acc = Block32(repeating: 0)
+                for n in images { for oy in 0..<HO {
+                    let iy = oy * S - P + ky
+                    if iy < 0 || iy >= H { continue }
+                    let xRow = x + ((n * H + iy) * W - P + kx) * C + c, dyRow = dy + (n * HO + oy) * WO * O + block
+                    for ox in first..<max(first, last) { acc.add(xRow[ox * S * C], times: Block32(load: dyRow + ox * O)) }
+                } }
+                acc.add(to: sums + ((ky * K + kx) * C + c) * O + block)
+            }
+        } } }
+        guard blocked < O else { return }
+        forEachOutputPixel(g, images: images) { pixel, taps in
             let d = dy + pixel * O
             taps { input, tap in
                 let xr = x + input
                 for c in 0..<C {
                     let v = xr[c], row = sums + (tap * C + c) * O
-                    for o in 0..<O { row[o] += v * d[o] }
+                    for o in blocked..<O { row[o] += v * d[o] }
                 }
             }
         }
