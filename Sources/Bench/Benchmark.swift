@@ -150,7 +150,7 @@ public struct Benchmark {
                          forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats))
         }
         let cost = ModelCost(name: configuration.displayName, network: network)
-        return Result(model: configuration.displayName, batchSize: batchSize, threads: BLAS.threadCount,
+        return Result(model: configuration.displayName, batchSize: batchSize, threads: Parallel.threadCount,
                       multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
                       trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,
                       gemmRates: rates.map { ($0.key, $0.value) }.sorted { $0.0.m * $0.0.n * $0.0.k > $1.0.m * $1.0.n * $1.0.k },

@@ -126,7 +126,7 @@ public final class TrainingRun {
         log.write("start", ["model": options.model.displayName, "steps": totalSteps, "step": step, "steps_per_epoch": stepsPerEpoch,
                             "batch_size": options.batchSize, "macs": cost.model.multiplyAccumulates, "params": cost.model.parameters,
                             "baseline_macs": cost.baseline.multiplyAccumulates, "baseline_params": cost.baseline.parameters,
-                            "data": dataset.source, "threads": BLAS.threadCount])
+                            "data": dataset.source, "threads": Parallel.threadCount])
         let normalization = options.pixelNormalization(for: dataset.variant)
         let wallStart = Date()
         var trainingSeconds = 0.0, imagesTrained = 0

@@ -67,7 +67,7 @@ struct Bench: ParsableCommand {
     }
 
     static func table(_ r: Benchmark.Result) -> String {
-        var lines = [String(format: "%@, batch %d, %d BLAS threads (OpenBLAS %@)", r.model, r.batchSize, r.threads, BLAS.coreName),
+        var lines = [String(format: "%@, batch %d, %d threads (OpenBLAS %@)", r.model, r.batchSize, r.threads, BLAS.coreName),
                      String(format: "  training   %8.1f img/s  (%.2f ms/step)", r.trainImagesPerSecond, 1000 * r.trainStepSeconds),
                      String(format: "  inference  %8.1f img/s  (%.2f ms/batch)", r.inferenceImagesPerSecond, 1000 * r.inferenceSeconds),
                      String(format: "  peak resident memory %.0f MB", Double(r.peakResidentBytes) / 1e6), "",

@@ -108,7 +108,7 @@ struct Train: ParsableCommand {
         let o = run.options
         note("training \(o.model.displayName) on \(dataset.source): \(dataset.train.count) training, \(dataset.test.count) test images, \(dataset.classNames.count) classes")
         note("  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
-            + (run.step > 0 ? ", resuming at step \(run.step)" : "") + ", \(BLAS.threadCount) BLAS threads (\(BLAS.coreName))")
+            + (run.step > 0 ? ", resuming at step \(run.step)" : "") + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))")
         let bar = ProgressBar()
         let summary = try run.run(progress: { p in
             bar.update(done: p.step, total: p.totalSteps, detail: String(

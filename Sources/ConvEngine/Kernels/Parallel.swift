@@ -2,36 +2,38 @@ import COpenBLAS
 import Dispatch
 import Synchronization
 
-/// The engine's threads: how many, and how the memory-bound kernels (depthwise, batch norm, ReLU,
-/// pooling) share them.
+/// The engine's threads: how many, and how kernels share them.
 ///
-/// One thread count governs both kinds of work, and they never overlap: a GEMM runs on OpenBLAS's
-/// threads, and the direct kernels run between GEMMs on Dispatch's workers, so the two pools take
-/// turns on the same cores instead of competing for them.
+/// There is one pool: Dispatch's workers, used through `forEachSlice`. OpenBLAS is set to one thread
+/// and `BLAS.gemm` cuts large products into bands that run on this pool, like every other kernel, so
+/// two thread pools never compete for the same cores. The default count is what OpenBLAS would have
+/// used (`OPENBLAS_NUM_THREADS`, else every core).
 ///
 /// Work is cut into *slices* whose number depends only on the problem size, never on the thread
-/// count, and partial sums are combined in slice order; so a result is bit-for-bit the same with one
-/// thread or many.
+/// count, and partial sums are combined in slice order; so a kernel's result is bit-for-bit the same
+/// with one thread or many.
 public enum Parallel {
-    private static let width = Atomic<Int>(Int(openblas_get_num_threads()))
+    private static let width: Atomic<Int> = {
+        let count = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return Atomic(count)
+    }()
 
-    /// Threads used by OpenBLAS and by the engine's own kernels.
+    /// Threads the engine uses (its kernels and its GEMM bands).
     public static var threadCount: Int { width.load(ordering: .relaxed) }
 
-    /// Sets the threads used by OpenBLAS and by the engine's own kernels (process-wide).
+    /// Sets the threads the engine uses (process-wide).
     ///
     /// - Parameter count: the number of threads; values below 1 mean 1.
     public static func setThreadCount(_ count: Int) {
-        let count = max(1, count)
-        openblas_set_num_threads(Int32(count))
-        width.store(count, ordering: .relaxed)
+        width.store(max(1, count), ordering: .relaxed)
     }
 
-    /// A limit on the engine's own kernel threads for the current task, if set (OpenBLAS is unaffected).
+    /// A limit on the engine's threads for the current task, if set.
     @TaskLocal private static var taskThreadLimit: Int?
 
-    /// Runs `body` with the engine's own kernels limited to `count` threads on the current task,
-    /// leaving the process-wide setting and OpenBLAS alone.
+    /// Runs `body` with the engine's kernels limited to `count` threads on the current task, leaving
+    /// the process-wide setting alone.
     ///
     /// - Parameters:
     ///   - count: the thread limit; values below 1 mean 1.
@@ -40,11 +42,14 @@ public enum Parallel {
         try $taskThreadLimit.withValue(max(1, count), operation: body)
     }
 
+    /// The threads available to the current task: its limit, if any, else `threadCount`.
+    static var currentThreadCount: Int { taskThreadLimit ?? threadCount }
+
     /// Runs `body(slice)` once for every slice in `0..<slices`, spread over `threadCount` threads.
     ///
     /// Slices run in any order and at the same time, so each must write only its own memory.
     static func forEachSlice(_ slices: Int, _ body: (Int) -> Void) {
-        let threads = min(taskThreadLimit ?? threadCount, slices)
+        let threads = min(currentThreadCount, slices)
         if threads <= 1 {
             for slice in 0..<slices { body(slice) }
             return
