@@ -11,9 +11,10 @@ import Synchronization
 /// Threads: OpenBLAS runs single-threaded, and a large product is cut into bands of rows of C (or of
 /// columns, when op(A) has few rows) that run as single-threaded calls on `Parallel`'s threads, so
 /// GEMMs and the engine's other kernels share one pool. OpenBLAS's own threads spin (sched_yield) for
-/// a while after every call and then compete with the kernels that follow; measured side by side on
-/// this 2-core machine, one pool trained SeedNet at batch 128 ~50% faster (3,130 → 4,740 img/s) and
-/// MobileNet-CIFAR 1.0 and the 0.5 baseline at the same speed (README, performance).
+/// a while after every call and then compete with the kernels that follow (~25% of perf samples were
+/// in sched_yield). Measured against OpenBLAS's own 2 threads, in 5 alternating rounds on this 2-core
+/// machine (training img/s, medians): SeedNet batch 128 2,408 → 3,248, MobileNet-CIFAR 1.0 batch 128
+/// 288 → 356, SeedNet batch 20 2,660 → 2,692 (the same within noise).
 public enum BLAS {
     /// Multiply-adds below which a product runs as one call on the calling thread.
     static let splitGrain = 1 << 20
