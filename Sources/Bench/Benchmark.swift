@@ -32,6 +32,8 @@ public struct Benchmark {
         public var forwardBytes: Int
         /// Bytes the backward pass must move at least.
         public var backwardBytes: Int
+        /// Whether the layer before does this layer's work (a ReLU fused into batch norm).
+        public var fusedIntoPrevious: Bool
     }
 
     /// Everything measured for one model and batch size.
@@ -40,7 +42,7 @@ public struct Benchmark {
         public var model: String
         /// Images per step.
         public var batchSize: Int
-        /// OpenBLAS threads.
+        /// Threads the engine used (`Parallel.threadCount`).
         public var threads: Int
         /// MACs per image, as the paper counts them.
         public var multiplyAccumulatesPerImage: Int
@@ -147,7 +149,8 @@ public struct Benchmark {
             return Layer(name: entry.name, kind: entry.layer.kind, multiplyAccumulates: macs, forwardSeconds: f, backwardSeconds: b,
                          backwardGFLOPs: backwardMACs == 0 ? 0 : 2e-9 * Double(backwardMACs) / b,
                          gemmReferenceSeconds: reference,
-                         forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats))
+                         forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats),
+                         fusedIntoPrevious: network.isFusedIntoPrevious(i))
         }
         let cost = ModelCost(name: configuration.displayName, network: network)
         return Result(model: configuration.displayName, batchSize: batchSize, threads: Parallel.threadCount,

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed repetitions (the median is reported).")
     var repeats = 10
 
-    @Option(help: "Threads for BLAS (default: every core).")
+    @Option(help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
     @Flag(help: "Also measure the standard-convolution baseline and compare wall-clock with MACs.")
@@ -77,10 +77,11 @@ struct Bench: ParsableCommand {
             let share = (l.forwardSeconds + l.backwardSeconds) / max(total, 1e-12)
             let gemm = l.fractionOfGemmRate.map { String(format: "%7.0f%%", 100 * $0) } ?? "        "
             let bandwidth = l.kind == "dw" ? String(format: "%7.1f", Double(l.forwardBytes + l.backwardBytes) * 1e-9 / (l.forwardSeconds + l.backwardSeconds)) : ""
-            lines.append("  " + CostReport.pad("\(l.name) \(l.kind)", 10) + String(format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@",
+            lines.append("  " + CostReport.pad("\(l.name) \(l.kind)\(l.fusedIntoPrevious ? "*" : "")", 10) + String(format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@",
                                 1000 * l.forwardSeconds, 1000 * l.backwardSeconds, 100 * share, l.forwardGFLOPs, l.backwardGFLOPs, gemm, bandwidth))
         }
-        lines.append("\n  OpenBLAS sgemm on the network's shapes (m × n × k, transposes): GFLOP/s")
+        if r.layers.contains(where: \.fusedIntoPrevious) { lines.append("  * done by the layer before it, in the same passes over memory") }
+        lines.append("\n  OpenBLAS sgemm on the network's shapes, as BLAS.gemm runs it (m × n × k, transposes): GFLOP/s")
         for (call, gflops) in r.gemmRates.prefix(12) {
             lines.append(String(format: "    %6d × %5d × %5d %@%@  %6.1f", call.m, call.n, call.k, call.transposeA ? "Aᵀ" : "  ", call.transposeB ? "Bᵀ" : "  ", gflops))
         }
@@ -94,7 +95,8 @@ struct Bench: ParsableCommand {
          "layers": r.layers.map { l -> [String: Any] in
              var d: [String: Any] = ["name": l.name, "kind": l.kind, "macs": l.multiplyAccumulates, "forward_seconds": l.forwardSeconds,
                                      "backward_seconds": l.backwardSeconds, "forward_gflops": l.forwardGFLOPs, "backward_gflops": l.backwardGFLOPs,
-                                     "forward_bytes": l.forwardBytes, "backward_bytes": l.backwardBytes]
+                                     "forward_bytes": l.forwardBytes, "backward_bytes": l.backwardBytes,
+                                     "fused_into_previous": l.fusedIntoPrevious]
              if let f = l.fractionOfGemmRate { d["fraction_of_sgemm"] = f }
              return d
          },

@@ -103,12 +103,22 @@ struct SVGChart {
             s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.6\"/>\n"
             if line.points.count == 1 { s += "<circle cx=\"\(px(line.points[0].x))\" cy=\"\(py(line.points[0].y))\" r=\"3\" fill=\"\(line.color)\"/>\n" }
         }
-        for b in bubbles {
+        // Labels beside their bubble, on whichever side has room; a label that would overlap one
+        // already placed moves down or up by a line until it is clear.
+        var placed: [(left: Double, right: Double, y: Double)] = []
+        for b in bubbles.sorted(by: { $0.y > $1.y }) {
             s += "<circle cx=\"\(px(b.x))\" cy=\"\(py(b.y))\" r=\"\(String(format: "%.1f", b.radius))\" fill=\"\(b.color)\" fill-opacity=\"0.45\" stroke=\"\(b.color)\"/>\n"
-            // Labels beside the bubble, on whichever side has room.
             let onLeft = px(b.x) > margin.left + 0.55 * plotW
             let labelX = onLeft ? px(b.x) - b.radius - 4 : px(b.x) + b.radius + 4
-            s += "<text x=\"\(labelX)\" y=\"\(py(b.y) + 4)\" text-anchor=\"\(onLeft ? "end" : "start")\">\(escape(b.label))</text>\n"
+            let width = Double(b.label.count) * 6.5
+            let (left, right) = onLeft ? (labelX - width, labelX) : (labelX, labelX + width)
+            var y = py(b.y) + 4, attempt = 0
+            while attempt < 12, placed.contains(where: { $0.left < right && left < $0.right && abs($0.y - y) < 14 }) {
+                attempt += 1
+                y = py(b.y) + 4 + Double((attempt + 1) / 2) * 14 * (attempt % 2 == 1 ? 1 : -1)
+            }
+            placed.append((left, right, y))
+            s += "<text x=\"\(labelX)\" y=\"\(y)\" text-anchor=\"\(onLeft ? "end" : "start")\">\(escape(b.label))</text>\n"
         }
         // Legend: a strip under the plot, one or two entries per row.
         let columns = legendColumns

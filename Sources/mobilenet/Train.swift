@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialisation, data order and augmentation.")
     var seed: UInt64 = 0
 
-    @Option(help: "Threads for BLAS (default: every core).")
+    @Option(help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
     @Option(help: "Evaluate every this many steps (default: every epoch).")

@@ -135,17 +135,27 @@ func jsonObject(_ text: String) throws -> [String: Any] {
     @Test func benchReportsEveryLayerBesideOpenBLAS() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try mobilenet(["bench", "--model", "seed", "--batch-size", "8", "--repeats", "2", "--compare-standard", "--json"], in: dir)
+        let r = try mobilenet(["bench", "--model", "seed", "--batch-size", "8", "--repeats", "2", "--compare-standard", "--threads", "1", "--json"], in: dir)
         #expect(r.status == 0, "\(r.err)")
         let object = try jsonObject(r.out)
         let results = object["results"] as? [[String: Any]] ?? []
         #expect(results.count == 2)
         let layers = results.first?["layers"] as? [[String: Any]] ?? []
         #expect(layers.count == 23)
+        #expect(results.allSatisfy { $0["threads"] as? Int == 1 })
         #expect(layers.filter { $0["kind"] as? String == "pw" }.allSatisfy { ($0["fraction_of_sgemm"] as? Double).map { $0 > 0 } == true })
         #expect((results.first?["train_images_per_second"] as? Double).map { $0 > 0 } == true)
         #expect((object["macs_ratio"] as? Double).map { abs($0 - 0.2548) < 1e-3 } == true)
         #expect((results.first?["peak_resident_bytes"] as? Int).map { $0 > 1_000_000 } == true)
+        #expect(layers.allSatisfy { $0["fused_into_previous"] as? Bool == false })
+
+        // In MobileNet every ReLU follows a batch norm, which applies it.
+        let mobile = try mobilenet(["bench", "--model", "mobilenet", "--alpha", "0.25", "--batch-size", "4", "--repeats", "1", "--threads", "2", "--json"], in: dir)
+        #expect(mobile.status == 0, "\(mobile.err)")
+        let mobileLayers = (try jsonObject(mobile.out)["results"] as? [[String: Any]])?.first?["layers"] as? [[String: Any]] ?? []
+        #expect((try jsonObject(mobile.out)["results"] as? [[String: Any]])?.first?["threads"] as? Int == 2)
+        let relus = mobileLayers.filter { $0["kind"] as? String == "relu" }
+        #expect(!relus.isEmpty && relus.allSatisfy { $0["fused_into_previous"] as? Bool == true })
     }
 
     @Test func badArgumentsAreUsageErrorsNotCrashes() throws {

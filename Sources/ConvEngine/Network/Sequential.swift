@@ -130,6 +130,10 @@ public final class Sequential {
         batchSize = size
     }
 
+    /// Whether layer `i` does no work of its own because the layer before applies it (a ReLU fused
+    /// into the batch norm before it).
+    public func isFusedIntoPrevious(_ i: Int) -> Bool { isAbsorbed[i] }
+
     /// Switches to training mode: batch statistics, dropout active.
     public func train() { context.isTraining = true }
     /// Switches to evaluation mode: running statistics, dropout off.
