@@ -7,19 +7,16 @@
 
 Prints one JSON object per memory format (NCHW and channels-last) on standard output.
 """
-import argparse
 import json
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures"))
 from pytorch_models import mobilenet, seednet  # noqa: E402  (the modules the checkpoints map to)
+from common import arguments, median_seconds, result  # noqa: E402  (bench/, the script's own folder)
 
 
 def build(args):
@@ -42,34 +39,17 @@ def measure(model, args, channels_last):
         loss.backward()
         optimizer.step()
 
-    def timed(fn):
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
-
     model.train()
-    steps = [timed(train_step) for _ in range(args.warmup + args.repeats)][args.warmup:]
+    step = median_seconds(train_step, args)
     model.eval()
     with torch.no_grad():
-        inference = [timed(lambda: model(x)) for _ in range(args.warmup + args.repeats)][args.warmup:]
-    step, infer = statistics.median(steps), statistics.median(inference)
-    return {"framework": "pytorch " + torch.__version__, "format": "channels_last" if channels_last else "nchw",
-            "model": args.model, "alpha": args.alpha, "standard": args.standard, "batch_size": args.batch_size,
-            "threads": torch.get_num_threads(), "train_step_seconds": step, "train_images_per_second": args.batch_size / step,
-            "inference_seconds": infer, "inference_images_per_second": args.batch_size / infer,
-            "peak_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        infer = median_seconds(lambda: model(x), args)
+    return result("pytorch " + torch.__version__, "channels_last" if channels_last else "nchw", args,
+                  torch.get_num_threads(), step, infer)
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["seed", "mobilenet"], default="mobilenet")
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--standard", action="store_true")
-    p.add_argument("--classes", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
+    p = arguments(__doc__, warmup=2)
     p.add_argument("--format", choices=["nchw", "channels_last", "both"], default="both")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

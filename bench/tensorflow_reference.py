@@ -7,14 +7,11 @@ with DepthwiseConv2D; the same batch, SGD optimizer and thread count; timed the 
 
 Prints one JSON object on standard output.
 """
-import argparse
 import json
 import os
-import resource
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common import arguments, median_seconds, result  # noqa: E402  (bench/, the script's own folder)
 import tensorflow as tf  # noqa: E402
 from tensorflow import keras  # noqa: E402
 from tensorflow.keras import layers  # noqa: E402
@@ -59,15 +56,7 @@ def mobilenet(alpha, classes, standard):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["seed", "mobilenet"], default="mobilenet")
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--standard", action="store_true")
-    p.add_argument("--classes", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--repeats", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=3)
+    p = arguments(__doc__, warmup=3)
     args = p.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -89,19 +78,9 @@ def main():
     def infer():
         return model(x, training=False)
 
-    def timed(fn):
-        start = time.perf_counter()
-        fn().numpy()
-        return time.perf_counter() - start
-
-    steps = [timed(train_step) for _ in range(args.warmup + args.repeats)][args.warmup:]
-    inference = [timed(infer) for _ in range(args.warmup + args.repeats)][args.warmup:]
-    step, infer_time = statistics.median(steps), statistics.median(inference)
-    print(json.dumps({"framework": "tensorflow " + tf.__version__, "format": "nhwc", "model": args.model, "alpha": args.alpha,
-                      "standard": args.standard, "batch_size": args.batch_size, "threads": args.threads,
-                      "train_step_seconds": step, "train_images_per_second": args.batch_size / step,
-                      "inference_seconds": infer_time, "inference_images_per_second": args.batch_size / infer_time,
-                      "peak_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+    step = median_seconds(lambda: train_step().numpy(), args)
+    infer_time = median_seconds(lambda: infer().numpy(), args)
+    print(json.dumps(result("tensorflow " + tf.__version__, "nhwc", args, args.threads, step, infer_time)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,42 @@
+"""What the framework reference scripts share: their options, and timing and reporting a run the way
+`mobilenet bench` does (medians after warm-up, peak resident memory), so `compare.py` reads one format."""
+import argparse
+import os
+import resource
+import statistics
+import time
+
+
+def arguments(description, warmup):
+    """The options every reference script takes; a script may add its own before parsing."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--model", choices=["seed", "mobilenet"], default="mobilenet")
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--standard", action="store_true")
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=warmup)
+    return p
+
+
+def median_seconds(fn, args):
+    """Median wall seconds of `fn()` over `args.repeats` calls after `args.warmup` untimed ones."""
+    for _ in range(args.warmup):
+        fn()
+    samples = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def result(framework, layout, args, threads, step, infer):
+    """One JSON-ready line of results, in the fields `compare.py` reads."""
+    return {"framework": framework, "format": layout, "model": args.model, "alpha": args.alpha,
+            "standard": args.standard, "batch_size": args.batch_size, "threads": threads,
+            "train_step_seconds": step, "train_images_per_second": args.batch_size / step,
+            "inference_seconds": infer, "inference_images_per_second": args.batch_size / infer,
+            "peak_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
