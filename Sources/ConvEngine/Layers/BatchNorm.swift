@@ -18,9 +18,9 @@ public final class BatchNorm: Layer {
     public let runningVariance: Parameter
     /// How many training batches have updated the running statistics (PyTorch's `num_batches_tracked`).
     public var batchesTracked: Int = 0
-    /// The rectifier that follows this layer in place and that it applies itself, if any: set by
-    /// `Sequential` when it plans the network (the ReLU layer then does nothing).
-    public internal(set) var fusedRectifier: ReLU?
+    /// The rectifier that follows this layer in place and that it applies itself, if any (see
+    /// `absorb(_:)`; the ReLU layer then does nothing).
+    public private(set) var fusedRectifier: ReLU?
 
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
@@ -61,6 +61,14 @@ public final class BatchNorm: Layer {
         try require(name == "num_batches_tracked", "batch norm has no counter named \(name)")
         try require(value >= 0, "num_batches_tracked must not be negative, got \(value)")
         batchesTracked = value
+    }
+
+    /// Applies a following ReLU or ReLU6 itself: clamped as the output is written, and dy masked by
+    /// the clamped output in backward.
+    public func absorb(_ next: Layer) -> Bool {
+        guard let rectifier = next as? ReLU else { return false }
+        fusedRectifier = rectifier
+        return true
     }
 
     public func prepare(for input: Shape) throws -> Shape {

@@ -50,6 +50,10 @@ public protocol Layer: AnyObject {
     var canRunInPlace: Bool { get }
     /// Whether `backward` reads the forward output `y` (then no later layer may overwrite it).
     var backwardReadsOutput: Bool { get }
+    /// Takes over the work of `next`, the layer that follows and runs in place on this layer's output,
+    /// if this layer can do it in its own passes over memory; returns whether it did (then `next` is
+    /// not run). Called once by `Sequential` when it plans the network.
+    func absorb(_ next: Layer) -> Bool
     /// Computes `y` from `x`; `x.shape` must be the prepared shape.
     func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws
     /// Accumulates parameter gradients and, unless `dx` is nil, writes the input gradient.
@@ -74,6 +78,7 @@ extension Layer {
     }
     public var canRunInPlace: Bool { false }
     public var backwardReadsOutput: Bool { false }
+    public func absorb(_ next: Layer) -> Bool { false }
 
     /// Throws unless the views have the prepared shapes: `x` and `dx` the input's, `y` and `dy` the
     /// output's. Called first by every `forward` and `backward`, so a wrong view is an error, never an

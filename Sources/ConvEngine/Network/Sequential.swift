@@ -34,9 +34,8 @@ public final class LayerTimer {
 /// turn (ping-pong), because a layer's backward reads dy and writes dx and nothing older is needed.
 /// All layers share one workspace sized by the largest need.
 ///
-/// Fusion: a ReLU that runs in place right after a batch norm is applied by the batch norm in its own
-/// passes over memory (`BatchNorm.fusedRectifier`); the ReLU entry stays, with its name and index, but
-/// does no work.
+/// Fusion: a layer that runs in place right after another is offered to it (`Layer.absorb(_:)`; batch
+/// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run.
 public final class Sequential {
     /// A layer with the name its parameters carry in checkpoints (PyTorch's `nn.Sequential` index).
     public struct Entry {
@@ -99,9 +98,7 @@ public final class Sequential {
         activationOffsets = offsets
         var absorbed = [Bool](repeating: false, count: entries.count)
         for i in entries.indices.dropLast() {
-            guard let norm = entries[i].layer as? BatchNorm, let rectifier = entries[i + 1].layer as? ReLU,
-                  offsets[i + 1] == offsets[i + 2] else { continue }
-            norm.fusedRectifier = rectifier
+            guard offsets[i + 1] == offsets[i + 2], entries[i].layer.absorb(entries[i + 1].layer) else { continue }
             absorbed[i + 1] = true
         }
         isAbsorbed = absorbed
@@ -130,8 +127,7 @@ public final class Sequential {
         batchSize = size
     }
 
-    /// Whether layer `i` does no work of its own because the layer before applies it (a ReLU fused
-    /// into the batch norm before it).
+    /// Whether layer `i` does no work of its own because the layer before it absorbed it.
     public func isFusedIntoPrevious(_ i: Int) -> Bool { isAbsorbed[i] }
 
     /// Switches to training mode: batch statistics, dropout active.
