@@ -41,29 +41,35 @@ private func forEachImageSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void
     Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: g.batch)) }
 }
 
-/// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c].
+/// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c], clamped to
+/// [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU).
 ///
 /// At stride 1 an output row and the input row a tap reads are both contiguous in (ox, c), so each
 /// tap is one long multiply-add over the row against that tap's weights tiled across it; other
-/// strides take the per-pixel loop. `scratch` holds `depthwiseScratch(g)` floats.
+/// strides take the per-pixel loop. Each image is clamped right after its taps, while it is still
+/// in cache. `scratch` holds `depthwiseScratch(g)` floats.
 func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                      _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, outputPixels = g.outputHeight * g.outputWidth
+                      _ g: WindowGeometry, cap: Float?, _ y: UnsafeMutablePointer<Float>,
+                      scratch: UnsafeMutablePointer<Float>) {
+    let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
     if g.stride == 1 { tileWeights(w, g, into: scratch) }
     forEachImageSlice(g) { images in
-        let first = images.lowerBound * outputPixels, pixels = images.count * outputPixels
-        if let bias { for p in first..<(first + pixels) { (y + p * C).update(from: bias, count: C) } }
-        else { (y + first * C).update(repeating: 0, count: pixels * C) }
-        if g.stride == 1 {
-            forEachStride1TapRow(g, images: images) { output, input, weights, count in
-                let o = y + output, xr = x + input, wr = scratch + weights
-                for j in 0..<count { o[j] += xr[j] * wr[j] }
+        for n in images {
+            let image = y + n * outputFloats
+            if let bias { for p in stride(from: 0, to: outputFloats, by: C) { (image + p).update(from: bias, count: C) } }
+            else { image.update(repeating: 0, count: outputFloats) }
+            if g.stride == 1 {
+                forEachStride1TapRow(g, images: n..<(n + 1)) { output, input, weights, count in
+                    let o = y + output, xr = x + input, wr = scratch + weights
+                    for j in 0..<count { o[j] += xr[j] * wr[j] }
+                }
+            } else {
+                forEachTap(g, images: n..<(n + 1)) { output, input, weights in
+                    let o = y + output, xr = x + input, wr = w + weights
+                    for c in 0..<C { o[c] += xr[c] * wr[c] }
+                }
             }
-        } else {
-            forEachTap(g, images: images) { output, input, weights in
-                let o = y + output, xr = x + input, wr = w + weights
-                for c in 0..<C { o[c] += xr[c] * wr[c] }
-            }
+            if let cap { for i in 0..<outputFloats { image[i] = min(max(image[i], 0), cap) } }
         }
     }
 }

@@ -31,12 +31,14 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
     for o in 0..<O { for t in 0..<T { wt[t * O + o] = w[o * T + t] } }
 }
 
-/// y[n, oy, ox, o] = bias[o] + Σ_{ky,kx,c} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[o, ky, kx, c].
+/// y[n, oy, ox, o] = bias[o] + Σ_{ky,kx,c} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[o, ky, kx, c], clamped
+/// to [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU).
 ///
 /// Output channels go in blocks of 32 held in four 8-wide registers across every tap of a pixel, so
-/// each output is stored once; channels past the last whole block take a plain loop.
+/// each output is stored once and clamped while in L1; channels past the last whole block take a
+/// plain loop.
 func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                       _ g: WindowGeometry, outputChannels O: Int, _ y: UnsafeMutablePointer<Float>,
+                       _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
                        scratch: UnsafeMutablePointer<Float>) {
     let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
     transposeWeights(w, taps: T, outputs: O, into: wt)
@@ -68,6 +70,7 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
                     }
                 }
             }
+            if let cap { for o in 0..<O { out[o] = min(max(out[o], 0), cap) } }
         }
     }
 }

@@ -28,13 +28,42 @@ func reluBackward(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: 
     }
 }
 
-/// y[r, c] += bias[c] for every row.
-func addBias(_ bias: UnsafePointer<Float>, rows: Int, channels C: Int, _ y: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows { let yr = y + r * C; for c in 0..<C { yr[c] += bias[c] } }
+/// y[r, c] = y[r, c] + bias[c] (when a bias is given), clamped to [0, cap] (when a cap is given: +∞
+/// for ReLU); one pass over y in row ranges on `Parallel`'s threads. A convolution's epilogue.
+func biasRectifyForward(_ bias: UnsafePointer<Float>?, rows: Int, channels C: Int, cap: Float?,
+                        _ y: UnsafeMutablePointer<Float>) {
+    guard bias != nil || cap != nil else { return }
+    Parallel.forEachRange(count: rows, grain: max(1, elementGrain / C)) { range in
+        for r in range {
+            let yr = y + r * C
+            switch (bias, cap) {
+            case let (bias?, cap?): for c in 0..<C { yr[c] = min(max(yr[c] + bias[c], 0), cap) }
+            case let (bias?, nil): for c in 0..<C { yr[c] += bias[c] }
+            case let (nil, cap?): for c in 0..<C { yr[c] = min(max(yr[c], 0), cap) }
+            case (nil, nil): break
+            }
+        }
+    }
 }
 
-/// dbias[c] += Σ_r dy[r, c].
-func accumulateBiasGradient(_ dy: UnsafePointer<Float>, rows: Int, channels C: Int,
-                            _ dbias: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows { let d = dy + r * C; for c in 0..<C { dbias[c] += d[c] } }
+/// The adjoint of `biasRectifyForward` in one pass: when a cap is given, dy is masked in place to
+/// where the epilogue's output `y` lies strictly inside (0, cap); then dbias[c] += Σ_r dy[r, c] when
+/// dbias is given (summed by `sums` in row slices, so the result does not depend on the thread count).
+func biasRectifyBackward(_ dy: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, channels C: Int,
+                         cap: Float?, sums: ChannelSums, _ dbias: UnsafeMutablePointer<Float>?) {
+    if let dbias {
+        sums.sum(rows: rows) { range, sum, _ in
+            for r in range {
+                let d = dy + r * C, yr = y + r * C
+                if let cap {
+                    for c in 0..<C { let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0; d[c] = masked; sum[c] += masked }
+                } else {
+                    for c in 0..<C { sum[c] += d[c] }
+                }
+            }
+        }
+        for c in 0..<C { dbias[c] += Float(sums.total[c]) }
+    } else if let cap {
+        reluBackward(dy, y, count: rows * C, cap: cap, dy)
+    }
 }

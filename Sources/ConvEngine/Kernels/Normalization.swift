@@ -1,66 +1,9 @@
 // Batch normalisation over NHWC activations viewed as [M × C], M = N·H·W rows, statistics per channel.
-// Sums run in Float over blocks of `sumBlock` rows (so the channel loops vectorise at full width) and
-// each block is folded into Double, so large batches do not drift.
+// Per-channel sums run through `ChannelSums` (Float blocks folded into Double, in row slices).
 //
 // A following rectifier can be fused: `cap` is nil for none, +∞ for ReLU and 6 for ReLU6. The forward
 // pass then clamps as it writes, and the backward pass masks dy by the clamped output, so the ReLU's
 // own passes over memory disappear.
-
-/// Rows summed in Float before folding into Double.
-let sumBlock = 32
-
-/// Scratch for two per-channel sums over rows, computed in row slices on `Parallel`'s threads: each
-/// slice sums blocks of `sumBlock` rows in Float and folds them into its own Double sums, and the
-/// slices are added in order, so the result does not depend on the thread count.
-final class ChannelSums {
-    /// The most slices a sum is cut into.
-    static let maximumSlices = 8
-    /// Channels per sum.
-    let channels: Int
-    /// The two results, `[2][C]`.
-    let total: UnsafeMutablePointer<Double>
-    private let sliceSums: UnsafeMutablePointer<Double>, blockSums: UnsafeMutablePointer<Float>
-
-    /// Scratch for sums over `channels` channels.
-    init(channels: Int) {
-        self.channels = channels
-        total = .allocate(capacity: 2 * channels)
-        sliceSums = .allocate(capacity: Self.maximumSlices * 2 * channels)
-        blockSums = .allocate(capacity: Self.maximumSlices * 2 * channels)
-    }
-
-    deinit {
-        total.deallocate()
-        sliceSums.deallocate()
-        blockSums.deallocate()
-    }
-
-    /// Sets `total` to the sums over rows `0..<M` of what `addRows(rows, first, second)` adds into
-    /// two zeroed Float vectors of C channels for a block of rows.
-    @inline(__always)
-    func sum(rows M: Int, _ addRows: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
-        let C = channels
-        let slices = Parallel.sliceCount(M, grain: max(sumBlock, elementGrain / C), maximumSlices: Self.maximumSlices)
-        Parallel.forEachSlice(slices) { slice in
-            let sums = sliceSums + slice * 2 * C, block = blockSums + slice * 2 * C
-            sums.update(repeating: 0, count: 2 * C)
-            let rows = Parallel.range(slice, of: slices, count: M)
-            var start = rows.lowerBound
-            while start < rows.upperBound {
-                let end = min(start + sumBlock, rows.upperBound)
-                block.update(repeating: 0, count: 2 * C)
-                addRows(start..<end, block, block + C)
-                for i in 0..<(2 * C) { sums[i] += Double(block[i]) }
-                start = end
-            }
-        }
-        total.update(repeating: 0, count: 2 * C)
-        for slice in 0..<slices {
-            let sums = sliceSums + slice * 2 * C
-            for i in 0..<(2 * C) { total[i] += sums[i] }
-        }
-    }
-}
 
 /// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased).
 func batchNormStatistics(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,

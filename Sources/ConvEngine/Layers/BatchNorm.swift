@@ -20,13 +20,15 @@ public final class BatchNorm: Layer {
     public var batchesTracked: Int = 0
     /// The rectifier that follows this layer in place and that it applies itself, if any (see
     /// `absorb(_:)`; the ReLU layer then does nothing).
-    public private(set) var fusedRectifier: ReLU?
+    public var fusedRectifier: ReLU? { epilogue.rectifier }
 
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private let mean: FloatStorage, variance: FloatStorage, invstd: FloatStorage
     private let scale: FloatStorage, shift: FloatStorage, coefficients: FloatStorage
     private let sums: ChannelSums
+    /// Holds the absorbed rectifier; β is applied by the batch-norm kernels themselves.
+    private let epilogue: Epilogue
     private var lastPassUsedBatchStatistics = false
 
     /// Creates a batch norm with γ = 1, β = 0, running mean 0 and running variance 1.
@@ -51,6 +53,7 @@ public final class BatchNorm: Layer {
         (scale, shift) = (FloatStorage(count: channels), FloatStorage(count: channels))
         coefficients = FloatStorage(count: 3 * channels)
         sums = ChannelSums(channels: channels)
+        epilogue = Epilogue(bias: nil, channels: channels)
     }
 
     public var parameters: [Parameter] { [weight, bias, runningMean, runningVariance] }
@@ -65,11 +68,7 @@ public final class BatchNorm: Layer {
 
     /// Applies a following ReLU or ReLU6 itself: clamped as the output is written, and dy masked by
     /// the clamped output in backward.
-    public func absorb(_ next: Layer) -> Bool {
-        guard let rectifier = next as? ReLU else { return false }
-        fusedRectifier = rectifier
-        return true
-    }
+    public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     public func prepare(for input: Shape) throws -> Shape {
         guard input.rank >= 2, input.channels == channels else {
@@ -106,18 +105,15 @@ public final class BatchNorm: Layer {
             scale.data[c] = weight.value.data[c] * invstd.data[c]
             shift.data[c] = bias.value.data[c] - mean.data[c] * scale.data[c]
         }
-        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, cap: rectifierCap, y.data)
+        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, cap: epilogue.cap, y.data)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        batchNormBackward(dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: rectifierCap,
+        batchNormBackward(dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
                           mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
                           batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
                           dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
     }
-
-    /// The fused rectifier's upper bound for the kernels: nil without one, +∞ for a plain ReLU.
-    private var rectifierCap: Float? { fusedRectifier.map { $0.cap ?? .infinity } }
 }

@@ -5,7 +5,8 @@
 /// batch would exceed `maxColumnFloats`, the batch is processed in chunks of images (one GEMM per
 /// chunk). A 1×1 convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
 /// With at most `directConvolutionMaxChannels` input channels (an RGB stem) the layer uses direct
-/// kernels instead (`DirectConv.swift`), which beat the thin column matrix's GEMM.
+/// kernels instead (`DirectConv.swift`), which beat the thin column matrix's GEMM. The bias and a
+/// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
 public final class Conv2D: Layer {
     /// The default cap on the column buffer, in floats (64 MiB).
     public static let defaultMaxColumnFloats = 16 << 20
@@ -25,6 +26,8 @@ public final class Conv2D: Layer {
     public let weight: Parameter
     /// The per-output-channel bias, if any.
     public let bias: Parameter?
+    /// The rectifier this layer absorbed and applies itself, if any.
+    public var fusedRectifier: ReLU? { epilogue.rectifier }
     /// The column-buffer cap in floats.
     public let maxColumnFloats: Int
 
@@ -32,6 +35,7 @@ public final class Conv2D: Layer {
     public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
     private var chunkImages = 1
+    private let epilogue: Epilogue
 
     /// Creates a convolution with zero-filled weights.
     ///
@@ -56,9 +60,13 @@ public final class Conv2D: Layer {
                            layout: .ohwi, isWeight: true,
                            fanIn: inputChannels * k, fanOut: outputChannels * k)
         self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputChannels])) : nil
+        epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// Takes over a following ReLU or ReLU6.
+    public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
     private var isDirect: Bool { inputChannels <= directConvolutionMaxChannels && !isPointwise }
@@ -94,7 +102,7 @@ public final class Conv2D: Layer {
         guard let g = geometry else { return }
         if isDirect {
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
-                              outputChannels: outputChannels, y.data, scratch: try context.workspace.floats(workspaceCount, for: "conv"))
+                              outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: try context.workspace.floats(workspaceCount, for: "conv"))
             return
         }
         let rowsPerImage = g.outputHeight * g.outputWidth
@@ -111,7 +119,7 @@ public final class Conv2D: Layer {
                       a: col, b: weight.value.data, c: y.data + first * rowsPerImage * outputChannels)
             first += count
         }
-        if let bias { addBias(bias.value.data, rows: g.batch * rowsPerImage, channels: outputChannels, y.data) }
+        epilogue.apply(rows: g.batch * rowsPerImage, channels: outputChannels, y)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
@@ -119,9 +127,7 @@ public final class Conv2D: Layer {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         let rowsPerImage = g.outputHeight * g.outputWidth
-        if let bias {
-            accumulateBiasGradient(dy.data, rows: g.batch * rowsPerImage, channels: outputChannels, bias.gradient.data)
-        }
+        epilogue.backward(dy, output: y, rows: g.batch * rowsPerImage, channels: outputChannels)
         if isDirect {
             let scratch = try context.workspace.floats(workspaceCount, for: "conv")
             directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)

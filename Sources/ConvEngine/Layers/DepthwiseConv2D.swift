@@ -1,6 +1,7 @@
 /// A depthwise k×k convolution: every channel filtered by its own kernel, by a direct kernel (no GEMM).
 ///
-/// Weight layout `[k, k, channels]` (PyTorch: `[channels, 1, k, k]`).
+/// Weight layout `[k, k, channels]` (PyTorch: `[channels, 1, k, k]`). A following ReLU it absorbs is
+/// applied by the forward kernel image by image, and masks dy before the gradient kernels (`Epilogue`).
 public final class DepthwiseConv2D: Layer {
     public let kind = "dw"
     /// Channels in and out.
@@ -15,7 +16,11 @@ public final class DepthwiseConv2D: Layer {
     public let weight: Parameter
     /// The per-channel bias, if any.
     public let bias: Parameter?
+    /// The rectifier this layer absorbed and applies itself, if any.
+    public var fusedRectifier: ReLU? { epilogue.rectifier }
 
+    /// Holds the absorbed rectifier; the kernels add the bias and sum its gradient themselves.
+    private let epilogue: Epilogue
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
@@ -38,9 +43,13 @@ public final class DepthwiseConv2D: Layer {
         weight = Parameter(name: "weight", shape: Shape(unchecked: [kernelSize, kernelSize, channels]),
                            layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
         self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [channels])) : nil
+        epilogue = Epilogue(bias: self.bias, channels: channels)
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// Takes over a following ReLU or ReLU6.
+    public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     public func prepare(for input: Shape) throws -> Shape {
         let g = try WindowGeometry(input: input, kernel: kernelSize, stride: stride, padding: padding, role: "depthwise conv")
@@ -65,7 +74,8 @@ public final class DepthwiseConv2D: Layer {
         try checkShapes(x, y)
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
-        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, y.data, scratch: scratch)
+        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, cap: epilogue.cap,
+                         y.data, scratch: scratch)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
@@ -73,6 +83,7 @@ public final class DepthwiseConv2D: Layer {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
+        epilogue.backward(dy, output: y, rows: dy.count / channels, channels: channels, includeBias: false)
         depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data, scratch: scratch)
         if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data, scratch: scratch) }
     }

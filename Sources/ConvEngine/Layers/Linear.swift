@@ -9,7 +9,10 @@ public final class Linear: Layer {
     public let weight: Parameter
     /// The bias, if any.
     public let bias: Parameter?
+    /// The rectifier this layer absorbed and applies itself, if any.
+    public var fusedRectifier: ReLU? { epilogue.rectifier }
 
+    private let epilogue: Epilogue
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
 
@@ -40,9 +43,13 @@ public final class Linear: Layer {
         weight = Parameter(name: "weight", shape: Shape(unchecked: [outputFeatures, inputFeatures]),
                            layout: layout, isWeight: true, fanIn: inputFeatures, fanOut: outputFeatures)
         self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputFeatures])) : nil
+        epilogue = Epilogue(bias: self.bias, channels: outputFeatures)
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// Takes over a following ReLU or ReLU6: bias and rectifier run in one pass after the GEMM.
+    public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     public func prepare(for input: Shape) throws -> Shape {
         guard input.rank == 2, input.channels == inputFeatures else {
@@ -60,14 +67,14 @@ public final class Linear: Layer {
         try checkShapes(x, y)
         let n = x.shape.batch
         BLAS.gemm(transposeB: true, m: n, n: outputFeatures, k: inputFeatures, a: x.data, b: weight.value.data, c: y.data)
-        if let bias { addBias(bias.value.data, rows: n, channels: outputFeatures, y.data) }
+        epilogue.apply(rows: n, channels: outputFeatures, y)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         let n = x.shape.batch
-        if let bias { accumulateBiasGradient(dy.data, rows: n, channels: outputFeatures, bias.gradient.data) }
+        epilogue.backward(dy, output: y, rows: n, channels: outputFeatures)
         BLAS.gemm(transposeA: true, m: outputFeatures, n: inputFeatures, k: n,
                   a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
         if let dx {

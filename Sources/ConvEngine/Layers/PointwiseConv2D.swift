@@ -2,6 +2,7 @@
 /// `X [N·H·W × Cin]`, and `Y = X · Wᵀ` with `W [Cout × Cin]` (PyTorch: `[Cout, Cin, 1, 1]`).
 ///
 /// Backward is `dW += dYᵀ · X` and `dX = dY · W`: two GEMMs, one when no input gradient is needed.
+/// The bias and a following ReLU it absorbs run in one pass after the GEMM (`Epilogue`).
 public final class PointwiseConv2D: Layer {
     public let kind = "pw"
     /// Input channels.
@@ -12,7 +13,10 @@ public final class PointwiseConv2D: Layer {
     public let weight: Parameter
     /// The per-output-channel bias, if any.
     public let bias: Parameter?
+    /// The rectifier this layer absorbed and applies itself, if any.
+    public var fusedRectifier: ReLU? { epilogue.rectifier }
 
+    private let epilogue: Epilogue
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
 
@@ -27,9 +31,13 @@ public final class PointwiseConv2D: Layer {
         weight = Parameter(name: "weight", shape: Shape(unchecked: [outputChannels, inputChannels]),
                            layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
         self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputChannels])) : nil
+        epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// Takes over a following ReLU or ReLU6.
+    public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     public func prepare(for input: Shape) throws -> Shape {
         try input.requireRank(4, "pointwise conv input")
@@ -50,13 +58,13 @@ public final class PointwiseConv2D: Layer {
         try checkShapes(x, y)
         BLAS.gemm(transposeB: true, m: rows, n: outputChannels, k: inputChannels,
                   a: x.data, b: weight.value.data, c: y.data)
-        if let bias { addBias(bias.value.data, rows: rows, channels: outputChannels, y.data) }
+        epilogue.apply(rows: rows, channels: outputChannels, y)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        if let bias { accumulateBiasGradient(dy.data, rows: rows, channels: outputChannels, bias.gradient.data) }
+        epilogue.backward(dy, output: y, rows: rows, channels: outputChannels)
         BLAS.gemm(transposeA: true, m: outputChannels, n: inputChannels, k: rows,
                   a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
         if let dx {
