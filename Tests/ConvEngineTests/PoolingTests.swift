@@ -1,8 +1,10 @@
-import ConvEngine
+@testable import ConvEngine
 import Testing
 
 @Suite struct MaxPool2DTests {
-    @Test(arguments: [(2, 2, 0, [2, 8, 6, 5]), (3, 2, 1, [2, 7, 9, 3]), (3, 1, 1, [1, 5, 4, 6]), (2, 2, 0, [1, 5, 7, 4])])
+    // Channels below 8, and 12 or 16 (eight lanes at a time, then the rest).
+    @Test(arguments: [(2, 2, 0, [2, 8, 6, 5]), (3, 2, 1, [2, 7, 9, 3]), (3, 1, 1, [1, 5, 4, 6]), (2, 2, 0, [1, 5, 7, 4]),
+                      (3, 2, 1, [1, 5, 6, 12]), (2, 1, 1, [1, 4, 5, 16])])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(_ c: (k: Int, s: Int, p: Int, dims: [Int])) throws {
         let pool = try MaxPool2D(kernelSize: c.k, stride: c.s, padding: c.p)
         let x = Tensor.randomDistinct(c.dims, seed: 51)
@@ -11,6 +13,36 @@ import Testing
         #expect(y.shape.dimensions == ref.shape)
         #expect(relativeError(y.scalars, ref.values) <= 1e-6)
         try checkGradients(of: pool, input: x, h: 1e-2)
+    }
+
+    /// An input large enough to be split over threads: forward and the routed gradient equal the
+    /// naive loops, bit for bit the same on one thread and two.
+    @Test(arguments: [(2, 2, 0), (3, 2, 1)])
+    func largeInputsMatchNaiveLoopOnAnyThreadCount(_ c: (k: Int, s: Int, p: Int)) throws {
+        let x = Tensor.randomDistinct([8, 16, 16, 20], seed: 52)
+        func run(threads: Int) throws -> (y: Tensor, dx: Tensor, dy: Tensor) {
+            try Parallel.withThreadCount(threads) {
+                let pool = try MaxPool2D(kernelSize: c.k, stride: c.s, padding: c.p)
+                let y = try pool.forward(x)
+                let dy = Tensor.random(y.shape.dimensions, seed: 53)
+                return (y, try pool.backward(dy, input: x, output: y), dy)
+            }
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        #expect(one.y == two.y && one.dx == two.dx)
+        #expect(relativeError(two.y.scalars, referencePool(x, kernel: c.k, stride: c.s, padding: c.p, max: true).values) == 0)
+        let dx = referenceMaxPoolBackward(x, dy: two.dy, kernel: c.k, stride: c.s, padding: c.p)
+        #expect(relativeError(two.dx.scalars, dx) <= 1e-7)
+    }
+
+    /// Of equal values the first in the window wins, as in PyTorch (here every value ties).
+    @Test func tiesGoToTheFirstInTheWindow() throws {
+        let x = Tensor(shape: try Shape([1, 4, 4, 12]))
+        let pool = try MaxPool2D(kernelSize: 2, padding: 1)
+        let y = try pool.forward(x)
+        let dy = Tensor(shape: y.shape, repeating: 1)
+        let dx = try pool.backward(dy, input: x, output: y)
+        #expect(relativeError(dx.scalars, referenceMaxPoolBackward(x, dy: dy, kernel: 2, stride: 2, padding: 1)) == 0)
     }
 
     @Test func rejectsBadArguments() throws {

@@ -6,48 +6,69 @@
 /// Max pooling; `argmax` receives, per output element, the flat input index that won (padding never
 /// wins, as in PyTorch; of equal values the first in the window wins).
 ///
-/// The first tap inside the image initialises an output pixel and later taps compare and select
-/// without a branch, so the channel loop vectorises; images are split over `Parallel`'s threads.
+/// Each output pixel's window is clipped to the image first, so the tap loops have no bounds checks;
+/// eight channels at a time keep their running maximum and winner in registers across the taps (a
+/// compare and two selects per tap, no branch) and are stored once. Images are split over
+/// `Parallel`'s threads.
 func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>,
                     _ argmax: UnsafeMutablePointer<Int32>) {
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
-    let HO = g.outputHeight, WO = g.outputWidth
-    let slices = min(g.batch, Parallel.sliceCount(g.batch * H * W * C, grain: elementGrain))
-    Parallel.forEachSlice(slices) { slice in
-        for n in Parallel.range(slice, of: slices, count: g.batch) { for oy in 0..<HO { for ox in 0..<WO {
+    let HO = g.outputHeight, WO = g.outputWidth, vectorized = C / 8 * 8
+    let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    forEachPoolingSlice(g) { images in
+        for n in images { for oy in 0..<HO { for ox in 0..<WO {
             let o = ((n * HO + oy) * WO + ox) * C
             let out = y + o, arg = argmax + o
-            var first = true
-            for ky in 0..<K {
-                let iy = oy * S - P + ky
-                if iy < 0 || iy >= H { continue }
-                for kx in 0..<K {
-                    let ix = ox * S - P + kx
-                    if ix < 0 || ix >= W { continue }
-                    // Indices fit in Int32 (MaxPool2D checks the input size), so wrapping adds are exact.
-                    let base = ((n * H + iy) * W + ix) * C, xr = x + base, index = Int32(truncatingIfNeeded: base)
-                    if first {
-                        for c in 0..<C { out[c] = xr[c]; arg[c] = index &+ Int32(truncatingIfNeeded: c) }
-                        first = false
-                    } else {
-                        // Every operand is loaded before the selects, so the loop has no branch.
-                        for c in 0..<C {
-                            let v = xr[c], best = out[c], winner = arg[c], better = v > best
-                            out[c] = better ? v : best
-                            arg[c] = better ? index &+ Int32(truncatingIfNeeded: c) : winner
-                        }
-                    }
-                }
+            // The window clipped to the image; never empty, as the padding is smaller than the kernel.
+            let ky0 = max(0, P - oy * S), ky1 = min(K, H + P - oy * S)
+            let kx0 = max(0, P - ox * S), kx1 = min(K, W + P - ox * S)
+            // Indices fit in Int32 (MaxPool2D checks the input size), so wrapping adds are exact.
+            func base(_ ky: Int, _ kx: Int) -> Int { ((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C }
+            let first = base(ky0, kx0)
+            var c = 0
+            while c < vectorized {
+                var best = UnsafeRawPointer(x + first + c).loadUnaligned(as: SIMD8<Float>.self)
+                var winner = lanes &+ Int32(truncatingIfNeeded: first + c)
+                for ky in ky0..<ky1 { for kx in kx0..<kx1 where ky != ky0 || kx != kx0 {
+                    let index = base(ky, kx) + c
+                    let v = UnsafeRawPointer(x + index).loadUnaligned(as: SIMD8<Float>.self)
+                    let better = v .> best
+                    best.replace(with: v, where: better)
+                    winner.replace(with: lanes &+ Int32(truncatingIfNeeded: index), where: better)
+                } }
+                UnsafeMutableRawPointer(out + c).storeBytes(of: best, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(arg + c).storeBytes(of: winner, as: SIMD8<Int32>.self)
+                c += 8
+            }
+            for c in vectorized..<C {
+                var best = x[first + c], winner = Int32(truncatingIfNeeded: first + c)
+                for ky in ky0..<ky1 { for kx in kx0..<kx1 {
+                    let index = base(ky, kx) + c, v = x[index]
+                    if v > best { best = v; winner = Int32(truncatingIfNeeded: index) }
+                } }
+                out[c] = best
+                arg[c] = winner
             }
         } } }
     }
 }
 
 /// Routes each output gradient to the input element that won the forward pass; overwrites dx.
-func maxPoolBackward(_ dy: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>, outputCount: Int,
-                     inputCount: Int, _ dx: UnsafeMutablePointer<Float>) {
-    dx.update(repeating: 0, count: inputCount)
-    for i in 0..<outputCount { dx[Int(argmax[i])] += dy[i] }
+/// A window never leaves its image, so images are split over `Parallel`'s threads like the forward.
+func maxPoolBackward(_ dy: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>, _ g: WindowGeometry,
+                     _ dx: UnsafeMutablePointer<Float>) {
+    let inputFloats = g.height * g.width * g.channels, outputFloats = g.outputHeight * g.outputWidth * g.channels
+    forEachPoolingSlice(g) { images in
+        (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
+        for i in (images.lowerBound * outputFloats)..<(images.upperBound * outputFloats) { dx[Int(argmax[i])] += dy[i] }
+    }
+}
+
+/// Runs `body(images)` over consecutive image ranges of `g`'s batch, in parallel when the input is
+/// large enough.
+private func forEachPoolingSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void) {
+    let slices = min(g.batch, Parallel.sliceCount(g.batch * g.height * g.width * g.channels, grain: elementGrain))
+    Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: g.batch)) }
 }
 
 /// Average pooling; padded positions count in the divisor (PyTorch's `count_include_pad=True`).

@@ -55,6 +55,7 @@ public final class MaxPool2D: Layer {
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        if let dx { maxPoolBackward(dy.data, argmax, outputCount: dy.count, inputCount: dx.count, dx.data) }
+        guard let g = geometry, let dx else { return }
+        maxPoolBackward(dy.data, argmax, g, dx.data)
     }
 }

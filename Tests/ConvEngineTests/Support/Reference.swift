@@ -125,3 +125,22 @@ func referenceBatchNorm(_ x: Tensor, gamma: [Float], beta: [Float], epsilon: Dou
     } }
     return (y, mean, variance)
 }
+
+/// The input gradient of max pooling: each output's dy goes to the first maximum of its window
+/// (window order: rows, then columns; padding never wins).
+func referenceMaxPoolBackward(_ x: Tensor, dy: Tensor, kernel k: Int, stride s: Int, padding p: Int) -> [Double] {
+    let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
+    var dx = [Double](repeating: 0, count: x.scalars.count)
+    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for ch in 0..<c {
+        var best = -Float.infinity, winner = -1
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            let index = ((b * h + iy) * w + ix) * c + ch
+            if winner < 0 || x.scalars[index] > best { (best, winner) = (x.scalars[index], index) }
+        } }
+        dx[winner] += Double(dy.scalars[((b * ho + oy) * wo + ox) * c + ch])
+    } } } }
+    return dx
+}
