@@ -1,4 +1,4 @@
-import ConvEngine
+@testable import ConvEngine
 import Testing
 
 @Suite struct Conv2DTests {
@@ -43,11 +43,22 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
     }
 
-    /// An RGB stem large enough to be cut into several image slices (it takes the direct kernels):
-    /// the naive results, and the same bits on one thread or two.
-    @Test(arguments: [1, 2])
-    func directKernelsMatchNaiveLoopsOnAnyThreadCount(stride: Int) throws {
-        let c = Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: stride, p: 1)
+    /// Convolutions large enough to be cut into several image slices: the RGB stem (direct kernels),
+    /// 32→32 at stride 1 and 2 and a 1×1 (column blocks per slice, weight-gradient partials), and deep
+    /// layers whose weights are too large for partials (chunks, GEMMs in bands). The naive results,
+    /// and the same bits on one thread or two.
+    static let largeCases: [Case] = [
+        Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 1, p: 1),
+        Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 2, p: 1),
+        Case(n: 8, h: 16, w: 16, cin: 32, cout: 32, k: 3, s: 1, p: 1),
+        Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
+        Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
+        Case(n: 4, h: 2, w: 2, cin: 512, cout: 1024, k: 3, s: 1, p: 1),
+        Case(n: 4, h: 4, w: 4, cin: 512, cout: 1024, k: 3, s: 2, p: 1),
+    ]
+
+    @Test(arguments: largeCases)
+    func largeConvolutionsMatchNaiveLoopsOnAnyThreadCount(_ c: Case) throws {
         let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 6)
         var runs: [(y: [Float], dx: [Float], dweight: [Float], dbias: [Float])] = []
         for threads in [1, 2] {
@@ -68,6 +79,17 @@ import Testing
         #expect(relativeError(runs[0].dweight, grads.dweight) <= 1e-5)
         #expect(runs[0].y == runs[1].y && runs[0].dx == runs[1].dx)
         #expect(runs[0].dweight == runs[1].dweight && runs[0].dbias == runs[1].dbias)
+    }
+
+    /// The cases above take the path they are meant to test.
+    @Test func largeCasesCoverEveryPlan() throws {
+        var plans: [String] = []
+        for c in Self.largeCases {
+            let g = try WindowGeometry(input: .nhwc(c.n, c.h, c.w, c.cin), kernel: c.k, stride: c.s, padding: c.p, role: "conv")
+            let plan = ColumnPlan(g, outputChannels: c.cout, maxColumnFloats: c.maxColumnFloats)
+            plans.append(c.cin <= directConvolutionMaxChannels ? "direct" : plan.isSliced ? "sliced" : "chunked")
+        }
+        #expect(plans == ["direct", "direct", "sliced", "sliced", "sliced", "chunked", "chunked"])
     }
 
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {

@@ -40,14 +40,30 @@ public enum BLAS {
         a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         beta: Float = 0, c: UnsafeMutablePointer<Float>
     ) {
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta,
+             c: c, onThisThread: false)
+    }
+
+    /// `gemm` for a kernel that already runs on one of `Parallel`'s threads: with `onThisThread`
+    /// the product is one single-threaded call on the calling thread, never cut into bands, and it is
+    /// not traced: it is a block of a larger product, which the kernel records whole
+    /// (`GemmTrace.recordLowered`).
+    static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, onThisThread: Bool
+    ) {
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
-        GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB))
+        if !onThisThread {
+            GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB))
+        }
         let threads = Parallel.currentThreadCount
         // Bands of rows need A untransposed (a band is then contiguous rows of A and of C).
         let rowBands = transposeA ? 1 : min(threads, m / minimumBand)
         let columnBands = min(threads, n / minimumBand)
-        let bands = m * n * k < splitGrain ? 1 : max(rowBands, columnBands)
+        let bands = onThisThread || m * n * k < splitGrain ? 1 : max(rowBands, columnBands)
         let byRows = rowBands >= columnBands
         Parallel.forEachSlice(bands) { band in
             let rows = byRows ? Parallel.range(band, of: bands, count: m) : 0..<m
@@ -101,6 +117,10 @@ public final class GemmTrace: Sendable {
     public init() {}
 
     func record(_ call: Call) { storage.withLock { $0.append(call) } }
+
+    /// Records, in the current trace if any, a product that a kernel computes in blocks on several
+    /// threads (`BLAS.gemm(…, onThisThread: true)`), as the one call it stands for.
+    static func recordLowered(_ call: Call) { current?.record(call) }
 
     /// The calls recorded so far, in order.
     public var calls: [Call] { storage.withLock { $0 } }

@@ -34,12 +34,13 @@ func im2row(_ x: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, c
     }
 }
 
-/// Accumulates the column-matrix gradient `dcol` back into `dx` for images `[first, first + count)`:
-/// the adjoint of `im2row`. `dx` must already hold zeros (or a gradient to add to).
+/// Folds the column-matrix gradient `dcol` back into `dx` for images `[first, first + count)`: the
+/// adjoint of `im2row`. Overwrites those images of `dx`.
 func row2im(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
             into dx: UnsafeMutablePointer<Float>) {
     let (H, W, C, KH, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let KW = KH, HO = g.outputHeight, WO = g.outputWidth, K = KH * KW * C
+    (dx + first * H * W * C).update(repeating: 0, count: count * H * W * C)
     for n in 0..<count {
         let image = dx + (first + n) * H * W * C
         for oy in 0..<HO { for ox in 0..<WO {
@@ -56,4 +57,27 @@ func row2im(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int
             }
         } }
     }
+}
+
+/// `im2row` with the images split over `Parallel`'s threads (each writes its own rows).
+func im2rowInParallel(_ x: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
+                      into col: UnsafeMutablePointer<Float>) {
+    let rows = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
+    forEachImageRange(count, floatsPerImage: rows * K) { images in
+        im2row(x, g, images: first + images.lowerBound, count: images.count, into: col + images.lowerBound * rows * K)
+    }
+}
+
+/// `row2im` with the images split over `Parallel`'s threads (each writes its own images of dx).
+func row2imInParallel(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
+                      into dx: UnsafeMutablePointer<Float>) {
+    let rows = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
+    forEachImageRange(count, floatsPerImage: rows * K) { images in
+        row2im(dcol + images.lowerBound * rows * K, g, images: first + images.lowerBound, count: images.count, into: dx)
+    }
+}
+
+private func forEachImageRange(_ count: Int, floatsPerImage: Int, _ body: (Range<Int>) -> Void) {
+    let slices = min(count, Parallel.sliceCount(count * floatsPerImage, grain: elementGrain))
+    Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: count)) }
 }

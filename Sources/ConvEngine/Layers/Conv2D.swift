@@ -1,9 +1,9 @@
-/// A standard k×k convolution over NHWC activations, lowered to im2row + one GEMM per pass.
+/// A standard k×k convolution over NHWC activations, lowered to im2row + GEMM (`ColumnConv.swift`).
 ///
 /// Weight layout OHWI `[outputChannels, k, k, inputChannels]`, so that a row of the weight matrix
-/// `[Cout × k·k·Cin]` lines up with a row of the column matrix. When the column matrix of the whole
-/// batch would exceed `maxColumnFloats`, the batch is processed in chunks of images (one GEMM per
-/// chunk). A 1×1 convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
+/// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The batch goes through in blocks of
+/// images whose column buffers together hold at most `maxColumnFloats` floats (`ColumnPlan`). A 1×1
+/// convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
 /// With at most `directConvolutionMaxChannels` input channels (an RGB stem) the layer uses direct
 /// kernels instead (`DirectConv.swift`), which beat the thin column matrix's GEMM. The bias and a
 /// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
@@ -34,7 +34,7 @@ public final class Conv2D: Layer {
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
-    private var chunkImages = 1
+    private var plan: ColumnPlan?
     private let epilogue: Epilogue
 
     /// Creates a convolution with zero-filled weights.
@@ -79,17 +79,15 @@ public final class Conv2D: Layer {
         }
         geometry = g
         inputShape = input
-        let rowsPerImage = g.outputHeight * g.outputWidth
-        chunkImages = max(1, min(input.batch, maxColumnFloats / max(1, rowsPerImage * columnWidth)))
+        plan = isDirect ? nil : ColumnPlan(g, outputChannels: outputChannels, maxColumnFloats: maxColumnFloats)
         let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, outputChannels])
         outputShape = output
         return output
     }
 
     public var workspaceCount: Int {
-        guard let g = geometry, !isPointwise else { return 0 }
-        if isDirect { return directConvScratch(g, outputChannels: outputChannels) }
-        return chunkImages * g.outputHeight * g.outputWidth * columnWidth
+        guard let g = geometry else { return 0 }
+        return isDirect ? directConvScratch(g, outputChannels: outputChannels) : plan?.scratchCount ?? 0
     }
 
     public var multiplyAccumulates: Int {
@@ -100,65 +98,27 @@ public final class Conv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry else { return }
+        let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         if isDirect {
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
-                              outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: try context.workspace.floats(workspaceCount, for: "conv"))
-            return
+                              outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
+        } else if let plan {
+            columnConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
+            epilogue.apply(rows: g.batch * plan.rowsPerImage, channels: outputChannels, y)
         }
-        let rowsPerImage = g.outputHeight * g.outputWidth
-        var first = 0
-        while first < g.batch {
-            let count = min(chunkImages, g.batch - first)
-            let col: UnsafePointer<Float>
-            if isPointwise { col = UnsafePointer(x.data + first * rowsPerImage * inputChannels) } else {
-                let columns = try context.workspace.floats(workspaceCount, for: "conv")
-                im2row(x.data, g, images: first, count: count, into: columns)
-                col = UnsafePointer(columns)
-            }
-            BLAS.gemm(transposeB: true, m: count * rowsPerImage, n: outputChannels, k: columnWidth,
-                      a: col, b: weight.value.data, c: y.data + first * rowsPerImage * outputChannels)
-            first += count
-        }
-        epilogue.apply(rows: g.batch * rowsPerImage, channels: outputChannels, y)
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
-        let rowsPerImage = g.outputHeight * g.outputWidth
-        epilogue.backward(dy, output: y, rows: g.batch * rowsPerImage, channels: outputChannels)
+        epilogue.backward(dy, output: y, rows: g.batch * g.outputHeight * g.outputWidth, channels: outputChannels)
+        let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         if isDirect {
-            let scratch = try context.workspace.floats(workspaceCount, for: "conv")
             directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
             if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
-            return
-        }
-        dx?.zero()
-        var first = 0
-        while first < g.batch {
-            let count = min(chunkImages, g.batch - first)
-            let rows = count * rowsPerImage
-            let dyChunk = dy.data + first * rowsPerImage * outputChannels
-            let col: UnsafeMutablePointer<Float>
-            if isPointwise { col = x.data + first * rowsPerImage * inputChannels } else {
-                col = try context.workspace.floats(workspaceCount, for: "conv")
-                im2row(x.data, g, images: first, count: count, into: col)
-            }
-            // dW[Cout × K] += dYᵀ · col
-            BLAS.gemm(transposeA: true, m: outputChannels, n: columnWidth, k: rows,
-                      a: dyChunk, b: col, beta: 1, c: weight.gradient.data)
-            if let dx {
-                if isPointwise {
-                    BLAS.gemm(m: rows, n: columnWidth, k: outputChannels, a: dyChunk, b: weight.value.data,
-                              c: dx.data + first * rowsPerImage * inputChannels)
-                } else {
-                    // dcol = dY · W reuses the column buffer, then folds back into dx.
-                    BLAS.gemm(m: rows, n: columnWidth, k: outputChannels, a: dyChunk, b: weight.value.data, c: col)
-                    row2im(col, g, images: first, count: count, into: dx.data)
-                }
-            }
-            first += count
+        } else if let plan {
+            columnConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)
         }
     }
 }

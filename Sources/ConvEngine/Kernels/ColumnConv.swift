@@ -1,0 +1,164 @@
+// A standard convolution over NHWC activations lowered to im2row + GEMM (`Im2Row.swift`).
+//
+// Dimension legend:
+//   N batch, O output channels, R = HO·WO column rows per image, K = KH·KW·C columns (one receptive
+//   field), W the weights [O × K] (OHWI), X̂ a block of the column matrix [rows × K].
+//   forward  Y = X̂ · Wᵀ              backward  dW += dYᵀ · X̂,  dX̂ = dY · W, folded back by row2im.
+//
+// Two ways to cut the batch, chosen by `ColumnPlan`:
+// - sliced, when the weights are small (the baselines' early layers, SeedNet's 32→32): the batch is
+//   cut into image slices run on `Parallel`'s threads, each walking its images in blocks whose column
+//   matrix stays in cache (im2row, then a single-threaded GEMM that reads it straight back). Each
+//   slice sums its weight gradient into its own partial and the partials are added in slice order,
+//   so results do not depend on the thread count. Materialising the whole batch's column matrix
+//   instead (9× the input, written and read back through memory) cost a third of these layers' time.
+// - chunked, when one partial would be too large (deep layers: K·O in the millions, few rows per
+//   image): chunks of images as large as `maxColumnFloats` allows, im2row and row2im split over
+//   images, and each GEMM cut into bands over the threads by `BLAS.gemm`.
+// Either way `GemmTrace` sees the whole batch's products (the sliced mode records them as such).
+// A 1×1 convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
+
+/// How a column convolution cuts its batch, and the scratch it needs.
+struct ColumnPlan {
+    /// Rows of a block aimed at in the sliced mode: enough for the GEMM to amortise packing W.
+    static let targetBlockRows = 256
+    /// Column floats per block aimed at in the sliced mode (512 KiB: within L2 next to the GEMM's panels).
+    static let targetBlockFloats = 1 << 17
+    /// The most weight-gradient partials (each K·O floats) the sliced mode may hold, in floats.
+    static let partialBudget = 1 << 22
+
+    let geometry: WindowGeometry
+    let outputChannels: Int
+    /// Image slices with their own column block and weight-gradient partial; 1 means chunked.
+    let slices: Int
+    /// Images per im2row + GEMM block (per slice when sliced, per chunk when chunked).
+    let blockImages: Int
+
+    var rowsPerImage: Int { geometry.outputHeight * geometry.outputWidth }
+    var columnWidth: Int { geometry.kernel * geometry.kernel * geometry.channels }
+    /// 1×1, stride 1, no padding: the input is its own column matrix.
+    var isIdentity: Bool { geometry.kernel == 1 && geometry.stride == 1 && geometry.padding == 0 }
+    var isSliced: Bool { slices > 1 }
+    private var blockFloats: Int { isIdentity ? 0 : blockImages * rowsPerImage * columnWidth }
+    private var partialFloats: Int { isSliced ? outputChannels * columnWidth : 0 }
+
+    /// Plans a convolution over `g` with `outputChannels` filters whose column buffers together hold
+    /// at most `maxColumnFloats` floats (but always at least one image's).
+    init(_ g: WindowGeometry, outputChannels O: Int, maxColumnFloats: Int) {
+        geometry = g
+        outputChannels = O
+        let R = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
+        let imageColumns = max(1, R * K)
+        var s = Parallel.sliceCount(g.batch * R * K * O, grain: BLAS.splitGrain)
+        s = min(s, g.batch, Self.partialBudget / max(1, O * K), maxColumnFloats / imageColumns)
+        slices = max(1, s)
+        if slices > 1 {
+            let wanted = max(Self.targetBlockRows, Self.targetBlockFloats / max(1, K))
+            let perSlice = (g.batch + slices - 1) / slices
+            blockImages = max(1, min((wanted + R - 1) / R, perSlice, maxColumnFloats / (slices * imageColumns)))
+        } else {
+            blockImages = max(1, min(g.batch, maxColumnFloats / imageColumns))
+        }
+    }
+
+    /// Floats of scratch: one column block per slice, then one weight-gradient partial per slice.
+    var scratchCount: Int { slices * (blockFloats + partialFloats) }
+
+    func columns(_ scratch: UnsafeMutablePointer<Float>, slice: Int) -> UnsafeMutablePointer<Float> {
+        scratch + slice * blockFloats
+    }
+
+    func partial(_ scratch: UnsafeMutablePointer<Float>, slice: Int) -> UnsafeMutablePointer<Float> {
+        scratch + slices * blockFloats + slice * partialFloats
+    }
+
+    /// Runs `body(first, count)` over consecutive blocks of at most `blockImages` images in `images`.
+    func forEachBlock(in images: Range<Int>, _ body: (Int, Int) -> Void) {
+        var first = images.lowerBound
+        while first < images.upperBound {
+            let count = min(blockImages, images.upperBound - first)
+            body(first, count)
+            first += count
+        }
+    }
+}
+
+/// y = conv(x, w) without bias: `[N·R × O]` from x NHWC and w `[O × K]`. `scratch` holds
+/// `plan.scratchCount` floats.
+func columnConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: ColumnPlan,
+                       _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
+    func columns(_ first: Int, _ count: Int, _ block: UnsafeMutablePointer<Float>, parallel: Bool) -> UnsafePointer<Float> {
+        if plan.isIdentity { return x + first * R * K }
+        parallel ? im2rowInParallel(x, g, images: first, count: count, into: block)
+                 : im2row(x, g, images: first, count: count, into: block)
+        return UnsafePointer(block)
+    }
+    guard plan.isSliced else {
+        plan.forEachBlock(in: 0..<g.batch) { first, count in
+            BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: columns(first, count, scratch, parallel: true),
+                      b: w, c: y + first * R * O)
+        }
+        return
+    }
+    GemmTrace.recordLowered(.init(m: g.batch * R, n: O, k: K, transposeB: true))
+    Parallel.forEachSlice(plan.slices) { slice in
+        let block = plan.columns(scratch, slice: slice)
+        plan.forEachBlock(in: Parallel.range(slice, of: plan.slices, count: g.batch)) { first, count in
+            BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: columns(first, count, block, parallel: false),
+                      b: w, c: y + first * R * O, onThisThread: true)
+        }
+    }
+}
+
+/// dw += Σ dYᵀ · X̂ and, unless `dx` is nil, dx = row2im(dY · W) (overwritten). `scratch` holds
+/// `plan.scratchCount` floats.
+func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                        _ plan: ColumnPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+                        scratch: UnsafeMutablePointer<Float>) {
+    let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
+    // One block: the weight gradient into `dweight` (scaled by `beta` first), then dX̂ into the
+    // column buffer (or straight into dx when the input is its own column matrix), folded into dx.
+    func block(_ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+               beta: Float, parallel: Bool) {
+        let rows = count * R, dyBlock = dy + first * R * O
+        let col: UnsafePointer<Float>
+        if plan.isIdentity { col = x + first * R * K } else {
+            parallel ? im2rowInParallel(x, g, images: first, count: count, into: columns)
+                     : im2row(x, g, images: first, count: count, into: columns)
+            col = UnsafePointer(columns)
+        }
+        BLAS.gemm(transposeA: true, m: O, n: K, k: rows, a: dyBlock, b: col, beta: beta, c: dweight, onThisThread: !parallel)
+        guard let dx else { return }
+        if plan.isIdentity {
+            BLAS.gemm(m: rows, n: K, k: O, a: dyBlock, b: w, c: dx + first * R * K, onThisThread: !parallel)
+            return
+        }
+        BLAS.gemm(m: rows, n: K, k: O, a: dyBlock, b: w, c: columns, onThisThread: !parallel)
+        parallel ? row2imInParallel(columns, g, images: first, count: count, into: dx)
+                 : row2im(columns, g, images: first, count: count, into: dx)
+    }
+    guard plan.isSliced else {
+        plan.forEachBlock(in: 0..<g.batch) { first, count in
+            block(first, count, scratch, dweight: dw, beta: 1, parallel: true)
+        }
+        return
+    }
+    GemmTrace.recordLowered(.init(m: O, n: K, k: g.batch * R, transposeA: true))
+    if dx != nil { GemmTrace.recordLowered(.init(m: g.batch * R, n: K, k: O)) }
+    Parallel.forEachSlice(plan.slices) { slice in
+        let columns = plan.columns(scratch, slice: slice), partial = plan.partial(scratch, slice: slice)
+        var beta: Float = 0
+        plan.forEachBlock(in: Parallel.range(slice, of: plan.slices, count: g.batch)) { first, count in
+            block(first, count, columns, dweight: partial, beta: beta, parallel: false)
+            beta = 1
+        }
+    }
+    // dw += the partials, in slice order, element ranges on the threads.
+    Parallel.forEachRange(count: O * K, grain: elementGrain) { range in
+        for slice in 0..<plan.slices {
+            let partial = plan.partial(scratch, slice: slice)
+            for i in range { dw[i] += partial[i] }
+        }
+    }
+}
