@@ -47,18 +47,21 @@ public enum Parallel {
 
     /// Runs `body(slice)` once for every slice in `0..<slices`, spread over `threadCount` threads.
     ///
-    /// Slices run in any order and at the same time, so each must write only its own memory.
+    /// Slices run in any order and at the same time, so each must write only its own memory. Each
+    /// thread takes the next slice not yet started, until none is left.
     static func forEachSlice(_ slices: Int, _ body: (Int) -> Void) {
         let threads = min(currentThreadCount, slices)
         if threads <= 1 {
             for slice in 0..<slices { body(slice) }
             return
         }
+        // Threads take the next slice as they finish one, so a thread slowed by a busy neighbour on
+        // the host does not hold the others back; which thread runs a slice never changes its result.
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: threads) { thread in
-                var slice = thread
-                while slice < slices { body(slice); slice += threads }
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                while case let slice = next.wrappingAdd(1, ordering: .relaxed).oldValue, slice < slices { body(slice) }
             }
         }
     }
