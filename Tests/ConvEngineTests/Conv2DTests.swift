@@ -43,13 +43,16 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
     }
 
-    /// Convolutions large enough to be cut into several image slices: the RGB stem (direct kernels),
+    /// Convolutions large enough to be cut into several image slices: RGB stems (direct kernels),
     /// 32→32 at stride 1 and 2 and a 1×1 (column blocks per slice, weight-gradient partials), and deep
     /// layers whose weights are too large for partials (chunks, GEMMs in bands). The naive results,
     /// and the same bits on one thread or two.
     static let largeCases: [Case] = [
         Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 1, p: 1),
         Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 2, p: 1),
+        // Odd widths, a 5×5 window with padding 2, 40 outputs (a block of 32 and 8 more).
+        Case(n: 6, h: 13, w: 11, cin: 3, cout: 40, k: 5, s: 1, p: 2),
+        Case(n: 6, h: 13, w: 15, cin: 4, cout: 40, k: 5, s: 2, p: 2),
         Case(n: 8, h: 16, w: 16, cin: 32, cout: 32, k: 3, s: 1, p: 1),
         Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
         Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
@@ -89,7 +92,7 @@ import Testing
             let plan = ColumnPlan(g, outputChannels: c.cout, maxColumnFloats: c.maxColumnFloats)
             plans.append(c.cin <= directConvolutionMaxChannels ? "direct" : plan.isSliced ? "sliced" : "chunked")
         }
-        #expect(plans == ["direct", "direct", "sliced", "sliced", "sliced", "chunked", "chunked"])
+        #expect(plans == ["direct", "direct", "direct", "direct", "sliced", "sliced", "sliced", "chunked", "chunked"])
     }
 
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {

@@ -35,43 +35,71 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
 /// to [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU).
 ///
 /// Output channels go in blocks of 32 held in four 8-wide registers across every tap of a pixel, so
-/// each output is stored once and clamped while in L1; channels past the last whole block take a
-/// plain loop.
+/// each output is stored once and clamped while in L1. Where two neighbouring pixels' windows both
+/// lie inside the image across, they are computed together, each weight load feeding both pixels'
+/// accumulators (the single-pixel loop is bound by those loads). Channels past the last whole block
+/// take a plain loop.
 func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
                        scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
+    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let HO = g.outputHeight, WO = g.outputWidth, T = K * K * C, wt = scratch
     transposeWeights(w, taps: T, outputs: O, into: wt)
-    let slices = directSlices(g, outputChannels: O), outputPixels = g.outputHeight * g.outputWidth
-    let blocked = O / 32 * 32
+    let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32
+    // Output columns whose whole window lies inside the image across: inLow..<inHigh.
+    let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
     Parallel.forEachSlice(slices) { slice in
-        let images = Parallel.range(slice, of: slices, count: g.batch)
-        let pixels = (images.lowerBound * outputPixels)..<(images.upperBound * outputPixels)
-        if let bias { for p in pixels { (y + p * O).update(from: bias, count: O) } }
-        else { (y + pixels.lowerBound * O).update(repeating: 0, count: pixels.count * O) }
-        forEachOutputPixel(g, images: images) { pixel, taps in
-            let out = y + pixel * O
-            var block = 0
-            while block < blocked {
-                var acc = Block32(load: out + block)
-                taps { input, tap in
-                    let xr = x + input
-                    for c in 0..<C { acc.add(xr[c], times: Block32(load: wt + (tap * C + c) * O + block)) }
-                }
-                acc.store(to: out + block)
-                block += 32
-            }
-            if blocked < O {
-                taps { input, tap in
-                    let xr = x + input
-                    for c in 0..<C {
-                        let v = xr[c], wr = wt + (tap * C + c) * O
-                        for o in blocked..<O { out[o] += v * wr[o] }
+        for n in Parallel.range(slice, of: slices, count: g.batch) { for oy in 0..<HO {
+            // The window's rows inside the image; never empty, as the padding is smaller than the kernel.
+            let ky0 = max(0, P - oy * S), ky1 = min(K, H + P - oy * S)
+            // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
+            let rowStart = (n * H + oy * S - P) * W
+            var ox = 0
+            while ox < WO {
+                let pair = ox >= inLow && ox + 1 < inHigh, pixels = pair ? 2 : 1
+                let kx0 = max(0, P - ox * S), kx1 = pair ? K : min(K, W + P - ox * S)
+                let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C
+                if let bias { for p in 0..<pixels { (out + p * O).update(from: bias, count: O) } }
+                else { out.update(repeating: 0, count: pixels * O) }
+                var block = 0
+                while block < blocked {
+                    if pair {
+                        var first = Block32(load: out + block), second = Block32(load: out + O + block)
+                        for ky in ky0..<ky1 {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in 0..<(K * C) {
+                                let wv = Block32(load: weights + t * O)
+                                first.add(x0[row + t], times: wv)
+                                second.add(x1[row + t], times: wv)
+                            }
+                        }
+                        first.store(to: out + block)
+                        second.store(to: out + O + block)
+                    } else {
+                        var acc = Block32(load: out + block)
+                        for ky in ky0..<ky1 {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in (kx0 * C)..<(kx1 * C) { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
+                        }
+                        acc.store(to: out + block)
                     }
+                    block += 32
                 }
+                for p in 0..<pixels {
+                    let o = out + p * O, xp = x0 + p * S * C
+                    if blocked < O {
+                        for ky in ky0..<ky1 {
+                            for t in (kx0 * C)..<(kx1 * C) {
+                                let v = xp[ky * W * C + t], wr = wt + (ky * K * C + t) * O
+                                for c in blocked..<O { o[c] += v * wr[c] }
+                            }
+                        }
+                    }
+                    if let cap { for c in 0..<O { o[c] = min(max(o[c], 0), cap) } }
+                }
+                ox += pixels
             }
-            if let cap { for o in 0..<O { out[o] = min(max(out[o], 0), cap) } }
-        }
+        } }
     }
 }
 
