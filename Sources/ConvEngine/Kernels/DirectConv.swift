@@ -143,11 +143,11 @@ private struct Block32 {
 
 /// dw[o, ky, kx, c] += Σ dy[n, oy, ox, o] · x[n, oy·S−P+ky, ox·S−P+kx, c]. Accumulates.
 ///
-/// For each block of 32 output channels, tap and input channel, one register accumulator runs over
-/// every output pixel of a slice (dy rows are read contiguously, x is broadcast); channels past the
-/// last whole block take a per-pixel loop. Each image slice sums into its own `[T][O]` block of
-/// scratch; the blocks are added into dw in slice order, so the result does not depend on the thread
-/// count.
+/// Output row by output row (its dy stays in L1): for each tap, block of 32 output channels and pair of
+/// input channels, two register accumulators run along the row (dy read contiguously, x broadcast)
+/// and are then added into the slice's sums; channels past the last whole block take a per-pixel
+/// loop. Each image slice sums into its own `[T][O]` block of scratch; the blocks are added into dw
+/// in slice order, so the result does not depend on the thread count.
 func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
                               outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
                               scratch: UnsafeMutablePointer<Float>) {
@@ -157,21 +157,35 @@ func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Flo
     Parallel.forEachSlice(slices) { slice in
         let sums = partials + slice * T * O, images = Parallel.range(slice, of: slices, count: g.batch)
         sums.update(repeating: 0, count: T * O)
-        for block in stride(from: 0, to: blocked, by: 32) { for ky in 0..<K { for kx in 0..<K {
-            // Output columns whose input column ox·S − P + kx is inside the image.
-            let first = kx >= P ? 0 : (P - kx + S - 1) / S
-            let last = W - 1 + P - kx < 0 ? 0 : min(WO, (W - 1 + P - kx) / S + 1)
-            for c in 0..<C {
-                var acc = Block32(repeating: 0)
-                for n in images { for oy in 0..<HO {
-                    let iy = oy * S - P + ky
-                    if iy < 0 || iy >= H { continue }
-                    let xRow = x + ((n * H + iy) * W - P + kx) * C + c, dyRow = dy + (n * HO + oy) * WO * O + block
-                    for ox in first..<max(first, last) { acc.add(xRow[ox * S * C], times: Block32(load: dyRow + ox * O)) }
-                } }
-                acc.add(to: sums + ((ky * K + kx) * C + c) * O + block)
-            }
-        } } }
+        // Output row by output row, so that its dy stays in L1 across every tap and channel.
+        for n in images { for oy in 0..<HO {
+            let dyRow = dy + (n * HO + oy) * WO * O
+            for ky in max(0, P - oy * S)..<min(K, H + P - oy * S) { for kx in 0..<K {
+                // Output columns whose input column ox·S − P + kx is inside the image.
+                let first = kx >= P ? 0 : (P - kx + S - 1) / S
+                let last = W - 1 + P - kx < 0 ? 0 : min(WO, (W - 1 + P - kx) / S + 1)
+                if first >= last { continue }
+                let xRow = x + ((n * H + oy * S - P + ky) * W - P + kx) * C, tap = sums + (ky * K + kx) * C * O
+                for block in stride(from: 0, to: blocked, by: 32) {
+                    // Input channels in pairs, each dy load feeding both (the loop is bound by those loads).
+                    for c in stride(from: 0, to: C, by: 2) {
+                        let xc = xRow + c, dyBlock = dyRow + block
+                        var acc = Block32(repeating: 0), next = Block32(repeating: 0)
+                        if c + 1 < C {
+                            for ox in first..<last {
+                                let d = Block32(load: dyBlock + ox * O)
+                                acc.add(xc[ox * S * C], times: d)
+                                next.add(xc[ox * S * C + 1], times: d)
+                            }
+                            next.add(to: tap + (c + 1) * O + block)
+                        } else {
+                            for ox in first..<last { acc.add(xc[ox * S * C], times: Block32(load: dyBlock + ox * O)) }
+                        }
+                        acc.add(to: tap + c * O + block)
+                    }
+                }
+            } }
+        } }
         guard blocked < O else { return }
         forEachOutputPixel(g, images: images) { pixel, taps in
             let d = dy + pixel * O
