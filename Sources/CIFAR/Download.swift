@@ -89,7 +89,7 @@ public enum CIFARDownload {
     /// Appends the bytes of `url` to `file`, resuming from its current size.
     static func fetch(_ url: URL, into file: URL, progress: ((Int64, Int64?) -> Void)?) throws {
         let fm = FileManager.default
-        if !fm.fileExists(atPath: file.path) { fm.createFile(atPath: file.path, contents: nil) }
+        if !fm.fileExists(atPath: file.path) { _ = fm.createFile(atPath: file.path, contents: nil) }  // a failure surfaces below
         let existing = (try? fm.attributesOfItem(atPath: file.path)[.size] as? Int64) ?? 0
         var request = URLRequest(url: url, timeoutInterval: 60)
         if existing > 0 { request.setValue("bytes=\(existing)-", forHTTPHeaderField: "Range") }
@@ -127,7 +127,7 @@ private final class StreamingDelegate: NSObject, URLSessionDataDelegate, @unchec
         switch http.statusCode {
         case 206:
             total = http.expectedContentLength >= 0 ? received + http.expectedContentLength : nil
-            try? handle.seekToEnd()
+            _ = try? handle.seekToEnd()
         case 200:
             // The server ignored the range (or there was none): start over.
             received = 0
