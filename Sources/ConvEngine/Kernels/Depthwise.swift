@@ -100,33 +100,43 @@ func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float
 
 /// dw[ky, kx, c] += Σ dy · x over every output; dbias[c] += Σ dy. Accumulates.
 ///
+/// When the layer applies a rectifier (`cap`: +∞ for ReLU), dy is first masked in place, image by
+/// image, by the rectified output `y` (kept where 0 < y < cap), so that this pass and the input
+/// gradient after it see the gradient before the rectifier, without a pass of its own over memory.
+///
 /// Each image slice sums into its own block of `scratch` (`depthwiseScratch(g)` floats): at stride 1
 /// whole rows, as in the forward pass, into tap sums tiled across the output row; otherwise per
 /// pixel. The blocks are then added to dw and dbias in slice order, so the result does not depend
 /// on the thread count.
-func depthwiseBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+                             masking y: UnsafePointer<Float>, cap: Float?,
                              _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?,
                              scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, taps = g.kernel * g.kernel, outputPixels = g.outputHeight * g.outputWidth
+    let C = g.channels, taps = g.kernel * g.kernel, outputFloats = g.outputHeight * g.outputWidth * C
     let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C
     let block = weightGradientBlock(g), partials = scratch + tiledWeightCount(g), slices = depthwiseSlices(g)
     Parallel.forEachSlice(slices) { slice in
         let sums = partials + slice * block, biasSums = sums + taps * row
         sums.update(repeating: 0, count: block)
-        let images = Parallel.range(slice, of: slices, count: g.batch)
-        for p in (images.lowerBound * outputPixels)..<(images.upperBound * outputPixels) {
-            let d = dy + p * C
-            for c in 0..<C { biasSums[c] += d[c] }
-        }
-        if g.stride == 1 {
-            forEachStride1TapRow(g, images: images) { output, input, weights, count in
-                let o = sums + weights, dr = dy + output, xr = x + input
-                for j in 0..<count { o[j] += dr[j] * xr[j] }
+        for n in Parallel.range(slice, of: slices, count: g.batch) {
+            let image = dy + n * outputFloats, output = y + n * outputFloats
+            if let cap {
+                for i in 0..<outputFloats { let d = image[i], v = output[i]; image[i] = (v > 0 && v < cap) ? d : 0 }
             }
-        } else {
-            forEachTap(g, images: images) { output, input, weights in
-                let o = sums + weights, dr = dy + output, xr = x + input
-                for c in 0..<C { o[c] += dr[c] * xr[c] }
+            for p in stride(from: 0, to: outputFloats, by: C) {
+                let d = image + p
+                for c in 0..<C { biasSums[c] += d[c] }
+            }
+            if g.stride == 1 {
+                forEachStride1TapRow(g, images: n..<(n + 1)) { output, input, weights, count in
+                    let o = sums + weights, dr = dy + output, xr = x + input
+                    for j in 0..<count { o[j] += dr[j] * xr[j] }
+                }
+            } else {
+                forEachTap(g, images: n..<(n + 1)) { output, input, weights in
+                    let o = sums + weights, dr = dy + output, xr = x + input
+                    for c in 0..<C { o[c] += dr[c] * xr[c] }
+                }
             }
         }
     }

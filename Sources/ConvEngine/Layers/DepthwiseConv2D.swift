@@ -1,7 +1,8 @@
 /// A depthwise k×k convolution: every channel filtered by its own kernel, by a direct kernel (no GEMM).
 ///
-/// Weight layout `[k, k, channels]` (PyTorch: `[channels, 1, k, k]`). A following ReLU it absorbs is
-/// applied by the forward kernel image by image, and masks dy before the gradient kernels (`Epilogue`).
+/// Weight layout `[k, k, channels]` (PyTorch: `[channels, 1, k, k]`). A following ReLU it absorbs
+/// (`Epilogue`) is applied by the kernels image by image: a clamp in the forward kernel, a mask of dy
+/// in the weight-gradient kernel, which runs before the input gradient.
 public final class DepthwiseConv2D: Layer {
     public let kind = "dw"
     /// Channels in and out.
@@ -19,7 +20,8 @@ public final class DepthwiseConv2D: Layer {
     /// The rectifier this layer absorbed and applies itself, if any.
     public var fusedRectifier: ReLU? { epilogue.rectifier }
 
-    /// Holds the absorbed rectifier; the kernels add the bias and sum its gradient themselves.
+    /// Holds the absorbed rectifier; the kernels add the bias, sum its gradient and apply the
+    /// rectifier themselves.
     private let epilogue: Epilogue
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
@@ -43,7 +45,7 @@ public final class DepthwiseConv2D: Layer {
         weight = Parameter(name: "weight", shape: Shape(unchecked: [kernelSize, kernelSize, channels]),
                            layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
         self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [channels])) : nil
-        epilogue = Epilogue(bias: self.bias, channels: channels)
+        epilogue = Epilogue(bias: nil, channels: channels)
     }
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
@@ -83,8 +85,9 @@ public final class DepthwiseConv2D: Layer {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
-        epilogue.backward(dy, output: y, rows: dy.count / channels, channels: channels, includeBias: false)
-        depthwiseBackwardWeight(dy.data, x.data, g, weight.gradient.data, bias?.gradient.data, scratch: scratch)
+        // The kernel masks dy by the absorbed rectifier itself, image by image while in cache.
+        depthwiseBackwardWeight(dy.data, x.data, g, masking: y.data, cap: epilogue.cap, weight.gradient.data,
+                                bias?.gradient.data, scratch: scratch)
         if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data, scratch: scratch) }
     }
 }

@@ -3,8 +3,8 @@
 /// of separate layers. Shared by the convolutions, the fully connected layer and batch norm.
 ///
 /// Forward, `apply` adds the bias and clamps to [0, cap]; backward, `backward` masks dy in place by
-/// the clamped output and sums the bias gradient in the same pass. A layer whose kernel adds the bias
-/// or clamps itself (the direct kernels, batch norm) reads `bias` and `cap` and skips `apply`.
+/// the clamped output and sums the bias gradient in the same pass. A layer whose kernels do this
+/// themselves (the direct and depthwise kernels, batch norm) reads `bias` and `cap` instead.
 ///
 /// The absorbed ReLU keeps its entry in `Sequential`'s memory plan, where it runs in place and reads
 /// its output in backward; so the output the layer reads to mask dy is never overwritten.
@@ -36,17 +36,14 @@ final class Epilogue {
         biasRectifyForward(bias.map { UnsafePointer($0.value.data) }, rows: rows, channels: channels, cap: cap, y.data)
     }
 
-    /// Masks `dy` in place by the rectifier (when one was absorbed) and, when `includeBias`, adds
-    /// Σ dy to the bias gradient.
+    /// Masks `dy` in place by the rectifier (when one was absorbed) and adds Σ dy to the bias gradient.
     ///
     /// - Parameters:
     ///   - dy: the gradient of the layer's output, overwritten with the gradient before the rectifier.
     ///   - y: the layer's (rectified) output.
     ///   - rows: rows of the output.
     ///   - channels: output channels.
-    ///   - includeBias: false when the layer's own kernel sums the bias gradient.
-    func backward(_ dy: TensorView, output y: TensorView, rows: Int, channels: Int, includeBias: Bool = true) {
-        let dbias = includeBias ? bias?.gradient.data : nil
-        biasRectifyBackward(dy.data, y.data, rows: rows, channels: channels, cap: cap, sums: sums, dbias)
+    func backward(_ dy: TensorView, output y: TensorView, rows: Int, channels: Int) {
+        biasRectifyBackward(dy.data, y.data, rows: rows, channels: channels, cap: cap, sums: sums, bias?.gradient.data)
     }
 }
