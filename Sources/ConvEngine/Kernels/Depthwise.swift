@@ -52,22 +52,15 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bi
                       _ g: WindowGeometry, cap: Float?, _ y: UnsafeMutablePointer<Float>,
                       scratch: UnsafeMutablePointer<Float>) {
     let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
-    if g.stride == 1 { tileWeights(w, g, into: scratch) }
+    let filters = depthwiseFilters(w, g, scratch: scratch)
     forEachImageSlice(g) { images in
         for n in images {
             let image = y + n * outputFloats
             if let bias { for p in stride(from: 0, to: outputFloats, by: C) { (image + p).update(from: bias, count: C) } }
             else { image.update(repeating: 0, count: outputFloats) }
-            if g.stride == 1 {
-                forEachStride1TapRow(g, images: n..<(n + 1)) { output, input, weights, count in
-                    let o = y + output, xr = x + input, wr = scratch + weights
-                    for j in 0..<count { o[j] += xr[j] * wr[j] }
-                }
-            } else {
-                forEachTap(g, images: n..<(n + 1)) { output, input, weights in
-                    let o = y + output, xr = x + input, wr = w + weights
-                    for c in 0..<C { o[c] += xr[c] * wr[c] }
-                }
+            forEachTapRun(g, images: n..<(n + 1)) { output, input, weights, count in
+                let o = y + output, xr = x + input, wr = filters + weights
+                for j in 0..<count { o[j] += xr[j] * wr[j] }
             }
             if let cap { for i in 0..<outputFloats { image[i] = min(max(image[i], 0), cap) } }
         }
@@ -81,19 +74,12 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bi
 func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                             _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     let C = g.channels, inputFloats = g.height * g.width * C
-    if g.stride == 1 { tileWeights(w, g, into: scratch) }
+    let filters = depthwiseFilters(w, g, scratch: scratch)
     forEachImageSlice(g) { images in
         (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
-        if g.stride == 1 {
-            forEachStride1TapRow(g, images: images) { output, input, weights, count in
-                let o = dx + input, dr = dy + output, wr = scratch + weights
-                for j in 0..<count { o[j] += dr[j] * wr[j] }
-            }
-        } else {
-            forEachTap(g, images: images) { output, input, weights in
-                let o = dx + input, dr = dy + output, wr = w + weights
-                for c in 0..<C { o[c] += dr[c] * wr[c] }
-            }
+        forEachTapRun(g, images: images) { output, input, weights, count in
+            let o = dx + input, dr = dy + output, wr = filters + weights
+            for j in 0..<count { o[j] += dr[j] * wr[j] }
         }
     }
 }
@@ -127,16 +113,9 @@ func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePoint
                 let d = image + p
                 for c in 0..<C { biasSums[c] += d[c] }
             }
-            if g.stride == 1 {
-                forEachStride1TapRow(g, images: n..<(n + 1)) { output, input, weights, count in
-                    let o = sums + weights, dr = dy + output, xr = x + input
-                    for j in 0..<count { o[j] += dr[j] * xr[j] }
-                }
-            } else {
-                forEachTap(g, images: n..<(n + 1)) { output, input, weights in
-                    let o = sums + weights, dr = dy + output, xr = x + input
-                    for c in 0..<C { o[c] += dr[c] * xr[c] }
-                }
+            forEachTapRun(g, images: n..<(n + 1)) { output, input, weights, count in
+                let o = sums + weights, dr = dy + output, xr = x + input
+                for j in 0..<count { o[j] += dr[j] * xr[j] }
             }
         }
     }
@@ -148,6 +127,25 @@ func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePoint
         } }
         if let dbias { for c in 0..<C { dbias[c] += biasSums[c] } }
     }
+}
+
+/// The filters as `forEachTapRun` indexes them: at stride 1 tiled across an output row into
+/// `scratch`, otherwise `w` itself.
+private func depthwiseFilters(_ w: UnsafePointer<Float>, _ g: WindowGeometry,
+                              scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+    guard g.stride == 1 else { return w }
+    tileWeights(w, g, into: scratch)
+    return UnsafePointer(scratch)
+}
+
+/// Calls `body(output, input, weights, count)` for every run of `count` floats over which an output,
+/// the input a tap reads and the tap's weights advance together, for the taps inside the image: at
+/// stride 1 a whole output row against the tiled weights (`forEachStride1TapRow`, weights `[K·K][WO·C]`),
+/// otherwise one pixel's C channels (`forEachTap`, weights `[K·K][C]`).
+@inline(__always)
+private func forEachTapRun(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
+    if g.stride == 1 { forEachStride1TapRow(g, images: images, body) }
+    else { forEachTap(g, images: images) { body($0, $1, $2, g.channels) } }
 }
 
 /// Fills `tiled` with each tap's weights repeated across an output row: `[K·K][WO·C]`.
