@@ -6,15 +6,16 @@
 //   forward  Y = X̂ · Wᵀ              backward  dW += dYᵀ · X̂,  dX̂ = dY · W, folded back by row2im.
 //
 // Two ways to cut the batch, chosen by `ColumnPlan`:
-// - sliced, when the weights are small (the baselines' early layers, SeedNet's 32→32): the batch is
-//   cut into image slices run on `Parallel`'s threads, each walking its images in blocks whose column
-//   matrix stays in cache (im2row, then a single-threaded GEMM that reads it straight back). Each
-//   slice sums its weight gradient into its own partial and the partials are added in slice order,
-//   so results do not depend on the thread count. Materialising the whole batch's column matrix
-//   instead (9× the input, written and read back through memory) cost a third of these layers' time.
-// - chunked, when one partial would be too large (deep layers: K·O in the millions, few rows per
-//   image): chunks of images as large as `maxColumnFloats` allows, im2row and row2im split over
-//   images, and each GEMM cut into bands over the threads by `BLAS.gemm`.
+// - sliced, when the outputs are few and the weights small (the baselines' early layers, SeedNet's
+//   32→32), so that im2row is a large part of the work: the batch is cut into image slices run on
+//   `Parallel`'s threads, each walking its images in blocks whose column matrix stays in cache
+//   (im2row, then a single-threaded GEMM that reads it straight back). Each slice sums its weight
+//   gradient into its own partial and the partials are added in slice order, so results do not
+//   depend on the thread count. Materialising the whole batch's column matrix instead (9× the input,
+//   written and read back through memory) cost a third of these layers' time.
+// - chunked, when there are many outputs or one partial would be too large (deep layers: K·O in the
+//   millions, few rows per image): chunks of images as large as `maxColumnFloats` allows, im2row and
+//   row2im split over images, and each GEMM cut into bands over the threads by `BLAS.gemm`.
 // Either way `GemmTrace` sees the whole batch's products (the sliced mode records them as such).
 // A 1×1 convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
 
@@ -26,6 +27,11 @@ struct ColumnPlan {
     static let targetBlockFloats = 1 << 17
     /// The most weight-gradient partials (each K·O floats) the sliced mode may hold, in floats.
     static let partialBudget = 1 << 22
+    /// Output channels up to which the sliced mode is used: with more, im2row is a small part of
+    /// each row's work and whole-batch GEMMs in bands run faster (MobileNet-CIFAR 0.5's baseline,
+    /// 2 alternating runs: its 256-output layers 15.9 → 14.6 ms forward, 31.5 → 27.3 ms backward;
+    /// its 128-output layers the same or slightly slower).
+    static let slicedMaximumOutputs = 128
 
     let geometry: WindowGeometry
     let outputChannels: Int
@@ -51,6 +57,7 @@ struct ColumnPlan {
         let imageColumns = max(1, R * K)
         var s = Parallel.sliceCount(g.batch * R * K * O, grain: BLAS.splitGrain)
         s = min(s, g.batch, Self.partialBudget / max(1, O * K), maxColumnFloats / imageColumns)
+        if O > Self.slicedMaximumOutputs { s = 1 }
         slices = max(1, s)
         if slices > 1 {
             let wanted = max(Self.targetBlockRows, Self.targetBlockFloats / max(1, K))
