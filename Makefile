@@ -12,7 +12,7 @@ HASWELL_FEATURES := avx2 fma bmi1 bmi2 movbe f16c
 CPU_FLAGS ?= $(shell f=/proc/cpuinfo; [ -r $$f ] && for x in $(HASWELL_FEATURES); do grep -qw $$x $$f || exit 0; done && \
   [ -r $$f ] && echo "-Xswiftc -target-cpu -Xswiftc haswell")
 
-# The default job of `make run`: the seed's recipe for its network (about 75 s of training on 2 cores).
+# The default job of `make run`: the seed's recipe for its network (about 35 s of training on 2 cores).
 RUN_ARGS ?= --model seed --optimizer adam --lr 1e-3 --batch-size 20 --steps 10000 --normalize seed --no-augment --schedule constant
 
 help:
