@@ -3,7 +3,7 @@
 same models, batch sizes and thread count, run in alternating rounds on this machine, reported as
 medians across rounds with the ratio ours / best peer. Not run by CI.
 
-    python3 bench/compare.py [--threads 2] [--rounds 3] [--repeats 10] [--quick]
+    python3 bench/compare.py [--threads 2] [--rounds 3] [--repeats 10] [--only "SeedNet/20"] [--quick]
 """
 import argparse
 import json
@@ -63,9 +63,15 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--only", action="append", metavar="MODEL/BATCH",
+                   help='run only this case, e.g. "SeedNet/20" (repeatable); small batches want more --repeats')
     p.add_argument("--quick", action="store_true", help="one small case, one round (a smoke test)")
     args = p.parse_args()
     cases = [("SeedNet", ["--model", "seed"], 8)] if args.quick else CASES
+    if args.only:
+        cases = [c for c in cases if f"{c[0]}/{c[2]}" in args.only]
+        if not cases:
+            p.error(f"--only: no case among {', '.join(f'{c[0]}/{c[2]}' for c in CASES)}")
     rounds = 1 if args.quick else args.rounds
     samples = {}
     for r in range(rounds):
