@@ -72,9 +72,11 @@ struct ColumnPlan {
         if O > Self.slicedMaximumOutputs { s = 1 }
         slices = max(1, s)
         if slices > 1 {
+            // A block also holds dy's columns when the input gradient takes the flipped filters.
+            let dyColumns = g.stride == 1 ? g.height * g.width * g.kernel * g.kernel * O : 0
             let wanted = max(Self.targetBlockRows, Self.targetBlockFloats / max(1, K))
             let perSlice = (g.batch + slices - 1) / slices
-            blockImages = max(1, min((wanted + R - 1) / R, perSlice, maxColumnFloats / (slices * imageColumns)))
+            blockImages = max(1, min((wanted + R - 1) / R, perSlice, maxColumnFloats / (slices * max(imageColumns, dyColumns))))
         } else {
             blockImages = max(1, min(g.batch, maxColumnFloats / imageColumns))
         }
