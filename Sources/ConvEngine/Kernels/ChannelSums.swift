@@ -38,10 +38,9 @@ final class ChannelSums {
     func sum(rows M: Int, _ addRows: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         let C = channels
         let slices = Parallel.sliceCount(M, grain: max(sumBlock, elementGrain / C), maximumSlices: Self.maximumSlices)
-        Parallel.forEachSlice(slices) { slice in
+        Parallel.forEachRange(of: M, slices: slices) { slice, rows in
             let sums = sliceSums + slice * 2 * C, block = blockSums + slice * 2 * C
             sums.update(repeating: 0, count: 2 * C)
-            let rows = Parallel.range(slice, of: slices, count: M)
             var start = rows.lowerBound
             while start < rows.upperBound {
                 let end = min(start + sumBlock, rows.upperBound)

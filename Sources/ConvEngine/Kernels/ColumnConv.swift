@@ -132,9 +132,9 @@ func columnConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ p
         return
     }
     GemmTrace.recordLowered(.init(m: g.batch * R, n: O, k: K, transposeB: true))
-    Parallel.forEachSlice(plan.slices) { slice in
+    Parallel.forEachRange(of: g.batch, slices: plan.slices) { slice, images in
         let block = plan.columns(scratch, slice: slice)
-        plan.forEachBlock(in: Parallel.range(slice, of: plan.slices, count: g.batch)) { first, count in
+        plan.forEachBlock(in: images) { first, count in
             BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: columns(first, count, block, parallel: false),
                       b: w, c: y + first * R * O, onThisThread: true)
         }
@@ -191,10 +191,10 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
             GemmTrace.recordLowered(.init(m: g.batch * R, n: K, k: O))
         }
     }
-    Parallel.forEachSlice(plan.slices) { slice in
+    Parallel.forEachRange(of: g.batch, slices: plan.slices) { slice, images in
         let columns = plan.columns(scratch, slice: slice), partial = plan.partial(scratch, slice: slice)
         var beta: Float = 0
-        plan.forEachBlock(in: Parallel.range(slice, of: plan.slices, count: g.batch)) { first, count in
+        plan.forEachBlock(in: images) { first, count in
             block(first, count, columns, dweight: partial, beta: beta, parallel: false)
             beta = 1
         }

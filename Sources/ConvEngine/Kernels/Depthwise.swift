@@ -15,8 +15,8 @@ let depthwiseGrain = 1 << 18
 
 /// How many image slices a depthwise pass over `g` is cut into.
 func depthwiseSlices(_ g: WindowGeometry) -> Int {
-    let perImage = g.outputHeight * g.outputWidth * g.channels * g.kernel * g.kernel
-    return min(g.batch, Parallel.sliceCount(g.batch * perImage, grain: depthwiseGrain))
+    Parallel.itemSliceCount(g.batch, workPerItem: g.outputHeight * g.outputWidth * g.channels * g.kernel * g.kernel,
+                            grain: depthwiseGrain)
 }
 
 /// Floats of scratch the depthwise kernels want: each tap's weights tiled across an output row (at
@@ -37,8 +37,7 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 
 /// Runs `body(images)` over consecutive image ranges of `g`'s batch, in parallel.
 private func forEachImageSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void) {
-    let slices = depthwiseSlices(g)
-    Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: g.batch)) }
+    Parallel.forEachRange(of: g.batch, slices: depthwiseSlices(g)) { body($1) }
 }
 
 /// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c], clamped to
@@ -101,10 +100,10 @@ func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePoint
     let C = g.channels, taps = g.kernel * g.kernel, outputFloats = g.outputHeight * g.outputWidth * C
     let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C
     let block = weightGradientBlock(g), partials = scratch + tiledWeightCount(g), slices = depthwiseSlices(g)
-    Parallel.forEachSlice(slices) { slice in
+    Parallel.forEachRange(of: g.batch, slices: slices) { slice, images in
         let sums = partials + slice * block, biasSums = sums + taps * row
         sums.update(repeating: 0, count: block)
-        for n in Parallel.range(slice, of: slices, count: g.batch) {
+        for n in images {
             let image = dy + n * outputFloats, output = y + n * outputFloats
             if let cap {
                 for i in 0..<outputFloats { let d = image[i], v = output[i]; image[i] = (v > 0 && v < cap) ? d : 0 }

@@ -16,8 +16,8 @@ let directConvolutionMaxChannels = 4
 private let directGrain = 1 << 18
 
 private func directSlices(_ g: WindowGeometry, outputChannels O: Int) -> Int {
-    let perImage = g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels * O
-    return min(g.batch, Parallel.sliceCount(g.batch * perImage, grain: directGrain))
+    Parallel.itemSliceCount(g.batch, workPerItem: g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels * O,
+                            grain: directGrain)
 }
 
 /// Floats of scratch the direct kernels want: the transposed weights, then one weight-gradient block
@@ -49,8 +49,8 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
     let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32, eights = O / 8 * 8
     // Output columns whose whole window lies inside the image across: inLow..<inHigh.
     let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
-    Parallel.forEachSlice(slices) { slice in
-        for n in Parallel.range(slice, of: slices, count: g.batch) { for oy in 0..<HO {
+    Parallel.forEachRange(of: g.batch, slices: slices) { _, images in
+        for n in images { for oy in 0..<HO {
             // The window's rows inside the image; never empty, as the padding is smaller than the kernel.
             let ky0 = max(0, P - oy * S), ky1 = min(K, H + P - oy * S)
             // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
@@ -179,8 +179,8 @@ func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Flo
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, T = K * K * C, partials = scratch + T * O
     let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32, eights = O / 8 * 8
-    Parallel.forEachSlice(slices) { slice in
-        let sums = partials + slice * T * O, images = Parallel.range(slice, of: slices, count: g.batch)
+    Parallel.forEachRange(of: g.batch, slices: slices) { slice, images in
+        let sums = partials + slice * T * O
         sums.update(repeating: 0, count: T * O)
         // Output row by output row, so that its dy stays in L1 across every tap and channel.
         for n in images { for oy in 0..<HO {
@@ -245,8 +245,7 @@ func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Floa
     let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch, inputFloats = g.height * g.width * C
     transposeWeights(w, taps: T, outputs: O, into: wt)
     let slices = directSlices(g, outputChannels: O)
-    Parallel.forEachSlice(slices) { slice in
-        let images = Parallel.range(slice, of: slices, count: g.batch)
+    Parallel.forEachRange(of: g.batch, slices: slices) { _, images in
         (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
         forEachOutputPixel(g, images: images) { pixel, taps in
             let d = dy + pixel * O

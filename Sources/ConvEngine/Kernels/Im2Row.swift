@@ -64,7 +64,7 @@ func row2im(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int
 func im2rowInParallel(_ x: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
                       into col: UnsafeMutablePointer<Float>) {
     let rows = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
-    forEachImageRange(count, floatsPerImage: rows * K) { images in
+    Parallel.forEachRange(of: count, slices: Parallel.itemSliceCount(count, workPerItem: rows * K, grain: elementGrain)) { _, images in
         im2row(x, g, images: first + images.lowerBound, count: images.count, into: col + images.lowerBound * rows * K)
     }
 }
@@ -73,12 +73,7 @@ func im2rowInParallel(_ x: UnsafePointer<Float>, _ g: WindowGeometry, images fir
 func row2imInParallel(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
                       into dx: UnsafeMutablePointer<Float>) {
     let rows = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
-    forEachImageRange(count, floatsPerImage: rows * K) { images in
+    Parallel.forEachRange(of: count, slices: Parallel.itemSliceCount(count, workPerItem: rows * K, grain: elementGrain)) { _, images in
         row2im(dcol + images.lowerBound * rows * K, g, images: first + images.lowerBound, count: images.count, into: dx)
     }
-}
-
-private func forEachImageRange(_ count: Int, floatsPerImage: Int, _ body: (Range<Int>) -> Void) {
-    let slices = min(count, Parallel.sliceCount(count * floatsPerImage, grain: elementGrain))
-    Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: count)) }
 }

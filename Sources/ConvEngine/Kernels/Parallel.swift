@@ -80,10 +80,21 @@ public enum Parallel {
         (slice * count / slices)..<((slice + 1) * count / slices)
     }
 
+    /// How many slices to cut `items` items (images, say) of `workPerItem` units each into: at
+    /// least `grain` units per slice, at most 8 slices, never more slices than items.
+    static func itemSliceCount(_ items: Int, workPerItem: Int, grain: Int) -> Int {
+        min(items, sliceCount(items * workPerItem, grain: grain))
+    }
+
+    /// Runs `body(slice, range)` for each of `slices` near-equal consecutive ranges of `0..<count`,
+    /// spread over the threads like `forEachSlice`.
+    static func forEachRange(of count: Int, slices: Int, _ body: (_ slice: Int, _ range: Range<Int>) -> Void) {
+        forEachSlice(slices) { body($0, range($0, of: slices, count: count)) }
+    }
+
     /// Runs `body(range)` over consecutive ranges covering `0..<count`, in parallel when the work is
     /// large enough; for element-wise passes whose ranges are independent.
     static func forEachRange(count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        let slices = sliceCount(count, grain: grain)
-        forEachSlice(slices) { body(range($0, of: slices, count: count)) }
+        forEachRange(of: count, slices: sliceCount(count, grain: grain)) { body($1) }
     }
 }

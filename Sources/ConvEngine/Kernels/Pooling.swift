@@ -15,7 +15,7 @@ func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeM
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, vectorized = C / 8 * 8
     let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-    forEachPoolingSlice(g) { images in
+    Parallel.forEachRange(of: g.batch, slices: poolingSlices(g)) { _, images in
         for n in images { for oy in 0..<HO { for ox in 0..<WO {
             let o = ((n * HO + oy) * WO + ox) * C
             let out = y + o, arg = argmax + o
@@ -58,17 +58,15 @@ func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeM
 func maxPoolBackward(_ dy: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>, _ g: WindowGeometry,
                      _ dx: UnsafeMutablePointer<Float>) {
     let inputFloats = g.height * g.width * g.channels, outputFloats = g.outputHeight * g.outputWidth * g.channels
-    forEachPoolingSlice(g) { images in
+    Parallel.forEachRange(of: g.batch, slices: poolingSlices(g)) { _, images in
         (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
         for i in (images.lowerBound * outputFloats)..<(images.upperBound * outputFloats) { dx[Int(argmax[i])] += dy[i] }
     }
 }
 
-/// Runs `body(images)` over consecutive image ranges of `g`'s batch, in parallel when the input is
-/// large enough.
-private func forEachPoolingSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void) {
-    let slices = min(g.batch, Parallel.sliceCount(g.batch * g.height * g.width * g.channels, grain: elementGrain))
-    Parallel.forEachSlice(slices) { body(Parallel.range($0, of: slices, count: g.batch)) }
+/// Image slices of a pooling pass over `g`: split over the threads when the input is large enough.
+private func poolingSlices(_ g: WindowGeometry) -> Int {
+    Parallel.itemSliceCount(g.batch, workPerItem: g.height * g.width * g.channels, grain: elementGrain)
 }
 
 /// Average pooling; padded positions count in the divisor (PyTorch's `count_include_pad=True`).
