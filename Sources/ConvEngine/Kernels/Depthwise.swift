@@ -164,15 +164,13 @@ private func forEachStride1TapRow(_ g: WindowGeometry, images: Range<Int>, _ bod
     let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
     for n in images { for oy in 0..<HO {
-        for ky in 0..<K {
+        for ky in g.tapRows(atOutputRow: oy) {
             let iy = oy - P + ky
-            if iy < 0 || iy >= H { continue }
             for kx in 0..<K {
-                // Output columns whose input column ox − P + kx is inside the image.
-                let first = max(0, P - kx), last = min(WO, W + P - kx)
-                if first >= last { continue }
+                let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
+                if columns.isEmpty { continue }
                 body((n * HO + oy) * row + first * C, ((n * H + iy) * W + first - P + kx) * C,
-                     (ky * K + kx) * row + first * C, (last - first) * C)
+                     (ky * K + kx) * row + first * C, columns.count * C)
             }
         }
     } }
@@ -186,15 +184,10 @@ private func forEachTap(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, I
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
     for n in images { for oy in 0..<HO { for ox in 0..<WO {
-        let output = ((n * HO + oy) * WO + ox) * C
-        for ky in 0..<K {
+        let output = ((n * HO + oy) * WO + ox) * C, columns = g.tapColumns(atOutputColumn: ox)
+        for ky in g.tapRows(atOutputRow: oy) {
             let iy = oy * S - P + ky
-            if iy < 0 || iy >= H { continue }
-            for kx in 0..<K {
-                let ix = ox * S - P + kx
-                if ix < 0 || ix >= W { continue }
-                body(output, ((n * H + iy) * W + ix) * C, (ky * K + kx) * C)
-            }
+            for kx in columns { body(output, ((n * H + iy) * W + ox * S - P + kx) * C, (ky * K + kx) * C) }
         }
     } } }
 }

@@ -51,14 +51,13 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
     let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
     Parallel.forEachRange(of: g.batch, slices: slices) { _, images in
         for n in images { for oy in 0..<HO {
-            // The window's rows inside the image; never empty, as the padding is smaller than the kernel.
-            let ky0 = max(0, P - oy * S), ky1 = min(K, H + P - oy * S)
+            let rows = g.tapRows(atOutputRow: oy)
             // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
             let rowStart = (n * H + oy * S - P) * W
             var ox = 0
             while ox < WO {
                 let pair = ox >= inLow && ox + 1 < inHigh, pixels = pair ? 2 : 1
-                let kx0 = max(0, P - ox * S), kx1 = pair ? K : min(K, W + P - ox * S)
+                let columns = pair ? 0..<K : g.tapColumns(atOutputColumn: ox), taps = (columns.lowerBound * C)..<(columns.upperBound * C)
                 let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C
                 if let bias { for p in 0..<pixels { (out + p * O).update(from: bias, count: O) } }
                 else { out.update(repeating: 0, count: pixels * O) }
@@ -66,7 +65,7 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
                 while block < blocked {
                     if pair {
                         var first = Block32(load: out + block), second = Block32(load: out + O + block)
-                        for ky in ky0..<ky1 {
+                        for ky in rows {
                             let row = ky * W * C, weights = wt + ky * K * C * O + block
                             for t in 0..<(K * C) {
                                 let wv = Block32(load: weights + t * O)
@@ -78,9 +77,9 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
                         second.store(to: out + O + block)
                     } else {
                         var acc = Block32(load: out + block)
-                        for ky in ky0..<ky1 {
+                        for ky in rows {
                             let row = ky * W * C, weights = wt + ky * K * C * O + block
-                            for t in (kx0 * C)..<(kx1 * C) { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
+                            for t in taps { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
                         }
                         acc.store(to: out + block)
                     }
@@ -91,9 +90,9 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
                     for p in 0..<pixels {
                         let xp = x0 + p * S * C
                         var acc = load8(out + p * O + block)
-                        for ky in ky0..<ky1 {
+                        for ky in rows {
                             let row = ky * W * C, weights = wt + ky * K * C * O + block
-                            for t in (kx0 * C)..<(kx1 * C) { acc.addProduct(SIMD8(repeating: xp[row + t]), load8(weights + t * O)) }
+                            for t in taps { acc.addProduct(SIMD8(repeating: xp[row + t]), load8(weights + t * O)) }
                         }
                         store8(acc, out + p * O + block)
                     }
@@ -102,8 +101,8 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
                 for p in 0..<pixels {
                     let o = out + p * O, xp = x0 + p * S * C
                     if eights < O {
-                        for ky in ky0..<ky1 {
-                            for t in (kx0 * C)..<(kx1 * C) {
+                        for ky in rows {
+                            for t in taps {
                                 let v = xp[ky * W * C + t], wr = wt + (ky * K * C + t) * O
                                 for c in eights..<O { o[c] += v * wr[c] }
                             }
@@ -185,11 +184,9 @@ func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Flo
         // Output row by output row, so that its dy stays in L1 across every tap and channel.
         for n in images { for oy in 0..<HO {
             let dyRow = dy + (n * HO + oy) * WO * O
-            for ky in max(0, P - oy * S)..<min(K, H + P - oy * S) { for kx in 0..<K {
-                // Output columns whose input column ox·S − P + kx is inside the image.
-                let first = kx >= P ? 0 : (P - kx + S - 1) / S
-                let last = W - 1 + P - kx < 0 ? 0 : min(WO, (W - 1 + P - kx) / S + 1)
-                if first >= last { continue }
+            for ky in g.tapRows(atOutputRow: oy) { for kx in 0..<K {
+                let columns = g.outputColumns(readingTapColumn: kx), (first, last) = (columns.lowerBound, columns.upperBound)
+                if columns.isEmpty { continue }
                 let xRow = x + ((n * H + oy * S - P + ky) * W - P + kx) * C, tap = sums + (ky * K + kx) * C * O
                 for block in stride(from: 0, to: blocked, by: 32) {
                     // Input channels in pairs, each dy load feeding both (the loop is bound by those loads).
@@ -272,15 +269,9 @@ private func forEachOutputPixel(_ g: WindowGeometry, images: Range<Int>,
     let HO = g.outputHeight, WO = g.outputWidth
     for n in images { for oy in 0..<HO { for ox in 0..<WO {
         body((n * HO + oy) * WO + ox) { visit in
-            for ky in 0..<K {
-                let iy = oy * S - P + ky
-                if iy < 0 || iy >= H { continue }
-                for kx in 0..<K {
-                    let ix = ox * S - P + kx
-                    if ix < 0 || ix >= W { continue }
-                    visit(((n * H + iy) * W + ix) * C, ky * K + kx)
-                }
-            }
+            for ky in g.tapRows(atOutputRow: oy) { for kx in g.tapColumns(atOutputColumn: ox) {
+                visit(((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C, ky * K + kx)
+            } }
         }
     } } }
 }

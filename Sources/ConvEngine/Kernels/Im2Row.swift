@@ -46,16 +46,10 @@ func row2im(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int
         let image = dx + (first + n) * H * W * C
         for oy in 0..<HO { for ox in 0..<WO {
             let row = dcol + ((n * HO + oy) * WO + ox) * K
-            for ky in 0..<KH {
-                let iy = oy * S - P + ky
-                if iy < 0 || iy >= H { continue }
-                for kx in 0..<KW {
-                    let ix = ox * S - P + kx
-                    if ix < 0 || ix >= W { continue }
-                    let src = row + (ky * KW + kx) * C, dst = image + (iy * W + ix) * C
-                    for c in 0..<C { dst[c] += src[c] }
-                }
-            }
+            for ky in g.tapRows(atOutputRow: oy) { for kx in g.tapColumns(atOutputColumn: ox) {
+                let src = row + (ky * KW + kx) * C, dst = image + ((oy * S - P + ky) * W + ox * S - P + kx) * C
+                for c in 0..<C { dst[c] += src[c] }
+            } }
         } }
     }
 }

@@ -12,16 +12,16 @@
 /// `Parallel`'s threads.
 func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>,
                     _ argmax: UnsafeMutablePointer<Int32>) {
-    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+    let (H, W, C, S, P) = (g.height, g.width, g.channels, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, vectorized = C / 8 * 8
     let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
     Parallel.forEachRange(of: g.batch, slices: poolingSlices(g)) { _, images in
         for n in images { for oy in 0..<HO { for ox in 0..<WO {
             let o = ((n * HO + oy) * WO + ox) * C
             let out = y + o, arg = argmax + o
-            // The window clipped to the image; never empty, as the padding is smaller than the kernel.
-            let ky0 = max(0, P - oy * S), ky1 = min(K, H + P - oy * S)
-            let kx0 = max(0, P - ox * S), kx1 = min(K, W + P - ox * S)
+            // The window clipped to the image (never empty).
+            let rows = g.tapRows(atOutputRow: oy), columns = g.tapColumns(atOutputColumn: ox)
+            let (ky0, kx0) = (rows.lowerBound, columns.lowerBound)
             // Indices fit in Int32 (MaxPool2D checks the input size), so wrapping adds are exact.
             func base(_ ky: Int, _ kx: Int) -> Int { ((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C }
             let first = base(ky0, kx0)
@@ -29,7 +29,7 @@ func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeM
             while c < vectorized {
                 var best = UnsafeRawPointer(x + first + c).loadUnaligned(as: SIMD8<Float>.self)
                 var winner = lanes &+ Int32(truncatingIfNeeded: first + c)
-                for ky in ky0..<ky1 { for kx in kx0..<kx1 where ky != ky0 || kx != kx0 {
+                for ky in rows { for kx in columns where ky != ky0 || kx != kx0 {
                     let index = base(ky, kx) + c
                     let v = UnsafeRawPointer(x + index).loadUnaligned(as: SIMD8<Float>.self)
                     let better = v .> best
@@ -42,7 +42,7 @@ func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeM
             }
             for c in vectorized..<C {
                 var best = x[first + c], winner = Int32(truncatingIfNeeded: first + c)
-                for ky in ky0..<ky1 { for kx in kx0..<kx1 {
+                for ky in rows { for kx in columns {
                     let index = base(ky, kx) + c, v = x[index]
                     if v > best { best = v; winner = Int32(truncatingIfNeeded: index) }
                 } }
@@ -76,16 +76,10 @@ func avgPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeM
     for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
         let out = y + ((n * HO + oy) * WO + ox) * C
         out.update(repeating: 0, count: C)
-        for ky in 0..<K {
-            let iy = oy * S - P + ky
-            if iy < 0 || iy >= H { continue }
-            for kx in 0..<K {
-                let ix = ox * S - P + kx
-                if ix < 0 || ix >= W { continue }
-                let xr = x + ((n * H + iy) * W + ix) * C
-                for c in 0..<C { out[c] += xr[c] }
-            }
-        }
+        for ky in g.tapRows(atOutputRow: oy) { for kx in g.tapColumns(atOutputColumn: ox) {
+            let xr = x + ((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C
+            for c in 0..<C { out[c] += xr[c] }
+        } }
         for c in 0..<C { out[c] *= scale }
     } } }
 }
@@ -97,16 +91,10 @@ func avgPoolBackward(_ dy: UnsafePointer<Float>, _ g: WindowGeometry, _ dx: Unsa
     dx.update(repeating: 0, count: N * H * W * C)
     for n in 0..<N { for oy in 0..<HO { for ox in 0..<WO {
         let d = dy + ((n * HO + oy) * WO + ox) * C
-        for ky in 0..<K {
-            let iy = oy * S - P + ky
-            if iy < 0 || iy >= H { continue }
-            for kx in 0..<K {
-                let ix = ox * S - P + kx
-                if ix < 0 || ix >= W { continue }
-                let dxr = dx + ((n * H + iy) * W + ix) * C
-                for c in 0..<C { dxr[c] += d[c] * scale }
-            }
-        }
+        for ky in g.tapRows(atOutputRow: oy) { for kx in g.tapColumns(atOutputColumn: ox) {
+            let dxr = dx + ((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C
+            for c in 0..<C { dxr[c] += d[c] * scale }
+        } }
     } } }
 }
 

@@ -1,9 +1,12 @@
 // The geometry of 2-D window operations (convolution, depthwise convolution, pooling) over NHWC batches.
 //
-// The kernels that walk windows (Depthwise.swift, Pooling.swift) each spell out the same
+// The kernels that walk windows (Depthwise, DirectConv, Pooling, Im2Row) each spell out their
 // (n, oy, ox, ky, kx) loop. A shared iterator taking closures was tried and measured slower
 // (stride-2 depthwise 2.7 → 3.5 ms forward) because, without whole-module optimisation, a helper in
-// another file is not inlined into the channel loops; so the loops stay written out.
+// another file is not inlined into the channel loops; so the loops stay written out. What they share
+// is here: which taps of a window lie inside the image (`tapRows`, `tapColumns`), and which output
+// columns read inside the image through a given tap (`outputColumns(readingTapColumn:)`), so no
+// loop tests each tap against the image's edges.
 
 /// Geometry of one 2-D window operation over an NHWC batch (convolution or pooling).
 public struct WindowGeometry: Equatable, Sendable {
@@ -26,6 +29,25 @@ public struct WindowGeometry: Equatable, Sendable {
     public var outputHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
     /// Output width.
     public var outputWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
+
+    /// The window rows ky of output row `oy` that lie inside the image. Never empty, as the padding
+    /// is smaller than the kernel.
+    @inline(__always) func tapRows(atOutputRow oy: Int) -> Range<Int> {
+        max(0, padding - oy * stride)..<min(kernel, height + padding - oy * stride)
+    }
+
+    /// The window columns kx of output column `ox` that lie inside the image. Never empty.
+    @inline(__always) func tapColumns(atOutputColumn ox: Int) -> Range<Int> {
+        max(0, padding - ox * stride)..<min(kernel, width + padding - ox * stride)
+    }
+
+    /// The output columns ox whose window column `kx` reads inside the image (input column
+    /// ox·S − P + kx in 0..<W); may be empty.
+    @inline(__always) func outputColumns(readingTapColumn kx: Int) -> Range<Int> {
+        let first = kx >= padding ? 0 : (padding - kx + stride - 1) / stride
+        let last = width - 1 + padding - kx < 0 ? 0 : min(outputWidth, (width - 1 + padding - kx) / stride + 1)
+        return first..<max(first, last)
+    }
 
     /// Validates a window over an NHWC input shape.
     ///
