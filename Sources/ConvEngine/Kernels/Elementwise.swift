@@ -47,11 +47,12 @@ func biasRectifyForward(_ bias: UnsafePointer<Float>?, rows: Int, channels C: In
 }
 
 /// The adjoint of `biasRectifyForward` in one pass: when a cap is given, dy is masked in place to
-/// where the epilogue's output `y` lies strictly inside (0, cap); then dbias[c] += Σ_r dy[r, c] when
-/// dbias is given (summed by `sums` in row slices, so the result does not depend on the thread count).
+/// where the epilogue's output `y` lies strictly inside (0, cap); then, when a bias gradient is given,
+/// dbias[c] += Σ_r dy[r, c] (summed by `sums` in row slices, so the result does not depend on the
+/// thread count).
 func biasRectifyBackward(_ dy: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, channels C: Int,
-                         cap: Float?, sums: ChannelSums, _ dbias: UnsafeMutablePointer<Float>?) {
-    if let dbias {
+                         cap: Float?, biasGradient: (sums: ChannelSums, dbias: UnsafeMutablePointer<Float>)?) {
+    if let (sums, dbias) = biasGradient {
         sums.sum(rows: rows) { range, sum, _ in
             for r in range {
                 let d = dy + r * C, yr = y + r * C

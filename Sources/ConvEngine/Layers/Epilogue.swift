@@ -13,12 +13,13 @@ final class Epilogue {
     let bias: Parameter?
     /// The rectifier that followed the layer in place and that the layer now applies, if any.
     private(set) var rectifier: ReLU?
-    private let sums: ChannelSums
+    /// Scratch for the bias gradient's sums, when there is a bias.
+    private let sums: ChannelSums?
 
     /// An epilogue for `channels` output channels, with the layer's bias if it has one.
     init(bias: Parameter?, channels: Int) {
         self.bias = bias
-        sums = ChannelSums(channels: bias == nil ? 1 : channels)
+        sums = bias == nil ? nil : ChannelSums(channels: channels)
     }
 
     /// Takes over `next` when it is a ReLU or ReLU6 (the only layers an epilogue can apply).
@@ -44,6 +45,7 @@ final class Epilogue {
     ///   - rows: rows of the output.
     ///   - channels: output channels.
     func backward(_ dy: TensorView, output y: TensorView, rows: Int, channels: Int) {
-        biasRectifyBackward(dy.data, y.data, rows: rows, channels: channels, cap: cap, sums: sums, bias?.gradient.data)
+        let biasGradient = bias.flatMap { bias in sums.map { (sums: $0, dbias: bias.gradient.data) } }
+        biasRectifyBackward(dy.data, y.data, rows: rows, channels: channels, cap: cap, biasGradient: biasGradient)
     }
 }
