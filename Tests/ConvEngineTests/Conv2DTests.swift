@@ -15,6 +15,8 @@ import Testing
         Case(n: 2, h: 8, w: 5, cin: 6, cout: 4, k: 3, s: 2, p: 1),
         Case(n: 2, h: 11, w: 8, cin: 4, cout: 9, k: 5, s: 2, p: 2),
         Case(n: 2, h: 5, w: 3, cin: 17, cout: 6, k: 1, s: 1, p: 0),
+        // 32 input channels at stride 1: the direct kernels, dx through the flipped filters.
+        Case(n: 2, h: 4, w: 5, cin: 32, cout: 9, k: 3, s: 1, p: 1),
         // A cap of one image's columns forces one GEMM per image.
         Case(n: 3, h: 6, w: 7, cin: 5, cout: 3, k: 3, s: 1, p: 1, maxColumnFloats: 6 * 7 * 45),
     ]
@@ -43,8 +45,9 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
     }
 
-    /// Convolutions large enough to be cut into several image slices: RGB stems (direct kernels),
-    /// 32→32 at stride 1 and 2 and a 1×1 (column blocks per slice, weight-gradient partials), and deep
+    /// Convolutions large enough to be cut into several image slices: RGB stems and 32 channels at
+    /// stride 1 (direct kernels), 16→32 at stride 1, 32→24 at stride 2 and a 1×1 (column blocks per
+    /// slice, weight-gradient partials), and deep
     /// layers whose weights are too large for partials (chunks, GEMMs in bands). The naive results,
     /// and the same bits on one thread or two.
     static let largeCases: [Case] = [
@@ -56,7 +59,13 @@ import Testing
         // MobileNet 0.5's stem: 16 outputs, two registers of eight and no block of 32; and 13 = 8 + 5.
         Case(n: 8, h: 32, w: 32, cin: 3, cout: 16, k: 3, s: 1, p: 1),
         Case(n: 8, h: 17, w: 15, cin: 3, cout: 13, k: 3, s: 2, p: 1),
+        // 32 channels at stride 1 (direct, dx by the forward kernel over the flipped filters): SeedNet
+        // baseline's layer; 40 outputs at an odd width; no padding (dy padded by 2 for dx); 64 outputs.
         Case(n: 8, h: 16, w: 16, cin: 32, cout: 32, k: 3, s: 1, p: 1),
+        Case(n: 5, h: 9, w: 11, cin: 32, cout: 40, k: 3, s: 1, p: 1),
+        Case(n: 5, h: 10, w: 9, cin: 32, cout: 32, k: 3, s: 1, p: 0),
+        Case(n: 3, h: 8, w: 8, cin: 32, cout: 64, k: 3, s: 1, p: 1),
+        Case(n: 8, h: 16, w: 16, cin: 16, cout: 32, k: 3, s: 1, p: 1),
         Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
         Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
         Case(n: 4, h: 2, w: 2, cin: 512, cout: 1024, k: 3, s: 1, p: 1),
@@ -93,14 +102,16 @@ import Testing
         for c in Self.largeCases {
             let g = try WindowGeometry(input: .nhwc(c.n, c.h, c.w, c.cin), kernel: c.k, stride: c.s, padding: c.p, role: "conv")
             let plan = ColumnPlan(g, outputChannels: c.cout, maxColumnFloats: c.maxColumnFloats)
-            plans.append(c.cin <= directConvolutionMaxChannels ? "direct" : plan.isSliced ? "sliced" : "chunked")
+            let direct = isDirectConvolution(inputChannels: c.cin, kernel: c.k, stride: c.s)
+            plans.append(direct ? "direct" : plan.isSliced ? "sliced" : "chunked")
         }
-        #expect(plans == ["direct", "direct", "direct", "direct", "direct", "direct", "sliced", "sliced", "sliced", "chunked", "chunked"])
+        #expect(plans == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
+                          "sliced", "sliced", "sliced", "chunked", "chunked"])
     }
 
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {
-        let chunked = try make(Self.cases[5])
-        var c = Self.cases[5]
+        let chunked = try make(Self.cases[6])
+        var c = Self.cases[6]
         c.maxColumnFloats = Conv2D.defaultMaxColumnFloats
         let single = try make(c)
         let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 5)

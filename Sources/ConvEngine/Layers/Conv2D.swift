@@ -4,8 +4,8 @@
 /// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The batch goes through in blocks of
 /// images whose column buffers together hold at most `maxColumnFloats` floats (`ColumnPlan`). A 1×1
 /// convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
-/// With at most `directConvolutionMaxChannels` input channels (an RGB stem) the layer uses direct
-/// kernels instead (`DirectConv.swift`), which beat the thin column matrix's GEMM. The bias and a
+/// An RGB stem, and 3×3 windows over 32 channels at stride 1, use direct kernels instead
+/// (`DirectConv.swift`, `isDirectConvolution`), which beat the column matrix's GEMM there. The bias and a
 /// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
 public final class Conv2D: Layer {
     /// The default cap on the column buffer, in floats (64 MiB).
@@ -69,7 +69,7 @@ public final class Conv2D: Layer {
     public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
-    private var isDirect: Bool { inputChannels <= directConvolutionMaxChannels && !isPointwise }
+    private var isDirect: Bool { isDirectConvolution(inputChannels: inputChannels, kernel: kernelSize, stride: stride) }
     private var columnWidth: Int { kernelSize * kernelSize * inputChannels }
 
     public func prepare(for input: Shape) throws -> Shape {
