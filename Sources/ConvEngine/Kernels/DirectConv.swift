@@ -206,56 +206,70 @@ private struct Block32 {
 
 /// dw[o, ky, kx, c] += Σ dy[n, oy, ox, o] · x[n, oy·S−P+ky, ox·S−P+kx, c]. Accumulates.
 ///
-/// Output row by output row (its dy stays in L1): for each tap, block of 32 output channels and pair of
-/// input channels, two register accumulators run along the row (dy read contiguously, x broadcast)
-/// and are then added into the slice's sums; channels past the last whole block go eight at a time
-/// in one register, the last few in a per-pixel loop. Each image slice sums into its own `[T][O]`
-/// block of scratch; the blocks are added into dw in slice order, so the result does not depend on
-/// the thread count.
+/// A few output rows at a time (their dy and the input rows they read stay in L1): for each tap,
+/// block of 32 output channels and pair of input channels, two register accumulators run over the
+/// rows' pixels that read inside the image through that tap (dy read contiguously, x broadcast) and
+/// are then added into the slice's sums; channels past the last whole block go eight at a time in
+/// one register, the last few in a per-pixel loop. Each image slice sums into its own `[T][O]` block
+/// of scratch; the blocks are added into dw in slice order, so the result does not depend on the
+/// thread count.
 func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
                               outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
                               scratch: UnsafeMutablePointer<Float>) {
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, T = K * K * C, partials = scratch + T * O
     let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32, eights = O / 8 * 8
+    // Output rows per group: about 8 KiB of dy.
+    let groupRows = max(1, min(HO, 2048 / max(1, WO * O)))
     Parallel.forEachRange(of: g.batch, slices: slices) { slice, images in
         let sums = partials + slice * T * O
         sums.update(repeating: 0, count: T * O)
-        // Output row by output row, so that its dy stays in L1 across every tap and channel.
-        for n in images { for oy in 0..<HO {
-            let dyRow = dy + (n * HO + oy) * WO * O
-            for ky in g.tapRows(atOutputRow: oy) { for kx in 0..<K {
-                let columns = g.outputColumns(readingTapColumn: kx), (first, last) = (columns.lowerBound, columns.upperBound)
-                if columns.isEmpty { continue }
-                let xRow = x + ((n * H + oy * S - P + ky) * W - P + kx) * C, tap = sums + (ky * K + kx) * C * O
-                for block in stride(from: 0, to: blocked, by: 32) {
-                    // Input channels in pairs, each dy load feeding both (the loop is bound by those loads).
-                    for c in stride(from: 0, to: C, by: 2) {
-                        let xc = xRow + c, dyBlock = dyRow + block
-                        var acc = Block32(repeating: 0), next = Block32(repeating: 0)
-                        if c + 1 < C {
-                            for ox in first..<last {
-                                let d = Block32(load: dyBlock + ox * O)
-                                acc.add(xc[ox * S * C], times: d)
-                                next.add(xc[ox * S * C + 1], times: d)
+        for n in images { for group in stride(from: 0, to: HO, by: groupRows) {
+            let groupEnd = min(HO, group + groupRows)
+            for ky in 0..<K {
+                let tapRows = g.outputRows(readingTapRow: ky)
+                let (top, bottom) = (max(group, tapRows.lowerBound), min(groupEnd, tapRows.upperBound))
+                if top >= bottom { continue }
+                let rows = top..<bottom
+                for kx in 0..<K {
+                    let columns = g.outputColumns(readingTapColumn: kx), (first, last) = (columns.lowerBound, columns.upperBound)
+                    if columns.isEmpty { continue }
+                    // x at output pixel (oy, ox) for this tap: xTap + (oy·S·W + ox·S)·C.
+                    let xTap = x + ((n * H - P + ky) * W - P + kx) * C, tap = sums + (ky * K + kx) * C * O
+                    let dyImage = dy + n * HO * WO * O
+                    for block in stride(from: 0, to: blocked, by: 32) {
+                        // Input channels in pairs, each dy load feeding both (the loop is bound by those loads).
+                        for c in stride(from: 0, to: C, by: 2) {
+                            var acc = Block32(repeating: 0), next = Block32(repeating: 0)
+                            for oy in rows {
+                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
+                                if c + 1 < C {
+                                    for ox in first..<last {
+                                        let d = Block32(load: dyBlock + ox * O)
+                                        acc.add(xc[ox * S * C], times: d)
+                                        next.add(xc[ox * S * C + 1], times: d)
+                                    }
+                                } else {
+                                    for ox in first..<last { acc.add(xc[ox * S * C], times: Block32(load: dyBlock + ox * O)) }
+                                }
                             }
-                            next.add(to: tap + (c + 1) * O + block)
-                        } else {
-                            for ox in first..<last { acc.add(xc[ox * S * C], times: Block32(load: dyBlock + ox * O)) }
+                            acc.add(to: tap + c * O + block)
+                            if c + 1 < C { next.add(to: tap + (c + 1) * O + block) }
                         }
-                        acc.add(to: tap + c * O + block)
+                    }
+                    // Outputs past the blocks of 32: eight at a time, one register per input channel.
+                    for block in stride(from: blocked, to: eights, by: 8) {
+                        for c in 0..<C {
+                            var acc = SIMD8<Float>()
+                            for oy in rows {
+                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
+                                for ox in first..<last { acc.addProduct(SIMD8(repeating: xc[ox * S * C]), load8(dyBlock + ox * O)) }
+                            }
+                            store8(load8(tap + c * O + block) + acc, tap + c * O + block)
+                        }
                     }
                 }
-                // Outputs past the blocks of 32: eight at a time, one register per input channel.
-                for block in stride(from: blocked, to: eights, by: 8) {
-                    for c in 0..<C {
-                        let xc = xRow + c, dyBlock = dyRow + block
-                        var acc = SIMD8<Float>()
-                        for ox in first..<last { acc.addProduct(SIMD8(repeating: xc[ox * S * C]), load8(dyBlock + ox * O)) }
-                        store8(load8(tap + c * O + block) + acc, tap + c * O + block)
-                    }
-                }
-            } }
+            }
         } }
         guard eights < O else { return }
         forEachOutputPixel(g, images: images) { pixel, taps in

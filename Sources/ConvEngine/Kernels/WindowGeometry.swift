@@ -5,7 +5,8 @@
 // (stride-2 depthwise 2.7 → 3.5 ms forward) because, without whole-module optimisation, a helper in
 // another file is not inlined into the channel loops; so the loops stay written out. What they share
 // is here: which taps of a window lie inside the image (`tapRows`, `tapColumns`), and which output
-// columns read inside the image through a given tap (`outputColumns(readingTapColumn:)`), so no
+// rows and columns read inside the image through a given tap (`outputRows(readingTapRow:)`,
+// `outputColumns(readingTapColumn:)`), so no
 // loop tests each tap against the image's edges.
 
 /// Geometry of one 2-D window operation over an NHWC batch (convolution or pooling).
@@ -46,6 +47,14 @@ public struct WindowGeometry: Equatable, Sendable {
     @inline(__always) func outputColumns(readingTapColumn kx: Int) -> Range<Int> {
         let first = kx >= padding ? 0 : (padding - kx + stride - 1) / stride
         let last = width - 1 + padding - kx < 0 ? 0 : min(outputWidth, (width - 1 + padding - kx) / stride + 1)
+        return first..<max(first, last)
+    }
+
+    /// The output rows oy whose window row `ky` reads inside the image (input row oy·S − P + ky in
+    /// 0..<H); may be empty.
+    @inline(__always) func outputRows(readingTapRow ky: Int) -> Range<Int> {
+        let first = ky >= padding ? 0 : (padding - ky + stride - 1) / stride
+        let last = height - 1 + padding - ky < 0 ? 0 : min(outputHeight, (height - 1 + padding - ky) / stride + 1)
         return first..<max(first, last)
     }
 
