@@ -1,4 +1,4 @@
-import ConvEngine
+@testable import ConvEngine
 import Testing
 
 @Suite struct PointwiseConv2DTests {
@@ -9,7 +9,9 @@ import Testing
         return pw
     }
 
-    @Test(arguments: [(2, 5, 3, 19, 11, true), (3, 4, 7, 6, 17, false), (1, 1, 1, 33, 5, true)])
+    /// The last two have 32 input channels, which take the direct kernels (`isDirectConvolution`).
+    @Test(arguments: [(2, 5, 3, 19, 11, true), (3, 4, 7, 6, 17, false), (1, 1, 1, 33, 5, true),
+                      (2, 3, 5, 32, 40, true), (2, 4, 3, 32, 13, false)])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(
         _ c: (n: Int, h: Int, w: Int, cin: Int, cout: Int, bias: Bool)
     ) throws {
@@ -21,6 +23,29 @@ import Testing
                                 outputChannels: c.cout, kernel: 1, stride: 1, padding: 0)
         #expect(relativeError(y.scalars, ref.values) <= 1e-5)
         try checkGradients(of: pw, input: x)
+    }
+
+    /// The direct kernels on a batch large enough to be cut into image slices: the naive results, and
+    /// the same bits on one thread or two.
+    @Test func directKernelsMatchNaiveLoopsOnAnyThreadCount() throws {
+        let x = Tensor.random([8, 16, 16, 32], seed: 25), dy = Tensor.random([8, 16, 16, 32], seed: 26)
+        var runs: [[[Float]]] = []
+        for threads in [1, 2] {
+            let pw = try make(cin: 32, cout: 32, bias: true)
+            try Parallel.withThreadCount(threads) {
+                let y = try pw.forward(x)
+                let dx = try pw.backward(dy, input: x, output: y)
+                runs.append([y.scalars, dx.scalars, Array(pw.weight.gradient.buffer), Array(pw.bias!.gradient.buffer)])
+            }
+        }
+        let pw = try make(cin: 32, cout: 32, bias: true)
+        let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: Array(pw.bias!.value.buffer),
+                                outputChannels: 32, kernel: 1, stride: 1, padding: 0)
+        let grads = referenceConvBackward(x, weight: Array(pw.weight.value.buffer), dy: dy, kernel: 1, stride: 1, padding: 0)
+        #expect(relativeError(runs[0][0], ref.values) <= 1e-5)
+        #expect(relativeError(runs[0][1], grads.dx) <= 1e-5)
+        #expect(relativeError(runs[0][2], grads.dweight) <= 1e-5)
+        #expect(runs[0] == runs[1])
     }
 
     @Test func issuesExactlyOneSgemmPerPassForTheWholeBatch() throws {

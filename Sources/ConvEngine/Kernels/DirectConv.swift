@@ -22,8 +22,10 @@ let directConvolutionMaxChannels = 4
 /// sliced im2row + GEMM): SeedNet baseline's 32→32 layers 4.4 → 3.1 ms forward, 8.8 → 7.1 ms backward;
 /// with 64 or more input channels the weights spill to L2 and direct was slower (MobileNet-CIFAR 1.0
 /// baseline's 64→128: 51/106 → 53/116 ms), and with 16 (dx then has 16 outputs) backward was 20 → 29 ms.
+/// A 1×1 window (`PointwiseConv2D`) takes them with exactly 32 input channels, measured there.
 func isDirectConvolution(inputChannels C: Int, kernel K: Int, stride S: Int) -> Bool {
-    C <= directConvolutionMaxChannels || (S == 1 && K > 1 && C % 32 == 0 && K * K * C <= 288)
+    if K == 1 { return S == 1 && C == 32 }
+    return C <= directConvolutionMaxChannels || (S == 1 && C % 32 == 0 && K * K * C <= 288)
 }
 
 /// Multiply-adds below which a direct convolution pass is not split over threads.

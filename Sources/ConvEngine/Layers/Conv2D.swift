@@ -69,7 +69,7 @@ public final class Conv2D: Layer {
     public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
-    private var isDirect: Bool { isDirectConvolution(inputChannels: inputChannels, kernel: kernelSize, stride: stride) }
+    private var isDirect: Bool { !isPointwise && isDirectConvolution(inputChannels: inputChannels, kernel: kernelSize, stride: stride) }
     private var columnWidth: Int { kernelSize * kernelSize * inputChannels }
 
     public func prepare(for input: Shape) throws -> Shape {
@@ -100,6 +100,8 @@ public final class Conv2D: Layer {
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         if isDirect {
+            // The product the column path would run, so that `bench` compares the layer with it.
+            GemmTrace.recordLowered(.init(m: g.batch * g.outputHeight * g.outputWidth, n: outputChannels, k: columnWidth, transposeB: true))
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
         } else if let plan {
@@ -115,6 +117,9 @@ public final class Conv2D: Layer {
         epilogue.backward(dy, output: y, rows: g.batch * g.outputHeight * g.outputWidth, channels: outputChannels)
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         if isDirect {
+            let rows = g.batch * g.outputHeight * g.outputWidth
+            GemmTrace.recordLowered(.init(m: outputChannels, n: columnWidth, k: rows, transposeA: true))
+            if dx != nil { GemmTrace.recordLowered(.init(m: rows, n: columnWidth, k: outputChannels)) }
             directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
             if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
         } else if let plan {
