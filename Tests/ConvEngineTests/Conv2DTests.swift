@@ -45,7 +45,7 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
     }
 
-    /// Convolutions large enough to be cut into several image slices: RGB stems and 32 channels at
+    /// Convolutions large enough to be cut into several image slices: RGB stems and 32 to 128 channels at
     /// stride 1 (direct kernels), 16→32 at stride 1, 32→24 at stride 2 and a 1×1 (column blocks per
     /// slice, weight-gradient partials), and deep
     /// layers whose weights are too large for partials (chunks, GEMMs in bands). The naive results,
@@ -65,6 +65,9 @@ import Testing
         Case(n: 5, h: 9, w: 11, cin: 32, cout: 40, k: 3, s: 1, p: 1),
         Case(n: 5, h: 10, w: 9, cin: 32, cout: 32, k: 3, s: 1, p: 0),
         Case(n: 3, h: 8, w: 8, cin: 32, cout: 64, k: 3, s: 1, p: 1),
+        // Up to 1152 taps × channels: 128 channels, and a 5×5 window over 32.
+        Case(n: 3, h: 6, w: 7, cin: 128, cout: 48, k: 3, s: 1, p: 1),
+        Case(n: 3, h: 9, w: 10, cin: 32, cout: 32, k: 5, s: 1, p: 2),
         Case(n: 8, h: 16, w: 16, cin: 16, cout: 32, k: 3, s: 1, p: 1),
         Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
         Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
@@ -106,7 +109,7 @@ import Testing
             plans.append(direct ? "direct" : plan.isSliced ? "sliced" : "chunked")
         }
         #expect(plans == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
-                          "sliced", "sliced", "sliced", "chunked", "chunked"])
+                          "direct", "direct", "sliced", "sliced", "sliced", "chunked", "chunked"])
     }
 
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {

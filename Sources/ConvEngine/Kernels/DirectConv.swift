@@ -1,4 +1,5 @@
-// Direct convolution over NHWC activations: the RGB stem, and 3×3 windows over 32 channels at stride 1.
+// Direct convolution over NHWC activations: the RGB stem, and 3×3 windows over 32 to 128 channels at
+// stride 1.
 //
 // Dimension legend:
 //   N batch, H W input height and width, C input channels, O output channels,
@@ -16,16 +17,17 @@ let directConvolutionMaxChannels = 4
 
 /// Whether a standard convolution runs on the direct kernels rather than im2row + GEMM: an RGB stem
 /// (at most `directConvolutionMaxChannels` inputs), or a window at stride 1 over whole blocks of 32
-/// input channels whose taps number at most 288 (3×3 over 32 channels). There the 32-output block of
-/// weights a pixel walks, K·K·C·32 floats (36 KiB), stays in L1, and dx, the forward kernel over the
-/// flipped filters, has whole blocks of 32 outputs. Measured (training step, batch 128, against the
-/// sliced im2row + GEMM): SeedNet baseline's 32→32 layers 4.4 → 3.1 ms forward, 8.8 → 7.1 ms backward;
-/// with 64 or more input channels the weights spill to L2 and direct was slower (MobileNet-CIFAR 1.0
-/// baseline's 64→128: 51/106 → 53/116 ms), and with 16 (dx then has 16 outputs) backward was 20 → 29 ms.
-/// A 1×1 window (`PointwiseConv2D`) takes them with exactly 32 input channels, measured there.
+/// input channels (so that dx, the forward kernel over the flipped filters, has whole blocks of 32
+/// outputs) with at most 1152 taps × channels (3×3 over 128), whose 32-output block of weights,
+/// K·K·C·32 floats (up to 144 KiB), stays in L2. Measured against the column path (training step,
+/// batch 128, alternating runs, forward/backward ms): SeedNet baseline's 32→32 4.4/8.8 → 2.9/5.8;
+/// MobileNet-CIFAR 1.0 baseline's 64→128 51/102 → 47/96 and 128→256 55/108 → 54/102; MobileNet 0.5
+/// baseline's 256→256 13/25 → 19/41 (weights past L2), so not there; with 16 input channels (dx then
+/// has 16 outputs) backward was 20 → 29. A 1×1 window (`PointwiseConv2D`) takes them with exactly 32
+/// input channels, measured there.
 func isDirectConvolution(inputChannels C: Int, kernel K: Int, stride S: Int) -> Bool {
     if K == 1 { return S == 1 && C == 32 }
-    return C <= directConvolutionMaxChannels || (S == 1 && C % 32 == 0 && K * K * C <= 288)
+    return C <= directConvolutionMaxChannels || (S == 1 && C % 32 == 0 && K * K * C <= 1152)
 }
 
 /// Multiply-adds below which a direct convolution pass is not split over threads.
