@@ -1,4 +1,4 @@
-// Direct convolution over NHWC activations: the RGB stem, and 3×3 windows over 32 to 128 channels at
+// Direct convolution over NHWC activations: the RGB stem, and 3×3 windows over 16 to 128 channels at
 // stride 1.
 //
 // Dimension legend:
@@ -16,18 +16,18 @@
 let directConvolutionMaxChannels = 4
 
 /// Whether a standard convolution runs on the direct kernels rather than im2row + GEMM: an RGB stem
-/// (at most `directConvolutionMaxChannels` inputs), or a window at stride 1 over whole blocks of 32
-/// input channels (so that dx, the forward kernel over the flipped filters, has whole blocks of 32
+/// (at most `directConvolutionMaxChannels` inputs), or a window at stride 1 over whole blocks of 16
+/// input channels (so that dx, the forward kernel over the flipped filters, has whole registers of
 /// outputs) with at most 1152 taps × channels (3×3 over 128), whose 32-output block of weights,
 /// K·K·C·32 floats (up to 144 KiB), stays in L2. Measured against the column path (training step,
 /// batch 128, alternating runs, forward/backward ms): SeedNet baseline's 32→32 4.4/8.8 → 2.9/5.8;
-/// MobileNet-CIFAR 1.0 baseline's 64→128 51/102 → 47/96 and 128→256 55/108 → 54/102; MobileNet 0.5
-/// baseline's 256→256 13/25 → 19/41 (weights past L2), so not there; with 16 input channels (dx then
-/// has 16 outputs) backward was 20 → 29. A 1×1 window (`PointwiseConv2D`) takes them with exactly 32
-/// input channels, measured there.
+/// MobileNet-CIFAR 0.5 baseline's 16→32 9.3/20 → 5.9/13; MobileNet-CIFAR 1.0 baseline's 64→128
+/// 51/102 → 47/96 and 128→256 55/108 → 54/102; MobileNet 0.5 baseline's 256→256 at 4×4 13/25 → 19/41
+/// (weights past L2, few pixels inside), so not there. A 1×1 window (`PointwiseConv2D`) takes them
+/// with exactly 32 input channels, measured there.
 func isDirectConvolution(inputChannels C: Int, kernel K: Int, stride S: Int) -> Bool {
     if K == 1 { return S == 1 && C == 32 }
-    return C <= directConvolutionMaxChannels || (S == 1 && C % 32 == 0 && K * K * C <= 1152)
+    return C <= directConvolutionMaxChannels || (S == 1 && C % 16 == 0 && K * K * C <= 1152)
 }
 
 /// Multiply-adds below which a direct convolution pass is not split over threads.
@@ -81,6 +81,9 @@ private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
     let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32, eights = O / 8 * 8
+    // Three pixels fill twelve registers with blocks of 32 outputs; without such blocks, six pixels
+    // of 16 outputs do (MobileNet 0.5's stem, dx of a layer over 16 channels).
+    let group = blocked > 0 || O < 16 ? 3 : 6
     // Output columns whose whole window lies inside the image across: inLow..<inHigh.
     let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
     Parallel.forEachRange(of: g.batch, slices: slices) { _, images in
@@ -90,9 +93,10 @@ private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float
             let rowStart = (n * H + oy * S - P) * W
             var ox = 0
             while ox < WO {
-                let triple = ox >= inLow && ox + 2 < inHigh, pair = ox >= inLow && ox + 1 < inHigh
-                let pixels = triple ? 3 : pair ? 2 : 1
-                let columns = pair ? 0..<K : g.tapColumns(atOutputColumn: ox), taps = (columns.lowerBound * C)..<(columns.upperBound * C)
+                // Pixels computed together: up to `group` from ox whose windows lie inside across.
+                let pixels = ox >= inLow ? max(1, min(group, inHigh - ox)) : 1
+                let triple = pixels == 3, pair = pixels == 2
+                let columns = pixels > 1 ? 0..<K : g.tapColumns(atOutputColumn: ox), taps = (columns.lowerBound * C)..<(columns.upperBound * C)
                 let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C, x2 = x1 + S * C
                 if let bias { for p in 0..<pixels { (out + p * O).update(from: bias, count: O) } }
                 else { out.update(repeating: 0, count: pixels * O) }
@@ -132,6 +136,18 @@ private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float
                         acc.store(to: out + block)
                     }
                     block += 32
+                }
+                // Six pixels' 16 outputs in twelve registers (only when there is no block of 32).
+                if pixels == 6 {
+                    while block + 16 <= O {
+                        var acc = Six16(load: out + block, stride: O)
+                        for ky in rows {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in 0..<(K * C) { acc.add(weights + t * O, times: x0 + row + t, step: S * C) }
+                        }
+                        acc.store(to: out + block, stride: O)
+                        block += 16
+                    }
                 }
                 // Outputs past the blocks of 32: eight at a time in one register per pixel, pixels in
                 // pairs sharing the weight loads while two are left.
@@ -182,6 +198,16 @@ private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float
     }
 }
 
+@inline(__always) private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always) private func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { load16(UnsafePointer(p)) }
+
+@inline(__always) private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
 @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
 }
@@ -190,6 +216,43 @@ private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float
 
 @inline(__always) private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// Sixteen outputs of each of six pixels (O apart in memory) in twelve 8-wide registers: the forward
+/// kernel's accumulator when there is no block of 32 outputs.
+private struct Six16 {
+    var p0, p1, p2, p3, p4, p5: SIMD16<Float>
+
+    @inline(__always) init(load out: UnsafeMutablePointer<Float>, stride O: Int) {
+        let raw = UnsafeRawPointer(out), step = O * MemoryLayout<Float>.stride
+        p0 = raw.loadUnaligned(as: SIMD16<Float>.self)
+        p1 = raw.loadUnaligned(fromByteOffset: step, as: SIMD16<Float>.self)
+        p2 = raw.loadUnaligned(fromByteOffset: 2 * step, as: SIMD16<Float>.self)
+        p3 = raw.loadUnaligned(fromByteOffset: 3 * step, as: SIMD16<Float>.self)
+        p4 = raw.loadUnaligned(fromByteOffset: 4 * step, as: SIMD16<Float>.self)
+        p5 = raw.loadUnaligned(fromByteOffset: 5 * step, as: SIMD16<Float>.self)
+    }
+
+    /// Pixel i += x[i·step] · the 16 weights at w.
+    @inline(__always) mutating func add(_ w: UnsafePointer<Float>, times x: UnsafePointer<Float>, step: Int) {
+        let wv = UnsafeRawPointer(w).loadUnaligned(as: SIMD16<Float>.self)
+        p0.addProduct(SIMD16(repeating: x[0]), wv)
+        p1.addProduct(SIMD16(repeating: x[step]), wv)
+        p2.addProduct(SIMD16(repeating: x[2 * step]), wv)
+        p3.addProduct(SIMD16(repeating: x[3 * step]), wv)
+        p4.addProduct(SIMD16(repeating: x[4 * step]), wv)
+        p5.addProduct(SIMD16(repeating: x[5 * step]), wv)
+    }
+
+    @inline(__always) func store(to out: UnsafeMutablePointer<Float>, stride O: Int) {
+        let raw = UnsafeMutableRawPointer(out), step = O * MemoryLayout<Float>.stride
+        raw.storeBytes(of: p0, as: SIMD16<Float>.self)
+        raw.storeBytes(of: p1, toByteOffset: step, as: SIMD16<Float>.self)
+        raw.storeBytes(of: p2, toByteOffset: 2 * step, as: SIMD16<Float>.self)
+        raw.storeBytes(of: p3, toByteOffset: 3 * step, as: SIMD16<Float>.self)
+        raw.storeBytes(of: p4, toByteOffset: 4 * step, as: SIMD16<Float>.self)
+        raw.storeBytes(of: p5, toByteOffset: 5 * step, as: SIMD16<Float>.self)
+    }
 }
 
 /// 32 floats in four 8-wide vectors, the accumulator of the direct kernels.
@@ -318,8 +381,33 @@ func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Flo
                             if c + 1 < C { next.add(to: tap + (c + 1) * O + block) }
                         }
                     }
-                    // Outputs past the blocks of 32: eight at a time, one register per input channel.
-                    for block in stride(from: blocked, to: eights, by: 8) {
+                    // Outputs past the blocks of 32: sixteen at a time for up to three input channels
+                    // together (MobileNet 0.5's 16-output stem), then eight at a time, one register
+                    // per input channel.
+                    var block = blocked
+                    while block + 16 <= eights {
+                        var c = 0
+                        while c < C {
+                            let n = min(3, C - c)
+                            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
+                            for oy in rows {
+                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
+                                for ox in first..<last {
+                                    let d = load16(dyBlock + ox * O), xp = xc + ox * S * C
+                                    a0.addProduct(SIMD16(repeating: xp[0]), d)
+                                    if n > 1 { a1.addProduct(SIMD16(repeating: xp[1]), d) }
+                                    if n > 2 { a2.addProduct(SIMD16(repeating: xp[2]), d) }
+                                }
+                            }
+                            let sum = tap + c * O + block
+                            store16(load16(sum) + a0, sum)
+                            if n > 1 { store16(load16(sum + O) + a1, sum + O) }
+                            if n > 2 { store16(load16(sum + 2 * O) + a2, sum + 2 * O) }
+                            c += n
+                        }
+                        block += 16
+                    }
+                    for block in stride(from: block, to: eights, by: 8) {
                         for c in 0..<C {
                             var acc = SIMD8<Float>()
                             for oy in rows {

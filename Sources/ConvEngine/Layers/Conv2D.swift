@@ -4,7 +4,7 @@
 /// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The batch goes through in blocks of
 /// images whose column buffers together hold at most `maxColumnFloats` floats (`ColumnPlan`). A 1×1
 /// convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
-/// An RGB stem, and 3×3 windows over 32 to 128 channels at stride 1, use direct kernels instead
+/// An RGB stem, and 3×3 windows over 16 to 128 channels at stride 1, use direct kernels instead
 /// (`DirectConv.swift`, `isDirectConvolution`), which beat the column matrix's GEMM there. The bias and a
 /// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
 public final class Conv2D: Layer {
