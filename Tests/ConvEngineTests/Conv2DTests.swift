@@ -19,6 +19,8 @@ import Testing
         // (with 16, six pixels of 16 at a time).
         Case(n: 2, h: 4, w: 5, cin: 32, cout: 9, k: 3, s: 1, p: 1),
         Case(n: 2, h: 3, w: 9, cin: 16, cout: 16, k: 3, s: 1, p: 1),
+        // 64 input channels, 3×3 at stride 1: Winograd, with a tile past the edge down and across.
+        Case(n: 2, h: 3, w: 5, cin: 64, cout: 5, k: 3, s: 1, p: 1),
         // A cap of one image's columns forces one GEMM per image.
         Case(n: 3, h: 6, w: 7, cin: 5, cout: 3, k: 3, s: 1, p: 1, maxColumnFloats: 6 * 7 * 45),
     ]
@@ -67,7 +69,7 @@ import Testing
         Case(n: 5, h: 9, w: 11, cin: 32, cout: 40, k: 3, s: 1, p: 1),
         Case(n: 5, h: 10, w: 9, cin: 32, cout: 32, k: 3, s: 1, p: 0),
         Case(n: 3, h: 8, w: 8, cin: 32, cout: 64, k: 3, s: 1, p: 1),
-        // Up to 1152 taps × channels: 128 channels, and a 5×5 window over 32.
+        // 128 channels (Winograd, ahead of direct), and a 5×5 window over 32 (direct).
         Case(n: 3, h: 6, w: 7, cin: 128, cout: 48, k: 3, s: 1, p: 1),
         Case(n: 3, h: 9, w: 10, cin: 32, cout: 32, k: 5, s: 1, p: 2),
         // 16 channels: dx has six pixels of 16 outputs at a time (MobileNet 0.5 baseline's 16→32).
@@ -75,6 +77,10 @@ import Testing
         Case(n: 8, h: 16, w: 16, cin: 8, cout: 32, k: 3, s: 1, p: 1),
         Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
         Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
+        // Winograd: odd sizes (tiles past the edge), padding 0 and 2 (dx's window then pads 2 and 0).
+        Case(n: 3, h: 10, w: 9, cin: 64, cout: 48, k: 3, s: 1, p: 1),
+        Case(n: 2, h: 7, w: 8, cin: 64, cout: 64, k: 3, s: 1, p: 0),
+        Case(n: 2, h: 4, w: 5, cin: 72, cout: 16, k: 3, s: 1, p: 2),
         Case(n: 4, h: 2, w: 2, cin: 512, cout: 1024, k: 3, s: 1, p: 1),
         Case(n: 4, h: 4, w: 4, cin: 512, cout: 1024, k: 3, s: 2, p: 1),
     ]
@@ -104,21 +110,38 @@ import Testing
     }
 
     /// The cases above take the path they are meant to test.
-    @Test func largeCasesCoverEveryPlan() throws {
-        var plans: [String] = []
+    @Test func largeCasesCoverEveryPath() throws {
+        var paths: [String] = []
         for c in Self.largeCases {
             let g = try WindowGeometry(input: .nhwc(c.n, c.h, c.w, c.cin), kernel: c.k, stride: c.s, padding: c.p, role: "conv")
-            let plan = ColumnPlan(g, outputChannels: c.cout, maxColumnFloats: c.maxColumnFloats)
-            let direct = isDirectConvolution(inputChannels: c.cin, kernel: c.k, stride: c.s)
-            plans.append(direct ? "direct" : plan.isSliced ? "sliced" : "chunked")
+            switch Conv2D.path(for: g, outputChannels: c.cout, maxColumnFloats: c.maxColumnFloats) {
+            case .direct: paths.append("direct")
+            case .winograd: paths.append("winograd")
+            case .column(let plan): paths.append(plan.isSliced ? "sliced" : "chunked")
+            }
         }
-        #expect(plans == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
-                          "direct", "direct", "direct", "sliced", "sliced", "sliced", "chunked", "chunked"])
+        #expect(paths == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
+                          "winograd", "direct", "direct", "sliced", "sliced", "sliced",
+                          "winograd", "winograd", "winograd", "winograd", "chunked"])
+    }
+
+    /// Winograd's buffers count against the column cap: past it, the layer takes another path (here,
+    /// with 72 channels, the column path).
+    @Test func winogradKeepsWithinTheColumnCap() throws {
+        let g = try WindowGeometry(input: .nhwc(4, 8, 8, 72), kernel: 3, stride: 1, padding: 1, role: "conv")
+        guard case .winograd(let plan) = Conv2D.path(for: g, outputChannels: 64, maxColumnFloats: Conv2D.defaultMaxColumnFloats) else {
+            Issue.record("expected Winograd")
+            return
+        }
+        guard case .column = Conv2D.path(for: g, outputChannels: 64, maxColumnFloats: plan.scratchCount - 1) else {
+            Issue.record("expected the column path under a cap smaller than Winograd's buffers")
+            return
+        }
     }
 
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {
-        let chunked = try make(Self.cases[7])
-        var c = Self.cases[7]
+        let chunked = try make(Self.cases[8])
+        var c = Self.cases[8]
         c.maxColumnFloats = Conv2D.defaultMaxColumnFloats
         let single = try make(c)
         let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 5)

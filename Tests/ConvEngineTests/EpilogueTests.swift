@@ -7,7 +7,7 @@ import Testing
 /// through, and its weight gradient Σ x·dx per channel checks the layer's input gradient.
 @Suite struct EpilogueTests {
     enum Kind: String, CaseIterable, Sendable {
-        case directConv, directConv32, columnConv, pointwise, directPointwise, depthwiseStride1, depthwiseStride2, linear
+        case directConv, directConv32, winogradConv, columnConv, pointwise, directPointwise, depthwiseStride1, depthwiseStride2, linear
     }
 
     /// The layer under test, with random weights and bias, and the shape of one item it takes.
@@ -18,6 +18,8 @@ import Testing
             (layer, item) = (try Conv2D(inputChannels: 3, outputChannels: 40, kernelSize: 3, padding: 1), [24, 24, 3])
         case .directConv32: // 32 channels at stride 1: the direct kernels, dx through the flipped filters.
             (layer, item) = (try Conv2D(inputChannels: 32, outputChannels: 32, kernelSize: 3, padding: 1), [12, 12, 32])
+        case .winogradConv: // 3×3 over 64 channels at stride 1.
+            (layer, item) = (try Conv2D(inputChannels: 64, outputChannels: 32, kernelSize: 3, padding: 1), [8, 8, 64])
         case .columnConv:
             (layer, item) = (try Conv2D(inputChannels: 8, outputChannels: 16, kernelSize: 3, stride: 2, padding: 1), [24, 24, 8])
         case .pointwise:

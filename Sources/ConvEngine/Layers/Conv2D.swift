@@ -1,14 +1,16 @@
-/// A standard k×k convolution over NHWC activations, lowered to im2row + GEMM (`ColumnConv.swift`).
+/// A standard k×k convolution over NHWC activations, by one of three paths chosen per shape
+/// (`Conv2D.path`): im2row + GEMM (`ColumnConv.swift`), direct kernels (`DirectConv.swift`: the RGB
+/// stem, stride 1 over 16 or 32 channels) or Winograd F(2×2, 3×3) (`WinogradConv.swift`: 3×3 at
+/// stride 1 over 64 or more channels).
 ///
 /// Weight layout OHWI `[outputChannels, k, k, inputChannels]`, so that a row of the weight matrix
-/// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The batch goes through in blocks of
-/// images whose column buffers together hold at most `maxColumnFloats` floats (`ColumnPlan`). A 1×1
-/// convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
-/// An RGB stem, and 3×3 windows over 16 to 128 channels at stride 1, use direct kernels instead
-/// (`DirectConv.swift`, `isDirectConvolution`), which beat the column matrix's GEMM there. The bias and a
+/// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The column path takes the batch in
+/// blocks of images whose column buffers together hold at most `maxColumnFloats` floats
+/// (`ColumnPlan`); Winograd is used only when its buffers fit in that cap too. A 1×1 convolution with
+/// stride 1 and no padding skips im2row: the input is its own column matrix. The bias and a
 /// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
 public final class Conv2D: Layer {
-    /// The default cap on the column buffer, in floats (64 MiB).
+    /// The default cap on the column (or Winograd) buffers, in floats (64 MiB).
     public static let defaultMaxColumnFloats = 16 << 20
 
     public let kind = "conv"
@@ -28,13 +30,13 @@ public final class Conv2D: Layer {
     public let bias: Parameter?
     /// The rectifier this layer absorbed and applies itself, if any.
     public var fusedRectifier: ReLU? { epilogue.rectifier }
-    /// The column-buffer cap in floats.
+    /// The cap on the column path's buffers, and on Winograd's, in floats.
     public let maxColumnFloats: Int
 
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
-    private var plan: ColumnPlan?
+    private var path: Path?
     private let epilogue: Epilogue
 
     /// Creates a convolution with zero-filled weights.
@@ -68,9 +70,38 @@ public final class Conv2D: Layer {
     /// Takes over a following ReLU or ReLU6.
     public func absorb(_ next: Layer) -> Bool { epilogue.absorb(next) }
 
-    private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
-    private var isDirect: Bool { !isPointwise && isDirectConvolution(inputChannels: inputChannels, kernel: kernelSize, stride: stride) }
     private var columnWidth: Int { kernelSize * kernelSize * inputChannels }
+
+    /// How the layer computes its passes.
+    enum Path {
+        /// The direct kernels (`DirectConv.swift`).
+        case direct
+        /// Winograd F(2×2, 3×3) (`WinogradConv.swift`).
+        case winograd(WinogradPlan)
+        /// im2row + GEMM (`ColumnConv.swift`).
+        case column(ColumnPlan)
+    }
+
+    /// The path for a window `g` with `outputChannels` filters, measured per shape (training step,
+    /// batch 128, forward/backward ms, alternating runs):
+    /// - the RGB stem, and stride 1 over 16 or 32 channels: direct (`isDirectConvolution`; SeedNet
+    ///   baseline's 32→32 2.9/5.8 direct, 3.9/8.9 Winograd, 4.4/8.8 column);
+    /// - 3×3 at stride 1 over 64 or more channels: Winograd (MobileNet-CIFAR 1.0 baseline's 64→128
+    ///   51/101 direct → 33/69; MobileNet 0.5 baseline's 256→256 at 4×4 14/28 column → 7.8/16), when
+    ///   its scratch fits in `maxColumnFloats`;
+    /// - the rest (strided, 1×1 through `Conv2D`, other kernels): im2row + GEMM.
+    static func path(for g: WindowGeometry, outputChannels O: Int, maxColumnFloats: Int) -> Path {
+        let C = g.channels
+        if g.kernel == 1 && g.stride == 1 && g.padding == 0 {
+            return .column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
+        }
+        if g.kernel == 3 && g.stride == 1 && C >= 64 {
+            let plan = WinogradPlan(g, outputChannels: O)
+            if plan.scratchCount <= maxColumnFloats { return .winograd(plan) }
+        }
+        if isDirectConvolution(inputChannels: C, kernel: g.kernel, stride: g.stride) { return .direct }
+        return .column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
+    }
 
     public func prepare(for input: Shape) throws -> Shape {
         let g = try WindowGeometry(input: input, kernel: kernelSize, stride: stride, padding: padding, role: "conv")
@@ -79,15 +110,19 @@ public final class Conv2D: Layer {
         }
         geometry = g
         inputShape = input
-        plan = isDirect ? nil : ColumnPlan(g, outputChannels: outputChannels, maxColumnFloats: maxColumnFloats)
+        path = Self.path(for: g, outputChannels: outputChannels, maxColumnFloats: maxColumnFloats)
         let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, outputChannels])
         outputShape = output
         return output
     }
 
     public var workspaceCount: Int {
-        guard let g = geometry else { return 0 }
-        return isDirect ? directConvScratch(g, outputChannels: outputChannels) : plan?.scratchCount ?? 0
+        guard let g = geometry, let path else { return 0 }
+        switch path {
+        case .direct: return directConvScratch(g, outputChannels: outputChannels)
+        case .winograd(let plan): return plan.scratchCount
+        case .column(let plan): return plan.scratchCount
+        }
     }
 
     public var multiplyAccumulates: Int {
@@ -97,32 +132,43 @@ public final class Conv2D: Layer {
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
-        guard let g = geometry else { return }
+        guard let g = geometry, let path else { return }
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
-        if isDirect {
+        let rows = g.batch * g.outputHeight * g.outputWidth
+        switch path {
+        case .direct:
             // The product the column path would run, so that `bench` compares the layer with it.
-            GemmTrace.recordLowered(.init(m: g.batch * g.outputHeight * g.outputWidth, n: outputChannels, k: columnWidth, transposeB: true))
+            GemmTrace.recordLowered(.init(m: rows, n: outputChannels, k: columnWidth, transposeB: true))
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
-        } else if let plan {
+        case .winograd(let plan):
+            GemmTrace.recordLowered(.init(m: rows, n: outputChannels, k: columnWidth, transposeB: true))
+            winogradConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
+            epilogue.apply(rows: rows, channels: outputChannels, y)
+        case .column(let plan):
             columnConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
-            epilogue.apply(rows: g.batch * plan.rowsPerImage, channels: outputChannels, y)
+            epilogue.apply(rows: rows, channels: outputChannels, y)
         }
     }
 
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        guard let g = geometry else { return }
-        epilogue.backward(dy, output: y, rows: g.batch * g.outputHeight * g.outputWidth, channels: outputChannels)
+        guard let g = geometry, let path else { return }
+        let rows = g.batch * g.outputHeight * g.outputWidth
+        epilogue.backward(dy, output: y, rows: rows, channels: outputChannels)
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
-        if isDirect {
-            let rows = g.batch * g.outputHeight * g.outputWidth
+        switch path {
+        case .direct:
             GemmTrace.recordLowered(.init(m: outputChannels, n: columnWidth, k: rows, transposeA: true))
             if dx != nil { GemmTrace.recordLowered(.init(m: rows, n: columnWidth, k: outputChannels)) }
             directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
             if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
-        } else if let plan {
+        case .winograd(let plan):
+            GemmTrace.recordLowered(.init(m: outputChannels, n: columnWidth, k: rows, transposeA: true))
+            if dx != nil { GemmTrace.recordLowered(.init(m: rows, n: columnWidth, k: outputChannels)) }
+            winogradConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)
+        case .column(let plan):
             columnConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)
         }
     }
