@@ -81,6 +81,8 @@ import Testing
         Case(n: 3, h: 10, w: 9, cin: 64, cout: 48, k: 3, s: 1, p: 1),
         Case(n: 2, h: 7, w: 8, cin: 64, cout: 64, k: 3, s: 1, p: 0),
         Case(n: 2, h: 4, w: 5, cin: 72, cout: 16, k: 3, s: 1, p: 2),
+        // A cap that leaves room for two images' tiles: chunks of 2, 2 and 1.
+        Case(n: 5, h: 6, w: 6, cin: 64, cout: 32, k: 3, s: 1, p: 1, maxColumnFloats: 60480),
         Case(n: 4, h: 2, w: 2, cin: 512, cout: 1024, k: 3, s: 1, p: 1),
         Case(n: 4, h: 4, w: 4, cin: 512, cout: 1024, k: 3, s: 2, p: 1),
     ]
@@ -122,19 +124,26 @@ import Testing
         }
         #expect(paths == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
                           "winograd", "direct", "direct", "sliced", "sliced", "sliced",
-                          "winograd", "winograd", "winograd", "winograd", "chunked"])
+                          "winograd", "winograd", "winograd", "winograd", "winograd", "chunked"])
+        let g = try WindowGeometry(input: .nhwc(5, 6, 6, 64), kernel: 3, stride: 1, padding: 1, role: "conv")
+        guard case .winograd(let plan) = Conv2D.path(for: g, outputChannels: 32, maxColumnFloats: 60480) else { return }
+        #expect(plan.chunkImages == 2)
     }
 
-    /// Winograd's buffers count against the column cap: past it, the layer takes another path (here,
-    /// with 72 channels, the column path).
+    /// Winograd's buffers keep within the column cap: in chunks of images, and past one image's
+    /// buffers the layer takes another path (here, with 72 channels, the column path).
     @Test func winogradKeepsWithinTheColumnCap() throws {
         let g = try WindowGeometry(input: .nhwc(4, 8, 8, 72), kernel: 3, stride: 1, padding: 1, role: "conv")
-        guard case .winograd(let plan) = Conv2D.path(for: g, outputChannels: 64, maxColumnFloats: Conv2D.defaultMaxColumnFloats) else {
+        func path(cap: Int) -> Conv2D.Path { Conv2D.path(for: g, outputChannels: 64, maxColumnFloats: cap) }
+        guard case .winograd(let whole) = path(cap: Conv2D.defaultMaxColumnFloats),
+              case .winograd(let single) = path(cap: whole.minimumScratchCount) else {
             Issue.record("expected Winograd")
             return
         }
-        guard case .column = Conv2D.path(for: g, outputChannels: 64, maxColumnFloats: plan.scratchCount - 1) else {
-            Issue.record("expected the column path under a cap smaller than Winograd's buffers")
+        #expect(whole.chunkImages == 4 && single.chunkImages == 1)
+        #expect(single.scratchCount == whole.minimumScratchCount)
+        guard case .column = path(cap: whole.minimumScratchCount - 1) else {
+            Issue.record("expected the column path under a cap smaller than one image's Winograd buffers")
             return
         }
     }

@@ -6,7 +6,7 @@
 /// Weight layout OHWI `[outputChannels, k, k, inputChannels]`, so that a row of the weight matrix
 /// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The column path takes the batch in
 /// blocks of images whose column buffers together hold at most `maxColumnFloats` floats
-/// (`ColumnPlan`); Winograd is used only when its buffers fit in that cap too. A 1×1 convolution with
+/// (`ColumnPlan`); Winograd's buffers keep within that cap too, in chunks of images. A 1×1 convolution with
 /// stride 1 and no padding skips im2row: the input is its own column matrix. The bias and a
 /// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
 public final class Conv2D: Layer {
@@ -87,17 +87,16 @@ public final class Conv2D: Layer {
     /// - the RGB stem, and stride 1 over 16 or 32 channels: direct (`isDirectConvolution`; SeedNet
     ///   baseline's 32→32 2.9/5.8 direct, 3.9/8.9 Winograd, 4.4/8.8 column);
     /// - 3×3 at stride 1 over 64 or more channels: Winograd (MobileNet-CIFAR 1.0 baseline's 64→128
-    ///   51/101 direct → 33/69; MobileNet 0.5 baseline's 256→256 at 4×4 14/28 column → 7.8/16), when
-    ///   its scratch fits in `maxColumnFloats`;
+    ///   51/101 direct → 33/69; MobileNet 0.5 baseline's 256→256 at 4×4 14/28 column → 7.8/16), in
+    ///   chunks of images whose buffers fit in `maxColumnFloats` (when even one image's do);
     /// - the rest (strided, 1×1 through `Conv2D`, other kernels): im2row + GEMM.
     static func path(for g: WindowGeometry, outputChannels O: Int, maxColumnFloats: Int) -> Path {
         let C = g.channels
         if g.kernel == 1 && g.stride == 1 && g.padding == 0 {
             return .column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
         }
-        if g.kernel == 3 && g.stride == 1 && C >= 64 {
-            let plan = WinogradPlan(g, outputChannels: O)
-            if plan.scratchCount <= maxColumnFloats { return .winograd(plan) }
+        if g.kernel == 3 && g.stride == 1 && C >= 64, let plan = WinogradPlan(g, outputChannels: O, maxFloats: maxColumnFloats) {
+            return .winograd(plan)
         }
         if isDirectConvolution(inputChannels: C, kernel: g.kernel, stride: g.stride) { return .direct }
         return .column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
