@@ -74,6 +74,9 @@ import Testing
         Case(n: 3, h: 9, w: 10, cin: 32, cout: 32, k: 5, s: 1, p: 2),
         // 16 channels: dx has six pixels of 16 outputs at a time (MobileNet 0.5 baseline's 16→32).
         Case(n: 8, h: 16, w: 16, cin: 16, cout: 32, k: 3, s: 1, p: 1),
+        // 24 outputs (six pixels of 16, then pairs of 8) and 13 (8 + 5), odd widths.
+        Case(n: 4, h: 9, w: 13, cin: 16, cout: 24, k: 3, s: 1, p: 1),
+        Case(n: 4, h: 7, w: 11, cin: 16, cout: 13, k: 3, s: 1, p: 1),
         Case(n: 8, h: 16, w: 16, cin: 8, cout: 32, k: 3, s: 1, p: 1),
         Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
         Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
@@ -123,7 +126,7 @@ import Testing
             }
         }
         #expect(paths == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
-                          "winograd", "direct", "direct", "sliced", "sliced", "sliced",
+                          "winograd", "direct", "direct", "direct", "direct", "sliced", "sliced", "sliced",
                           "winograd", "winograd", "winograd", "winograd", "winograd", "chunked"])
         let g = try WindowGeometry(input: .nhwc(5, 6, 6, 64), kernel: 3, stride: 1, padding: 1, role: "conv")
         guard case .winograd(let plan) = Conv2D.path(for: g, outputChannels: 32, maxColumnFloats: 60480) else { return }

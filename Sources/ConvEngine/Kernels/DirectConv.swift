@@ -317,10 +317,10 @@ private struct Block32 {
 /// run over the rows' pixels that read inside the image through that tap (dy read contiguously, x
 /// broadcast) and are then added into the slice's sums. Three channels' twelve accumulators hide the
 /// multiply-adds' latency, which a pair's eight did not (SeedNet baseline's 32→32 backward 6.8 → 5.8 ms
-/// with the forward's triples, stem 2.4 → 1.95 ms; 3 alternating runs). Channels past the last whole block go eight at a time in
-/// one register, the last few in a per-pixel loop. Each image slice sums into its own `[T][O]` block
-/// of scratch; the blocks are added into dw in slice order, so the result does not depend on the
-/// thread count.
+/// with the forward's triples, stem 2.4 → 1.95 ms; 3 alternating runs). Channels past the last whole
+/// block go sixteen at a time for three input channels, then eight at a time in one register, the
+/// last few in a per-pixel loop. Each image slice sums into its own `[T][O]` block of scratch; the
+/// blocks are added into dw in slice order, so the result does not depend on the thread count.
 func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
                               outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
                               scratch: UnsafeMutablePointer<Float>) {

@@ -7,15 +7,21 @@
 // Each 2×2 block of outputs reads a 4×4 input tile d; with the filter g of an (output, input) channel
 // pair, Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed over input channels, the elementwise product becomes
 // 16 independent GEMMs, one per point ξ:  M[ξ] (T × O) = V[ξ] (T × C) · U[ξ] (C × O), with
-// V = Bᵀ d B the transformed input tiles and U = G g Gᵀ the transformed filters; then Y = Aᵀ M A.
+// V = Bᵀ d B the transformed input tiles and U = G g Gᵀ the transformed filters (stored transposed,
+// [ξ][O][C], so that they are written along C); then Y = Aᵀ M A.
 // That is 16 multiply-adds per 4 outputs instead of 36: 2.25× fewer. The transforms are additions
 // over the channel vectors of NHWC pixels, so they vectorise across channels.
 // Backward: dx is the same convolution of dy (padding 2 − P) with the flipped filters; the weight
-// gradient is dU[ξ] (C × O) = V[ξ]ᵀ · (A dY Aᵀ)[ξ] summed over tiles, and dg = Gᵀ dU G.
+// gradient is dUᵀ[ξ] (O × C) = (A dY Aᵀ)[ξ]ᵀ · V[ξ] summed over tiles, and dg = Gᵀ dU G.
 // The 16 GEMMs of a pass run on `Parallel`'s threads, each single-threaded; the transforms over
 // slices of tiles. Used by `Conv2D` for 3×3 windows at stride 1 over 64 or more channels
 // (`Conv2D.path`): MobileNet-CIFAR 0.5 baseline's 256→256 layers at 4×4 went from 14/28 ms
 // (im2row + GEMM, forward/backward) to 7.8/16 ms, and the model from 274 to 358 img/s.
+
+/// The scratch of one chunk: transformed inputs V, products (or output gradients) M, transformed
+/// filters (or their gradient) U, and a row of zeros.
+private typealias WinogradRegions = (v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                                     u: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>)
 
 /// How a Winograd convolution is laid out, and the scratch it needs.
 ///
@@ -74,11 +80,15 @@ struct WinogradPlan {
         for first in stride(from: 0, to: geometry.batch, by: chunkImages) { body(first, min(chunkImages, geometry.batch - first)) }
     }
 
-    /// The regions of scratch for `tiles` tiles: inputs' transform V, products M, the filters'
-    /// transform U, and zeros.
-    fileprivate func regions(_ scratch: UnsafeMutablePointer<Float>, tiles T: Int, inputs C: Int)
-        -> (v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>) {
-        let u = scratch + chunkImages * imageFloats, zeros = u + 16 * geometry.channels * outputChannels
+    /// The transformed filters (or their gradient) in scratch.
+    fileprivate func filters(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        scratch + chunkImages * imageFloats
+    }
+
+    /// The regions of scratch for `tiles` tiles of a convolution over C input channels: the inputs'
+    /// transform V, the products M, the filters' transform U, and zeros.
+    fileprivate func regions(_ scratch: UnsafeMutablePointer<Float>, tiles T: Int, inputs C: Int) -> WinogradRegions {
+        let u = filters(scratch), zeros = u + 16 * geometry.channels * outputChannels
         zeros.update(repeating: 0, count: max(geometry.channels, outputChannels))
         return (scratch, scratch + 16 * T * C, u, UnsafePointer(zeros))
     }
@@ -98,7 +108,7 @@ private func chunk(_ g: WindowGeometry, _ count: Int) -> WindowGeometry {
 func winogradConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: WinogradPlan,
                          _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     let g = plan.geometry, O = plan.outputChannels, C = g.channels
-    transformFilters(w, outputs: O, inputs: C, flipped: false, into: plan.regions(scratch, tiles: 0, inputs: C).u)
+    transformFilters(w, outputs: O, inputs: C, flipped: false, into: plan.filters(scratch))
     plan.forEachChunk { first, count in
         let gc = chunk(g, count)
         winogradConvolve(x + first * g.height * g.width * C, gc, outputs: O, filtersTransposed: true,
@@ -116,7 +126,7 @@ func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
     if let dx {
         // The transposed convolution's filters, [ξ][o][c]: inputs o, outputs c, used untransposed.
         let t = plan.transposed
-        transformFilters(w, outputs: O, inputs: C, flipped: true, into: plan.regions(scratch, tiles: 0, inputs: O).u)
+        transformFilters(w, outputs: O, inputs: C, flipped: true, into: plan.filters(scratch))
         plan.forEachChunk { first, count in
             let tc = chunk(t, count)
             winogradConvolve(dy + first * outputFloats, tc, outputs: C, filtersTransposed: false,
@@ -136,14 +146,13 @@ func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
         }
         beta = 1
     }
-    accumulateFilterGradient(plan.regions(scratch, tiles: 0, inputs: C).u, outputs: O, inputs: C, into: dw)
+    accumulateFilterGradient(plan.filters(scratch), outputs: O, inputs: C, into: dw)
 }
 
 /// The forward pass of a 3×3 stride-1 window `g` with `outputs` filters already transformed in r.u,
 /// laid `[ξ][outputs][C]` (`filtersTransposed`) or `[ξ][C][outputs]`.
 private func winogradConvolve(_ x: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int, filtersTransposed: Bool,
-                              _ r: (v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>),
-                              _ y: UnsafeMutablePointer<Float>) {
+                              _ r: WinogradRegions, _ y: UnsafeMutablePointer<Float>) {
     let C = g.channels, T = WinogradPlan.tiles(g)
     transformInputTiles(x, g, zeros: r.zeros, into: r.v)
     Parallel.forEachSlice(16) { point in
