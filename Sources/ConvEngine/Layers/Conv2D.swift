@@ -6,9 +6,10 @@
 /// Weight layout OHWI `[outputChannels, k, k, inputChannels]`, so that a row of the weight matrix
 /// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The column path takes the batch in
 /// blocks of images whose column buffers together hold at most `maxColumnFloats` floats
-/// (`ColumnPlan`); Winograd's buffers keep within that cap too, in chunks of images. A 1×1 convolution with
-/// stride 1 and no padding skips im2row: the input is its own column matrix. The bias and a
-/// following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel (`Epilogue`).
+/// (`ColumnPlan`); Winograd's buffers keep within that cap too, in chunks of images. A 1×1
+/// convolution with stride 1 and no padding skips im2row: the input is its own column matrix. The
+/// bias and a following ReLU it absorbs run in one pass after the GEMMs, or inside the direct kernel
+/// (`Epilogue`).
 public final class Conv2D: Layer {
     /// The default cap on the column (or Winograd) buffers, in floats (64 MiB).
     public static let defaultMaxColumnFloats = 16 << 20
