@@ -151,6 +151,21 @@ import Testing
         }
     }
 
+    /// The direct and Winograd paths run no im2row GEMM, but record the whole-batch products it
+    /// would issue, which `bench` times OpenBLAS on.
+    @Test(arguments: [32, 64])
+    func directAndWinogradLayersRecordTheProductsTheyStandFor(_ cin: Int) throws {
+        let conv = try make(Case(n: 2, h: 6, w: 6, cin: cin, cout: 8, k: 3, s: 1, p: 1))
+        let x = Tensor.random([2, 6, 6, cin], seed: 8)
+        let forwardTrace = GemmTrace(), backwardTrace = GemmTrace()
+        let y = try GemmTrace.$current.withValue(forwardTrace) { try conv.forward(x) }
+        _ = try GemmTrace.$current.withValue(backwardTrace) { try conv.backward(y, input: x, output: y) }
+        let (rows, width) = (2 * 6 * 6, 9 * cin)
+        #expect(forwardTrace.calls == [GemmTrace.Call(m: rows, n: 8, k: width, transposeB: true)])
+        #expect(backwardTrace.calls == [GemmTrace.Call(m: 8, n: width, k: rows, transposeA: true),
+                                        GemmTrace.Call(m: rows, n: width, k: 8)])
+    }
+
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {
         let chunked = try make(Self.cases[8])
         var c = Self.cases[8]

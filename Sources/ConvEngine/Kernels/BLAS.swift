@@ -122,6 +122,22 @@ public final class GemmTrace: Sendable {
     /// threads (`BLAS.gemm(…, onThisThread: true)`), as the one call it stands for.
     static func recordLowered(_ call: Call) { current?.record(call) }
 
+    /// Records the whole-batch products im2row + GEMM would issue for a convolution pass that a
+    /// direct or Winograd kernel computes instead, so that `bench` compares the layer with OpenBLAS
+    /// doing the same convolution: forward `Y = X̂ · Wᵀ`; backward `dW = dYᵀ · X̂` and, with an
+    /// input gradient, `dX̂ = dY · W`.
+    ///
+    /// - Parameters:
+    ///   - rows: output pixels over the batch (rows of X̂).
+    ///   - outputs: output channels.
+    ///   - width: K·K·C, the width of a column-matrix row.
+    static func recordLoweredConvolution(rows: Int, outputs: Int, width: Int, backward: Bool = false,
+                                         inputGradient: Bool = false) {
+        guard backward else { return recordLowered(.init(m: rows, n: outputs, k: width, transposeB: true)) }
+        recordLowered(.init(m: outputs, n: width, k: rows, transposeA: true))
+        if inputGradient { recordLowered(.init(m: rows, n: width, k: outputs)) }
+    }
+
     /// The calls recorded so far, in order.
     public var calls: [Call] { storage.withLock { $0 } }
 }

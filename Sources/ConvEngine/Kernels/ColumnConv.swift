@@ -81,9 +81,7 @@ struct ColumnPlan {
             blockImages = max(1, min(g.batch, maxColumnFloats / imageColumns))
         }
         let flippable = slices > 1 && g.stride == 1 && !(g.kernel == 1 && g.padding == 0)
-        transposed = flippable ? try? WindowGeometry(input: Shape(unchecked: [g.batch, g.outputHeight, g.outputWidth, O]),
-                                                     kernel: g.kernel, stride: 1, padding: g.kernel - 1 - g.padding,
-                                                     role: "conv input gradient") : nil
+        transposed = flippable ? g.inputGradientWindow(outputChannels: O) : nil
     }
 
     /// Floats of scratch: one column block per slice, one weight-gradient partial per slice, then
@@ -186,7 +184,7 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
     if dx != nil {
         if plan.transposed != nil {
             GemmTrace.recordLowered(.init(m: g.batch * g.height * g.width, n: g.channels, k: g.kernel * g.kernel * O, transposeB: true))
-            flipFilters(w, g, outputChannels: O, into: plan.flipped(scratch))
+            flipFilters(w, g, outputChannels: O, transposed: false, into: plan.flipped(scratch))
         } else {
             GemmTrace.recordLowered(.init(m: g.batch * R, n: K, k: O))
         }
@@ -206,14 +204,4 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
             for i in range { dw[i] += partial[i] }
         }
     }
-}
-
-/// W̃[c, ky, kx, o] = W[o, K−1−ky, K−1−kx, c]: the filters of the convolution of dy that gives dx at
-/// stride 1.
-private func flipFilters(_ w: UnsafePointer<Float>, _ g: WindowGeometry, outputChannels O: Int,
-                         into flipped: UnsafeMutablePointer<Float>) {
-    let K = g.kernel, C = g.channels
-    for c in 0..<C { for ky in 0..<K { for kx in 0..<K { for o in 0..<O {
-        flipped[((c * K + ky) * K + kx) * O + o] = w[((o * K + (K - 1 - ky)) * K + (K - 1 - kx)) * C + c]
-    } } } }
 }

@@ -45,15 +45,6 @@ func directConvScratch(_ g: WindowGeometry, outputChannels O: Int) -> Int {
     (1 + directSlices(g, outputChannels: O)) * g.kernel * g.kernel * g.channels * O
 }
 
-/// The window over dy whose convolution with the flipped filters gives dx, when the input gradient
-/// is computed that way (stride 1, more channels than a stem).
-private func flippedGeometry(_ g: WindowGeometry, outputChannels O: Int) -> WindowGeometry? {
-    guard g.stride == 1, g.channels > directConvolutionMaxChannels else { return nil }
-    var t = g
-    (t.height, t.width, t.channels, t.padding) = (g.outputHeight, g.outputWidth, O, g.kernel - 1 - g.padding)
-    return t
-}
-
 /// Writes w `[O][T]` transposed into `wt` `[T][O]`.
 private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O: Int, into wt: UnsafeMutablePointer<Float>) {
     for o in 0..<O { for t in 0..<T { wt[t * O + o] = w[o * T + t] } }
@@ -448,12 +439,9 @@ func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Floa
                              outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
                              scratch: UnsafeMutablePointer<Float>) {
     let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch, inputFloats = g.height * g.width * C
-    if let t = flippedGeometry(g, outputChannels: O) {
-        let K = g.kernel
-        for ky in 0..<K { for kx in 0..<K { for o in 0..<O { for c in 0..<C {
-            wt[((ky * K + kx) * O + o) * C + c] = w[((o * K + (K - 1 - ky)) * K + (K - 1 - kx)) * C + c]
-        } } } }
-        directConvolve(dy, wt, nil, t, outputChannels: C, cap: nil, dx)
+    if g.stride == 1 && C > directConvolutionMaxChannels {
+        flipFilters(w, g, outputChannels: O, transposed: true, into: wt)
+        directConvolve(dy, wt, nil, g.inputGradientWindow(outputChannels: O), outputChannels: C, cap: nil, dx)
         return
     }
     transposeWeights(w, taps: T, outputs: O, into: wt)

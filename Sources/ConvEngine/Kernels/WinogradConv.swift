@@ -43,8 +43,7 @@ struct WinogradPlan {
         guard g.kernel == 3 && g.stride == 1 else { return nil }
         geometry = g
         outputChannels = O
-        var t = g
-        (t.height, t.width, t.channels, t.padding) = (g.outputHeight, g.outputWidth, O, 2 - g.padding)
+        let t = g.inputGradientWindow(outputChannels: O)
         transposed = t
         let image = Self.imageFloats(g, t, outputChannels: O), room = maxFloats - Self.fixedFloats(g, outputChannels: O)
         guard room >= image else { return nil }

@@ -137,12 +137,11 @@ public final class Conv2D: Layer {
         let rows = g.batch * g.outputHeight * g.outputWidth
         switch path {
         case .direct:
-            // The product the column path would run, so that `bench` compares the layer with it.
-            GemmTrace.recordLowered(.init(m: rows, n: outputChannels, k: columnWidth, transposeB: true))
+            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth)
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
         case .winograd(let plan):
-            GemmTrace.recordLowered(.init(m: rows, n: outputChannels, k: columnWidth, transposeB: true))
+            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth)
             winogradConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
             epilogue.apply(rows: rows, channels: outputChannels, y)
         case .column(let plan):
@@ -160,13 +159,13 @@ public final class Conv2D: Layer {
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         switch path {
         case .direct:
-            GemmTrace.recordLowered(.init(m: outputChannels, n: columnWidth, k: rows, transposeA: true))
-            if dx != nil { GemmTrace.recordLowered(.init(m: rows, n: columnWidth, k: outputChannels)) }
+            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth, backward: true,
+                                               inputGradient: dx != nil)
             directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
             if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
         case .winograd(let plan):
-            GemmTrace.recordLowered(.init(m: outputChannels, n: columnWidth, k: rows, transposeA: true))
-            if dx != nil { GemmTrace.recordLowered(.init(m: rows, n: columnWidth, k: outputChannels)) }
+            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth, backward: true,
+                                               inputGradient: dx != nil)
             winogradConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)
         case .column(let plan):
             columnConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)

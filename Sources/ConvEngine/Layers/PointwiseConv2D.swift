@@ -71,7 +71,7 @@ public final class PointwiseConv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         if let g = direct {
-            GemmTrace.recordLowered(.init(m: rows, n: outputChannels, k: inputChannels, transposeB: true))
+            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: inputChannels)
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data,
                               scratch: try context.workspace.floats(workspaceCount, for: "pw"))
@@ -88,12 +88,10 @@ public final class PointwiseConv2D: Layer {
         epilogue.backward(dy, output: y, rows: rows, channels: outputChannels)
         if let g = direct {
             let scratch = try context.workspace.floats(workspaceCount, for: "pw")
-            GemmTrace.recordLowered(.init(m: outputChannels, n: inputChannels, k: rows, transposeA: true))
+            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: inputChannels, backward: true,
+                                               inputGradient: dx != nil)
             directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
-            if let dx {
-                GemmTrace.recordLowered(.init(m: rows, n: inputChannels, k: outputChannels))
-                directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch)
-            }
+            if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
             return
         }
         BLAS.gemm(transposeA: true, m: outputChannels, n: inputChannels, k: rows,
