@@ -9,7 +9,8 @@ import Testing
         return pw
     }
 
-    /// The last two have 32 input channels, which take the direct kernels (`isDirectConvolution`).
+    /// The last two have 32 input channels, which take the direct kernels
+    /// (`PointwiseConv2D.directKernelChannels`).
     @Test(arguments: [(2, 5, 3, 19, 11, true), (3, 4, 7, 6, 17, false), (1, 1, 1, 33, 5, true),
                       (2, 3, 5, 32, 40, true), (2, 4, 3, 32, 13, false)])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(

@@ -24,11 +24,9 @@ let directConvolutionMaxChannels = 4
 /// MobileNet-CIFAR 0.5 baseline's 16→32 9.3/20 → 5.9/13; MobileNet-CIFAR 1.0 baseline's 64→128
 /// 51/102 → 47/96 and 128→256 55/108 → 54/102; MobileNet 0.5 baseline's 256→256 at 4×4 13/25 → 19/41
 /// (weights past L2, few pixels inside), so not there. `Conv2D.path` prefers Winograd for 3×3 windows
-/// over 64 or more channels, faster still. A 1×1 window (`PointwiseConv2D`) takes the direct kernels
-/// with exactly 32 input channels, measured there.
+/// over 64 or more channels, faster still. (`PointwiseConv2D` decides for its 1×1 windows itself.)
 func isDirectConvolution(inputChannels C: Int, kernel K: Int, stride S: Int) -> Bool {
-    if K == 1 { return S == 1 && C == 32 }
-    return C <= directConvolutionMaxChannels || (S == 1 && C % 16 == 0 && K * K * C <= 1152)
+    C <= directConvolutionMaxChannels || (S == 1 && C % 16 == 0 && K * K * C <= 1152)
 }
 
 /// Multiply-adds below which a direct convolution pass is not split over threads.

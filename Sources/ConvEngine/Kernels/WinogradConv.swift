@@ -12,7 +12,9 @@
 // That is 16 multiply-adds per 4 outputs instead of 36: 2.25× fewer. The transforms are additions
 // over the channel vectors of NHWC pixels, so they vectorise across channels.
 // Backward: dx is the same convolution of dy (padding 2 − P) with the flipped filters; the weight
-// gradient is dUᵀ[ξ] (O × C) = (A dY Aᵀ)[ξ]ᵀ · V[ξ] summed over tiles, and dg = Gᵀ dU G.
+// gradient is dUᵀ[ξ] (O × C) = (A dY Aᵀ)[ξ]ᵀ · V[ξ] summed over tiles, and dg = Gᵀ dU G. Backward
+// transforms x again instead of keeping the forward's V, which is 4× the input and would have to live
+// in the arena from forward to backward for every such layer; the transform is a small part of a pass.
 // The 16 GEMMs of a pass run on `Parallel`'s threads, each single-threaded; the transforms over
 // slices of tiles. Used by `Conv2D` for 3×3 windows at stride 1 over 64 or more channels
 // (`Conv2D.path`): MobileNet-CIFAR 0.5 baseline's 256→256 layers at 4×4 went from 14/28 ms

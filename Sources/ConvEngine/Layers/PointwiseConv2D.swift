@@ -24,6 +24,9 @@ public final class PointwiseConv2D: Layer {
     /// The rectifier this layer absorbed and applies itself, if any.
     public var fusedRectifier: ReLU? { epilogue.rectifier }
 
+    /// The input channel count that takes the direct kernels (see above).
+    static let directKernelChannels = 32
+
     private let epilogue: Epilogue
     /// The 1×1 window of the direct kernels, when they run this layer.
     private var direct: WindowGeometry?
@@ -55,8 +58,7 @@ public final class PointwiseConv2D: Layer {
             throw EngineError.shapeMismatch("pointwise conv expects \(inputChannels) input channels, got input \(input)")
         }
         inputShape = input
-        let usesDirect = isDirectConvolution(inputChannels: inputChannels, kernel: 1, stride: 1)
-        direct = usesDirect ? try WindowGeometry(input: input, kernel: 1, stride: 1, padding: 0, role: "pointwise conv") : nil
+        direct = Self.directKernelChannels == inputChannels ? try WindowGeometry(input: input, kernel: 1, stride: 1, padding: 0, role: "pointwise conv") : nil
         let output = input.withChannels(outputChannels)
         outputShape = output
         return output
