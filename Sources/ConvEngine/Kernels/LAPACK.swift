@@ -16,6 +16,7 @@ public enum LAPACK {
             if transposed { t[j * tallCols + i] = a[i * cols + j] } else { t[i * tallCols + j] = a[i * cols + j] }
         } }
         var tau = [Float](repeating: 0, count: tallCols)
+        Parallel.prepareOpenBLAS()
         var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(tallRows), Int32(tallCols),
                                   &t, Int32(tallCols), &tau)
         try require(info == 0, "LAPACKE_sgeqrf failed with info \(info)")

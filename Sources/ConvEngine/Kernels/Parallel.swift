@@ -20,11 +20,19 @@ public enum Parallel {
     /// The worker threads.
     private static let pool = WorkerPool()
 
+    /// The process-wide thread count. Its initialisation sets OpenBLAS to one thread, so it must run
+    /// before any OpenBLAS call: see `prepareOpenBLAS`.
     private static let width: Atomic<Int> = {
         let count = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
         return Atomic(count)
     }()
+
+    /// Sets OpenBLAS to one thread if that has not been done yet; called before every OpenBLAS call.
+    /// Otherwise a program whose first engine call ran under `withThreadCount` (which need not read
+    /// the process-wide count) had OpenBLAS run its own threads beside the pool, and allocate a job
+    /// table on every threaded sgemm.
+    static func prepareOpenBLAS() { _ = width.load(ordering: .relaxed) }
 
     /// Threads the engine uses (its kernels and its GEMM bands).
     public static var threadCount: Int { width.load(ordering: .relaxed) }
@@ -50,7 +58,10 @@ public enum Parallel {
     }
 
     /// The threads available to the current task: its limit, if any, else `threadCount`.
-    static var currentThreadCount: Int { taskThreadLimit ?? threadCount }
+    static var currentThreadCount: Int {
+        prepareOpenBLAS()
+        return taskThreadLimit ?? threadCount
+    }
 
     /// Runs `body(slice)` once for every slice in `0..<slices`, spread over `threadCount` threads.
     ///
