@@ -1,4 +1,4 @@
-import ConvEngine
+@testable import ConvEngine
 import ConvModels
 import Foundation
 import MallocInterposerSwift
@@ -8,14 +8,16 @@ import Testing
 nonisolated(unsafe) private var watchedThread = pthread_self()
 nonisolated(unsafe) private var watchedAllocations = 0
 
-/// Counts the heap allocations `body` makes on the calling thread (other tests running in parallel
-/// on other threads are not counted). The interposer replaces malloc for the whole test binary by
-/// being linked into it.
+/// Counts the heap allocations `body` makes on the calling thread and on the engine's worker threads
+/// (other tests running in parallel on their own threads are not counted; a kernel slice of theirs
+/// that the workers run meanwhile is, and must not allocate either). The interposer replaces malloc
+/// for the whole test binary by being linked into it.
 func countAllocations(_ body: () throws -> Void) rethrows -> Int {
     watchedThread = pthread_self()
     watchedAllocations = 0
+    _ = Parallel.isWorkerThread  // creates its thread key before the hook asks for it
     MallocInterposerSwift.setAllocationHook { _ in
-        if pthread_equal(pthread_self(), watchedThread) != 0 { watchedAllocations += 1 }
+        if pthread_equal(pthread_self(), watchedThread) != 0 || Parallel.isWorkerThread { watchedAllocations += 1 }
     }
     MallocInterposerSwift.hook()
     defer {
@@ -32,24 +34,33 @@ func countAllocations(_ body: () throws -> Void) rethrows -> Int {
         #expect(count > 0)
     }
 
-    @Test(arguments: [try! ModelConfiguration(family: .seed),
-                      try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
-                      try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true)])
-    func aTrainingStepAllocatesNothing(_ config: ModelConfiguration) throws {
-        let network = try config.makeNetwork(maxBatchSize: 4, seed: 1)
+    /// Three training steps on one thread and on two, where every parallel kernel hands slices to a
+    /// worker: no allocation on this thread or on the workers. Tests running in parallel can keep
+    /// the workers busy (a kernel then runs on its calling thread alone), so with two threads the
+    /// steps are repeated until some work was handed off.
+    @Test(.serialized, arguments: [try! ModelConfiguration(family: .seed),
+                                   try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
+                                   try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true)],
+          [1, 2])
+    func aTrainingStepAllocatesNothing(_ config: ModelConfiguration, threads: Int) throws {
+        let network = try config.makeNetwork(maxBatchSize: 16, seed: 1)
         let optimizer = try SGD(parameters: network.trainableParameters, momentum: 0.9, weightDecay: .l2(5e-4))
         let loss = try SoftmaxCrossEntropy(labelSmoothing: 0.1)
-        let batch = syntheticBatch(step: 0, batch: 4, side: config.resolution, classes: 10)
+        let batch = syntheticBatch(step: 0, batch: 16, side: config.resolution, classes: 10)
         try network.input.copy(from: batch.images)
-        // On one thread. With two, each call that hands work to the other thread makes one small
-        // allocation: `withoutActuallyEscaping`, which lets the worker call the caller's closure,
-        // boxes it (measured in isolation: one per call). OpenBLAS always runs single-threaded.
-        try Parallel.withThreadCount(1) { try batch.labels.withUnsafeBufferPointer { labels in
+        try Parallel.withThreadCount(threads) { try batch.labels.withUnsafeBufferPointer { labels in
             _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01)  // warm-up
-            let allocations = try countAllocations {
-                for _ in 0..<3 { _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01) }
+            var handOffs = 0
+            for _ in 0..<20 where handOffs == 0 {
+                let allocations = try countAllocations {
+                    handOffs = try Parallel.countingHandOffs {
+                        for _ in 0..<3 { _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01) }
+                    }
+                }
+                #expect(allocations == 0, "\(config.displayName), \(threads) threads: \(allocations) allocations in 3 steps")
+                if threads == 1 { break }
             }
-            #expect(allocations == 0, "\(config.displayName): \(allocations) allocations in 3 steps")
+            #expect((handOffs > 0) == (threads > 1), "\(config.displayName), \(threads) threads: \(handOffs) hand-offs")
         } }
     }
 }

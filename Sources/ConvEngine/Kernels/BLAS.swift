@@ -54,8 +54,6 @@ public enum BLAS {
         a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, onThisThread: Bool
     ) {
-        let lda = transposeA ? m : k
-        let ldb = transposeB ? k : n
         if !onThisThread {
             GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB))
         }
@@ -64,8 +62,18 @@ public enum BLAS {
         let rowBands = transposeA ? 1 : min(threads, m / minimumBand)
         let columnBands = min(threads, n / minimumBand)
         let bands = onThisThread || m * n * k < splitGrain ? 1 : max(rowBands, columnBands)
-        let byRows = rowBands >= columnBands
-        Parallel.forEachSlice(bands) { band in
+        Parallel.forEachSlice(bands, GemmBands(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                               alpha: alpha, a: a, b: b, beta: beta, c: c,
+                                               bands: bands, byRows: rowBands >= columnBands))
+    }
+
+    /// One sgemm cut into `bands` bands of rows (`byRows`) or of columns of C, one call per band.
+    private struct GemmBands: SliceJob {
+        let transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float
+        let a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>
+        let bands: Int, byRows: Bool
+
+        func run(slice band: Int) {
             let rows = byRows ? Parallel.range(band, of: bands, count: m) : 0..<m
             let columns = byRows ? 0..<n : Parallel.range(band, of: bands, count: n)
             cblas_sgemm(
@@ -73,8 +81,8 @@ public enum BLAS {
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
                 blasint(rows.count), blasint(columns.count), blasint(k), alpha,
-                a + rows.lowerBound * k, blasint(lda),
-                b + columns.lowerBound * (transposeB ? k : 1), blasint(ldb),
+                a + rows.lowerBound * k, blasint(transposeA ? m : k),
+                b + columns.lowerBound * (transposeB ? k : 1), blasint(transposeB ? k : n),
                 beta, c + rows.lowerBound * n + columns.lowerBound, blasint(n))
         }
     }

@@ -32,28 +32,44 @@ final class ChannelSums {
         blockSums.deallocate()
     }
 
-    /// Sets `total` to the sums over rows `0..<M` of what `addRows(rows, first, second)` adds into
-    /// two zeroed Float vectors of C channels for a block of rows.
+    /// Sets `total` to the sums over rows `0..<M` of what `rowSums.add(rows:_:_:)` adds into two
+    /// zeroed Float vectors of C channels for a block of rows.
     @inline(__always)
-    func sum(rows M: Int, _ addRows: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+    func sum<Rows: RowSums>(rows M: Int, _ rowSums: Rows) {
         let C = channels
         let slices = Parallel.sliceCount(M, grain: max(sumBlock, elementGrain / C), maximumSlices: Self.maximumSlices)
-        Parallel.forEachRange(of: M, slices: slices) { slice, rows in
-            let sums = sliceSums + slice * 2 * C, block = blockSums + slice * 2 * C
-            sums.update(repeating: 0, count: 2 * C)
-            var start = rows.lowerBound
-            while start < rows.upperBound {
-                let end = min(start + sumBlock, rows.upperBound)
-                block.update(repeating: 0, count: 2 * C)
-                addRows(start..<end, block, block + C)
-                for i in 0..<(2 * C) { sums[i] += Double(block[i]) }
-                start = end
-            }
-        }
+        Parallel.forEachRange(of: M, slices: slices,
+                              SumSlices(rowSums: rowSums, C: C, sliceSums: sliceSums, blockSums: blockSums))
         total.update(repeating: 0, count: 2 * C)
         for slice in 0..<slices {
             let sums = sliceSums + slice * 2 * C
             for i in 0..<(2 * C) { total[i] += sums[i] }
+        }
+    }
+}
+
+/// What a per-channel sum adds for a block of rows: into `first` and `second`, two Float vectors of
+/// C channels (zeroed before each block).
+protocol RowSums {
+    /// Adds the contribution of `rows` into `first` and `second`.
+    func add(rows: Range<Int>, _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>)
+}
+
+/// A slice of `ChannelSums.sum`: blocks of `sumBlock` rows summed in Float, folded into the
+/// slice's own Double sums.
+private struct SumSlices<Rows: RowSums>: RangeJob {
+    let rowSums: Rows, C: Int, sliceSums: UnsafeMutablePointer<Double>, blockSums: UnsafeMutablePointer<Float>
+
+    func run(range rows: Range<Int>, slice: Int) {
+        let sums = sliceSums + slice * 2 * C, block = blockSums + slice * 2 * C
+        sums.update(repeating: 0, count: 2 * C)
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let end = min(start + sumBlock, rows.upperBound)
+            block.update(repeating: 0, count: 2 * C)
+            rowSums.add(rows: start..<end, block, block + C)
+            for i in 0..<(2 * C) { sums[i] += Double(block[i]) }
+            start = end
         }
     }
 }

@@ -115,27 +115,37 @@ struct ColumnPlan {
 /// `plan.scratchCount` floats.
 func columnConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: ColumnPlan,
                        _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
-    func columns(_ first: Int, _ count: Int, _ block: UnsafeMutablePointer<Float>, parallel: Bool) -> UnsafePointer<Float> {
-        if plan.isIdentity { return x + first * R * K }
-        parallel ? im2rowInParallel(x, g, images: first, count: count, into: block)
-                 : im2row(x, g, images: first, count: count, into: block)
-        return UnsafePointer(block)
-    }
+    let forward = ColumnConvForward(x: x, w: w, plan: plan, y: y, scratch: scratch)
     guard plan.isSliced else {
-        plan.forEachBlock(in: 0..<g.batch) { first, count in
-            BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: columns(first, count, scratch, parallel: true),
-                      b: w, c: y + first * R * O)
-        }
+        plan.forEachBlock(in: 0..<plan.geometry.batch) { first, count in forward.block(first, count, scratch, parallel: true) }
         return
     }
-    GemmTrace.recordLowered(.init(m: g.batch * R, n: O, k: K, transposeB: true))
-    Parallel.forEachRange(of: g.batch, slices: plan.slices) { slice, images in
-        let block = plan.columns(scratch, slice: slice)
-        plan.forEachBlock(in: images) { first, count in
-            BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: columns(first, count, block, parallel: false),
-                      b: w, c: y + first * R * O, onThisThread: true)
+    GemmTrace.recordLowered(.init(m: plan.geometry.batch * plan.rowsPerImage, n: plan.outputChannels, k: plan.columnWidth,
+                                  transposeB: true))
+    Parallel.forEachRange(of: plan.geometry.batch, slices: plan.slices, forward)
+}
+
+/// The forward pass block by block; as a job, one slice of images into the slice's column buffer.
+private struct ColumnConvForward: RangeJob {
+    let x: UnsafePointer<Float>, w: UnsafePointer<Float>, plan: ColumnPlan, y: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
+
+    /// Images `first..<first + count`: lowered into `columns` (unless x is its own column matrix),
+    /// times wᵀ; with `parallel`, both steps on all threads, else on this one.
+    func block(_ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Float>, parallel: Bool) {
+        let O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
+        let col: UnsafePointer<Float>
+        if plan.isIdentity { col = x + first * R * K } else {
+            parallel ? im2rowInParallel(x, plan.geometry, images: first, count: count, into: columns)
+                     : im2row(x, plan.geometry, images: first, count: count, into: columns)
+            col = UnsafePointer(columns)
         }
+        BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: col, b: w, c: y + first * R * O, onThisThread: !parallel)
+    }
+
+    func run(range images: Range<Int>, slice: Int) {
+        let columns = plan.columns(scratch, slice: slice)
+        plan.forEachBlock(in: images) { first, count in block(first, count, columns, parallel: false) }
     }
 }
 
@@ -145,10 +155,39 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
                         _ plan: ColumnPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
                         scratch: UnsafeMutablePointer<Float>) {
     let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
-    // One block: the weight gradient into `dweight` (scaled by `beta` first), then dX̂ into the
-    // column buffer (or straight into dx when the input is its own column matrix), folded into dx.
+    let backward = ColumnConvBackward(dy: dy, x: x, w: w, plan: plan, dx: dx, scratch: scratch)
+    guard plan.isSliced else {
+        plan.forEachBlock(in: 0..<g.batch) { first, count in
+            backward.block(first, count, scratch, dweight: dw, beta: 1, parallel: true)
+        }
+        return
+    }
+    GemmTrace.recordLowered(.init(m: O, n: K, k: g.batch * R, transposeA: true))
+    if dx != nil {
+        if plan.transposed != nil {
+            GemmTrace.recordLowered(.init(m: g.batch * g.height * g.width, n: g.channels, k: g.kernel * g.kernel * O, transposeB: true))
+            flipFilters(w, g, outputChannels: O, transposed: false, into: plan.flipped(scratch))
+        } else {
+            GemmTrace.recordLowered(.init(m: g.batch * R, n: K, k: O))
+        }
+    }
+    Parallel.forEachRange(of: g.batch, slices: plan.slices, backward)
+    // dw += the partials, in slice order, element ranges on the threads.
+    Parallel.forEachRange(count: O * K, grain: elementGrain, AddPartials(plan: plan, scratch: scratch, dw: dw))
+}
+
+/// The backward pass block by block; as a job, one slice of images into the slice's column buffer
+/// and its own partial weight gradient.
+private struct ColumnConvBackward: RangeJob {
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, plan: ColumnPlan
+    let dx: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+
+    /// Images `first..<first + count`: the weight gradient into `dweight` (scaled by `beta` first),
+    /// then dX̂ into the column buffer (or straight into dx when the input is its own column matrix),
+    /// folded into dx; with `parallel`, every step on all threads, else on this one.
     func block(_ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
                beta: Float, parallel: Bool) {
+        let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
         let rows = count * R, dyBlock = dy + first * R * O
         let col: UnsafePointer<Float>
         if plan.isIdentity { col = x + first * R * K } else {
@@ -174,22 +213,8 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
         parallel ? row2imInParallel(columns, g, images: first, count: count, into: dx)
                  : row2im(columns, g, images: first, count: count, into: dx)
     }
-    guard plan.isSliced else {
-        plan.forEachBlock(in: 0..<g.batch) { first, count in
-            block(first, count, scratch, dweight: dw, beta: 1, parallel: true)
-        }
-        return
-    }
-    GemmTrace.recordLowered(.init(m: O, n: K, k: g.batch * R, transposeA: true))
-    if dx != nil {
-        if plan.transposed != nil {
-            GemmTrace.recordLowered(.init(m: g.batch * g.height * g.width, n: g.channels, k: g.kernel * g.kernel * O, transposeB: true))
-            flipFilters(w, g, outputChannels: O, transposed: false, into: plan.flipped(scratch))
-        } else {
-            GemmTrace.recordLowered(.init(m: g.batch * R, n: K, k: O))
-        }
-    }
-    Parallel.forEachRange(of: g.batch, slices: plan.slices) { slice, images in
+
+    func run(range images: Range<Int>, slice: Int) {
         let columns = plan.columns(scratch, slice: slice), partial = plan.partial(scratch, slice: slice)
         var beta: Float = 0
         plan.forEachBlock(in: images) { first, count in
@@ -197,8 +222,13 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
             beta = 1
         }
     }
-    // dw += the partials, in slice order, element ranges on the threads.
-    Parallel.forEachRange(count: O * K, grain: elementGrain) { range in
+}
+
+/// dw[i] += each slice's partial weight gradient, in slice order.
+private struct AddPartials: RangeJob {
+    let plan: ColumnPlan, scratch: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>
+
+    func run(range: Range<Int>, slice: Int) {
         for slice in 0..<plan.slices {
             let partial = plan.partial(scratch, slice: slice)
             for i in range { dw[i] += partial[i] }

@@ -35,11 +35,6 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
     (g.kernel * g.kernel * (g.stride == 1 ? g.outputWidth : 1) + 1) * g.channels
 }
 
-/// Runs `body(images)` over consecutive image ranges of `g`'s batch, in parallel.
-private func forEachImageSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void) {
-    Parallel.forEachRange(of: g.batch, slices: depthwiseSlices(g)) { body($1) }
-}
-
 /// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c], clamped to
 /// [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU).
 ///
@@ -50,9 +45,17 @@ private func forEachImageSlice(_ g: WindowGeometry, _ body: (Range<Int>) -> Void
 func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                       _ g: WindowGeometry, cap: Float?, _ y: UnsafeMutablePointer<Float>,
                       scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
     let filters = depthwiseFilters(w, g, scratch: scratch)
-    forEachImageSlice(g) { images in
+    Parallel.forEachRange(of: g.batch, slices: depthwiseSlices(g),
+                          DepthwiseForward(x: x, filters: filters, bias: bias, g: g, cap: cap, y: y))
+}
+
+private struct DepthwiseForward: RangeJob {
+    let x: UnsafePointer<Float>, filters: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry
+    let cap: Float?, y: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
         for n in images {
             let image = y + n * outputFloats
             if let bias { for p in stride(from: 0, to: outputFloats, by: C) { (image + p).update(from: bias, count: C) } }
@@ -72,9 +75,16 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bi
 /// input row in one contiguous loop. `scratch` holds `depthwiseScratch(g)` floats.
 func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                             _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, inputFloats = g.height * g.width * C
     let filters = depthwiseFilters(w, g, scratch: scratch)
-    forEachImageSlice(g) { images in
+    Parallel.forEachRange(of: g.batch, slices: depthwiseSlices(g),
+                          DepthwiseInputGradient(dy: dy, filters: filters, g: g, dx: dx))
+}
+
+private struct DepthwiseInputGradient: RangeJob {
+    let dy: UnsafePointer<Float>, filters: UnsafePointer<Float>, g: WindowGeometry, dx: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let inputFloats = g.height * g.width * g.channels
         (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
         forEachTapRun(g, images: images) { output, input, weights, count in
             let o = dx + input, dr = dy + output, wr = filters + weights
@@ -97,10 +107,30 @@ func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePoint
                              masking y: UnsafePointer<Float>, cap: Float?,
                              _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?,
                              scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, taps = g.kernel * g.kernel, outputFloats = g.outputHeight * g.outputWidth * C
+    let C = g.channels, taps = g.kernel * g.kernel
     let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C
     let block = weightGradientBlock(g), partials = scratch + tiledWeightCount(g), slices = depthwiseSlices(g)
-    Parallel.forEachRange(of: g.batch, slices: slices) { slice, images in
+    Parallel.forEachRange(of: g.batch, slices: slices,
+                          DepthwiseWeightGradient(dy: dy, x: x, g: g, y: y, cap: cap, partials: partials))
+    for slice in 0..<slices {
+        let sums = partials + slice * block, biasSums = sums + taps * row
+        for tap in 0..<taps { for column in 0..<columns {
+            let from = sums + tap * row + column * C, to = dw + tap * C
+            for c in 0..<C { to[c] += from[c] }
+        } }
+        if let dbias { for c in 0..<C { dbias[c] += biasSums[c] } }
+    }
+}
+
+/// One image slice of `depthwiseBackwardWeight`: masks dy, then sums into the slice's own block of
+/// `partials`.
+private struct DepthwiseWeightGradient: RangeJob {
+    let dy: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, g: WindowGeometry, y: UnsafePointer<Float>
+    let cap: Float?, partials: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let C = g.channels, taps = g.kernel * g.kernel, outputFloats = g.outputHeight * g.outputWidth * C
+        let row = (g.stride == 1 ? g.outputWidth : 1) * C, block = weightGradientBlock(g)
         let sums = partials + slice * block, biasSums = sums + taps * row
         sums.update(repeating: 0, count: block)
         for n in images {
@@ -117,14 +147,6 @@ func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePoint
                 for j in 0..<count { o[j] += dr[j] * xr[j] }
             }
         }
-    }
-    for slice in 0..<slices {
-        let sums = partials + slice * block, biasSums = sums + taps * row
-        for tap in 0..<taps { for column in 0..<columns {
-            let from = sums + tap * row + column * C, to = dw + tap * C
-            for c in 0..<C { to[c] += from[c] }
-        } }
-        if let dbias { for c in 0..<C { dbias[c] += biasSums[c] } }
     }
 }
 

@@ -68,15 +68,24 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
 /// The forward pass on weights already laid out `[T][O]` (`wt`).
 private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                             _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
-    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
-    let HO = g.outputHeight, WO = g.outputWidth
-    let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32, eights = O / 8 * 8
-    // Three pixels fill twelve registers with blocks of 32 outputs; without such blocks, six pixels
-    // of 16 outputs do (MobileNet 0.5's stem, dx of a layer over 16 channels).
-    let group = blocked > 0 || O < 16 ? 3 : 6
-    // Output columns whose whole window lies inside the image across: inLow..<inHigh.
-    let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
-    Parallel.forEachRange(of: g.batch, slices: slices) { _, images in
+    Parallel.forEachRange(of: g.batch, slices: directSlices(g, outputChannels: O),
+                          DirectConvolution(x: x, wt: wt, bias: bias, g: g, O: O, cap: cap, y: y))
+}
+
+/// Images of `directConvolve`.
+private struct DirectConvolution: RangeJob {
+    let x: UnsafePointer<Float>, wt: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry, O: Int
+    let cap: Float?, y: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+        let HO = g.outputHeight, WO = g.outputWidth
+        let blocked = O / 32 * 32, eights = O / 8 * 8
+        // Three pixels fill twelve registers with blocks of 32 outputs; without such blocks, six pixels
+        // of 16 outputs do (MobileNet 0.5's stem, dx of a layer over 16 channels).
+        let group = blocked > 0 || O < 16 ? 3 : 6
+        // Output columns whose whole window lies inside the image across: inLow..<inHigh.
+        let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
         for n in images { for oy in 0..<HO {
             let rows = g.tapRows(atOutputRow: oy)
             // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
@@ -313,12 +322,25 @@ private struct Block32 {
 func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
                               outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
                               scratch: UnsafeMutablePointer<Float>) {
-    let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
-    let HO = g.outputHeight, WO = g.outputWidth, T = K * K * C, partials = scratch + T * O
-    let slices = directSlices(g, outputChannels: O), blocked = O / 32 * 32, eights = O / 8 * 8
-    // Output rows per group: about 8 KiB of dy.
-    let groupRows = max(1, min(HO, 2048 / max(1, WO * O)))
-    Parallel.forEachRange(of: g.batch, slices: slices) { slice, images in
+    let T = g.kernel * g.kernel * g.channels, partials = scratch + T * O, slices = directSlices(g, outputChannels: O)
+    Parallel.forEachRange(of: g.batch, slices: slices,
+                          DirectWeightGradient(dy: dy, x: x, g: g, O: O, partials: partials))
+    for slice in 0..<slices {
+        let sums = partials + slice * T * O
+        for o in 0..<O { for t in 0..<T { dw[o * T + t] += sums[t * O + o] } }
+    }
+}
+
+/// One image slice of `directConvBackwardWeight`, summed into the slice's own `[T][O]` block of `partials`.
+private struct DirectWeightGradient: RangeJob {
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, g: WindowGeometry, O: Int, partials: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
+        let HO = g.outputHeight, WO = g.outputWidth, T = K * K * C
+        let blocked = O / 32 * 32, eights = O / 8 * 8
+        // Output rows per group: about 8 KiB of dy.
+        let groupRows = max(1, min(HO, 2048 / max(1, WO * O)))
         let sums = partials + slice * T * O
         sums.update(repeating: 0, count: T * O)
         for n in images { for group in stride(from: 0, to: HO, by: groupRows) {
@@ -422,10 +444,6 @@ func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Flo
             }
         }
     }
-    for slice in 0..<slices {
-        let sums = partials + slice * T * O
-        for o in 0..<O { for t in 0..<T { dw[o * T + t] += sums[t * O + o] } }
-    }
 }
 
 /// dx[n, iy, ix, c] = Σ over the outputs and filters that read (iy, ix, c) of dy · w; overwrites dx.
@@ -436,15 +454,23 @@ func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Flo
 func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
                              outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
                              scratch: UnsafeMutablePointer<Float>) {
-    let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch, inputFloats = g.height * g.width * C
+    let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
     if g.stride == 1 && C > directConvolutionMaxChannels {
         flipFilters(w, g, outputChannels: O, transposed: true, into: wt)
         directConvolve(dy, wt, nil, g.inputGradientWindow(outputChannels: O), outputChannels: C, cap: nil, dx)
         return
     }
     transposeWeights(w, taps: T, outputs: O, into: wt)
-    let slices = directSlices(g, outputChannels: O)
-    Parallel.forEachRange(of: g.batch, slices: slices) { _, images in
+    Parallel.forEachRange(of: g.batch, slices: directSlices(g, outputChannels: O),
+                          DirectInputGradient(dy: dy, wt: wt, g: g, O: O, dx: dx))
+}
+
+/// Images of `directConvBackwardInput` by the per-pixel loop, weights transposed in `wt`.
+private struct DirectInputGradient: RangeJob {
+    let dy: UnsafePointer<Float>, wt: UnsafePointer<Float>, g: WindowGeometry, O: Int, dx: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let C = g.channels, inputFloats = g.height * g.width * C
         (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
         forEachOutputPixel(g, images: images) { pixel, taps in
             let d = dy + pixel * O

@@ -6,7 +6,13 @@ let elementGrain = 1 << 15
 
 /// y = max(x, 0), or min(max(x, 0), cap) when `cap` is given. `x` and `y` may be the same memory.
 func reluForward(_ x: UnsafePointer<Float>, count: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
-    Parallel.forEachRange(count: count, grain: elementGrain) { range in
+    Parallel.forEachRange(count: count, grain: elementGrain, ReLUForward(x: x, cap: cap, y: y))
+}
+
+private struct ReLUForward: RangeJob {
+    let x: UnsafePointer<Float>, cap: Float?, y: UnsafeMutablePointer<Float>
+
+    func run(range: Range<Int>, slice: Int) {
         if let cap { for i in range { y[i] = min(max(x[i], 0), cap) } }
         else { for i in range { y[i] = max(x[i], 0) } }
     }
@@ -19,7 +25,13 @@ func reluForward(_ x: UnsafePointer<Float>, count: Int, cap: Float?, _ y: Unsafe
 /// 5 ns per element against 0.3 ns for the forward pass).
 func reluBackward(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int, cap: Float?,
                   _ dx: UnsafeMutablePointer<Float>) {
-    Parallel.forEachRange(count: count, grain: elementGrain) { range in
+    Parallel.forEachRange(count: count, grain: elementGrain, ReLUBackward(dy: dy, y: y, cap: cap, dx: dx))
+}
+
+private struct ReLUBackward: RangeJob {
+    let dy: UnsafePointer<Float>, y: UnsafePointer<Float>, cap: Float?, dx: UnsafeMutablePointer<Float>
+
+    func run(range: Range<Int>, slice: Int) {
         if let cap {
             for i in range { let g = dy[i], v = y[i]; dx[i] = (v > 0 && v < cap) ? g : 0 }
         } else {
@@ -33,7 +45,13 @@ func reluBackward(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: 
 func biasRectifyForward(_ bias: UnsafePointer<Float>?, rows: Int, channels C: Int, cap: Float?,
                         _ y: UnsafeMutablePointer<Float>) {
     guard bias != nil || cap != nil else { return }
-    Parallel.forEachRange(count: rows, grain: max(1, elementGrain / C)) { range in
+    Parallel.forEachRange(count: rows, grain: max(1, elementGrain / C), BiasRectifyForward(bias: bias, C: C, cap: cap, y: y))
+}
+
+private struct BiasRectifyForward: RangeJob {
+    let bias: UnsafePointer<Float>?, C: Int, cap: Float?, y: UnsafeMutablePointer<Float>
+
+    func run(range: Range<Int>, slice: Int) {
         for r in range {
             let yr = y + r * C
             switch (bias, cap) {
@@ -53,18 +71,26 @@ func biasRectifyForward(_ bias: UnsafePointer<Float>?, rows: Int, channels C: In
 func biasRectifyBackward(_ dy: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, rows: Int, channels C: Int,
                          cap: Float?, biasGradient: (sums: ChannelSums, dbias: UnsafeMutablePointer<Float>)?) {
     if let (sums, dbias) = biasGradient {
-        sums.sum(rows: rows) { range, sum, _ in
-            for r in range {
-                let d = dy + r * C, yr = y + r * C
-                if let cap {
-                    for c in 0..<C { let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0; d[c] = masked; sum[c] += masked }
-                } else {
-                    for c in 0..<C { sum[c] += d[c] }
-                }
-            }
-        }
+        sums.sum(rows: rows, MaskedBiasGradient(dy: dy, y: y, C: C, cap: cap))
         for c in 0..<C { dbias[c] += Float(sums.total[c]) }
     } else if let cap {
         reluBackward(dy, y, count: rows * C, cap: cap, dy)
+    }
+}
+
+/// Σ_r dy[r, c] into the first sum, dy first masked in place where `y` is outside (0, cap) when a
+/// cap is given.
+private struct MaskedBiasGradient: RowSums {
+    let dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, C: Int, cap: Float?
+
+    func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
+        for r in rows {
+            let d = dy + r * C, yr = y + r * C
+            if let cap {
+                for c in 0..<C { let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0; d[c] = masked; sum[c] += masked }
+            } else {
+                for c in 0..<C { sum[c] += d[c] }
+            }
+        }
     }
 }

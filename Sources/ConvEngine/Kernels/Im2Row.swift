@@ -57,17 +57,37 @@ func row2im(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int
 /// `im2row` with the images split over `Parallel`'s threads (each writes its own rows).
 func im2rowInParallel(_ x: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
                       into col: UnsafeMutablePointer<Float>) {
-    let rows = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
-    Parallel.forEachRange(of: count, slices: Parallel.itemSliceCount(count, workPerItem: rows * K, grain: elementGrain)) { _, images in
-        im2row(x, g, images: first + images.lowerBound, count: images.count, into: col + images.lowerBound * rows * K)
-    }
+    Parallel.forEachRange(of: count, slices: loweringSlices(g, images: count), Im2Row(x: x, g: g, first: first, col: col))
 }
 
 /// `row2im` with the images split over `Parallel`'s threads (each writes its own images of dx).
 func row2imInParallel(_ dcol: UnsafePointer<Float>, _ g: WindowGeometry, images first: Int, count: Int,
                       into dx: UnsafeMutablePointer<Float>) {
-    let rows = g.outputHeight * g.outputWidth, K = g.kernel * g.kernel * g.channels
-    Parallel.forEachRange(of: count, slices: Parallel.itemSliceCount(count, workPerItem: rows * K, grain: elementGrain)) { _, images in
-        row2im(dcol + images.lowerBound * rows * K, g, images: first + images.lowerBound, count: images.count, into: dx)
+    Parallel.forEachRange(of: count, slices: loweringSlices(g, images: count), Row2Im(dcol: dcol, g: g, first: first, dx: dx))
+}
+
+/// Image slices of a lowering of `images` images: split over the threads when the copy is large enough.
+private func loweringSlices(_ g: WindowGeometry, images: Int) -> Int {
+    Parallel.itemSliceCount(images, workPerItem: g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels,
+                            grain: elementGrain)
+}
+
+/// Images `first + range` of x into their rows of `col` (which starts at image `first`).
+private struct Im2Row: RangeJob {
+    let x: UnsafePointer<Float>, g: WindowGeometry, first: Int, col: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let rowFloats = g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels
+        im2row(x, g, images: first + images.lowerBound, count: images.count, into: col + images.lowerBound * rowFloats)
+    }
+}
+
+/// The rows of `dcol` (which starts at image `first`) summed into images `first + range` of dx.
+private struct Row2Im: RangeJob {
+    let dcol: UnsafePointer<Float>, g: WindowGeometry, first: Int, dx: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let rowFloats = g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels
+        row2im(dcol + images.lowerBound * rowFloats, g, images: first + images.lowerBound, count: images.count, into: dx)
     }
 }

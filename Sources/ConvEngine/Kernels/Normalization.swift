@@ -8,23 +8,45 @@
 /// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased).
 func batchNormStatistics(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,
                          mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
-    sums.sum(rows: M) { rows, sum, _ in
+    sums.sum(rows: M, Values(x: x, C: C))
+    for c in 0..<C { mean[c] = Float(sums.total[c] / Double(M)) }
+    sums.sum(rows: M, SquaredDeviations(x: x, C: C, mean: mean))
+    for c in 0..<C { variance[c] = Float(sums.total[c] / Double(M)) }
+}
+
+/// Σ_r x[r, c].
+private struct Values: RowSums {
+    let x: UnsafePointer<Float>, C: Int
+
+    func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
         for r in rows { let xr = x + r * C; for c in 0..<C { sum[c] += xr[c] } }
     }
-    for c in 0..<C { mean[c] = Float(sums.total[c] / Double(M)) }
-    sums.sum(rows: M) { rows, sum, _ in
+}
+
+/// Σ_r (x[r, c] − mean[c])².
+private struct SquaredDeviations: RowSums {
+    let x: UnsafePointer<Float>, C: Int, mean: UnsafePointer<Float>
+
+    func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
         for r in rows {
             let xr = x + r * C
             for c in 0..<C { let d = xr[c] - mean[c]; sum[c] += d * d }
         }
     }
-    for c in 0..<C { variance[c] = Float(sums.total[c] / Double(M)) }
 }
 
 /// y[r, c] = x[r, c] · scale[c] + shift[c], clamped to [0, cap] when a rectifier is fused.
 func batchNormApply(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
                     scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
-    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C)) { rows in
+    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C),
+                          BatchNormApply(x: x, C: C, scale: scale, shift: shift, cap: cap, y: y))
+}
+
+private struct BatchNormApply: RangeJob {
+    let x: UnsafePointer<Float>, C: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, cap: Float?
+    let y: UnsafeMutablePointer<Float>
+
+    func run(range rows: Range<Int>, slice: Int) {
         for r in rows {
             let xr = x + r * C, yr = y + r * C
             if let cap { for c in 0..<C { yr[c] = min(max(xr[c] * scale[c] + shift[c], 0), cap) } }
@@ -46,7 +68,31 @@ func batchNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ 
                        batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
                        dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
                        _ dx: UnsafeMutablePointer<Float>?) {
-    sums.sum(rows: M) { rows, sumDy, sumDyXhat in
+    sums.sum(rows: M, GradientSums(dy: dy, x: x, y: y, C: C, cap: cap, mean: mean, invstd: invstd))
+    let sumDy = sums.total, sumDyXhat = sums.total + C
+    for c in 0..<C {
+        dgamma[c] += Float(sumDyXhat[c])
+        dbeta[c] += Float(sumDy[c])
+    }
+    guard let dx else { return }
+    // dx = a·dy' + k·x + b per channel, where dy' is the (masked) gradient.
+    let a = coefficients, k = coefficients + C, b = coefficients + 2 * C
+    let inverseM = 1 / Double(M)
+    for c in 0..<C {
+        a[c] = gamma[c] * invstd[c]
+        k[c] = batchStatistics ? -a[c] * invstd[c] * Float(sumDyXhat[c] * inverseM) : 0
+        b[c] = (batchStatistics ? -a[c] * Float(sumDy[c] * inverseM) : 0) - k[c] * mean[c]
+    }
+    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C),
+                          InputGradient(dy: dy, x: x, y: y, C: C, cap: cap, a: a, k: k, b: b, dx: dx))
+}
+
+/// Σ_r dy'[r, c] and Σ_r dy'[r, c]·x̂[r, c], dy' being dy masked by the rectifier when one is fused.
+private struct GradientSums: RowSums {
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>, C: Int, cap: Float?
+    let mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>
+
+    func add(rows: Range<Int>, _ sumDy: UnsafeMutablePointer<Float>, _ sumDyXhat: UnsafeMutablePointer<Float>) {
         for r in rows {
             let xr = x + r * C, d = dy + r * C, yr = y + r * C
             if let cap {
@@ -63,21 +109,14 @@ func batchNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ 
             }
         }
     }
-    let sumDy = sums.total, sumDyXhat = sums.total + C
-    for c in 0..<C {
-        dgamma[c] += Float(sumDyXhat[c])
-        dbeta[c] += Float(sumDy[c])
-    }
-    guard let dx else { return }
-    // dx = a·dy' + k·x + b per channel, where dy' is the (masked) gradient.
-    let a = coefficients, k = coefficients + C, b = coefficients + 2 * C
-    let inverseM = 1 / Double(M)
-    for c in 0..<C {
-        a[c] = gamma[c] * invstd[c]
-        k[c] = batchStatistics ? -a[c] * invstd[c] * Float(sumDyXhat[c] * inverseM) : 0
-        b[c] = (batchStatistics ? -a[c] * Float(sumDy[c] * inverseM) : 0) - k[c] * mean[c]
-    }
-    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C)) { rows in
+}
+
+/// dx[r, c] = a[c]·dy'[r, c] + k[c]·x[r, c] + b[c].
+private struct InputGradient: RangeJob {
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>, C: Int, cap: Float?
+    let a: UnsafePointer<Float>, k: UnsafePointer<Float>, b: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
+
+    func run(range rows: Range<Int>, slice: Int) {
         for r in rows {
             let xr = x + r * C, d = dy + r * C, yr = y + r * C, o = dx + r * C
             if let cap {

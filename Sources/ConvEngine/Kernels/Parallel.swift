@@ -63,21 +63,30 @@ public enum Parallel {
         return taskThreadLimit ?? threadCount
     }
 
-    /// Runs `body(slice)` once for every slice in `0..<slices`, spread over `threadCount` threads.
+    /// Runs `job.run(slice:)` once for every slice in `0..<slices`, spread over `threadCount` threads.
     ///
     /// Slices run in any order and at the same time, so each must write only its own memory. Each
     /// thread takes the next slice not yet started, until none is left.
-    static func forEachSlice(_ slices: Int, _ body: (Int) -> Void) {
+    static func forEachSlice<Job: SliceJob>(_ slices: Int, _ job: Job) {
         let threads = min(currentThreadCount, slices)
         if threads <= 1 {
-            for slice in 0..<slices { body(slice) }
+            for slice in 0..<slices { job.run(slice: slice) }
             return
         }
         // Threads take the next slice as they finish one, so a thread slowed by a busy neighbour on
         // the host does not hold the others back; which thread runs a slice never changes its result.
-        if !pool.run(slices, helpers: threads - 1, body) {
-            for slice in 0..<slices { body(slice) }
+        if !pool.run(slices, helpers: threads - 1, job) {
+            for slice in 0..<slices { job.run(slice: slice) }
         }
+    }
+
+    /// Whether the calling thread is one of the engine's worker threads (for tests that watch them).
+    static var isWorkerThread: Bool { WorkerPool.isWorkerThread }
+
+    /// Runs `body` and returns how many jobs the calling thread handed to the worker threads meanwhile;
+    /// for tests that must know the workers took part.
+    static func countingHandOffs(_ body: () throws -> Void) rethrows -> Int {
+        try WorkerPool.countingHandOffs(body)
     }
 
     /// How many slices to cut `count` units of work into, given that a slice should hold at least
@@ -97,15 +106,40 @@ public enum Parallel {
         min(items, sliceCount(items * workPerItem, grain: grain))
     }
 
-    /// Runs `body(slice, range)` for each of `slices` near-equal consecutive ranges of `0..<count`,
-    /// spread over the threads like `forEachSlice`.
-    static func forEachRange(of count: Int, slices: Int, _ body: (_ slice: Int, _ range: Range<Int>) -> Void) {
-        forEachSlice(slices) { body($0, range($0, of: slices, count: count)) }
+    /// Runs `job.run(range:slice:)` for each of `slices` near-equal consecutive ranges of
+    /// `0..<count`, spread over the threads like `forEachSlice`.
+    static func forEachRange<Job: RangeJob>(of count: Int, slices: Int, _ job: Job) {
+        forEachSlice(slices, RangeSlices(job: job, count: count, slices: slices))
     }
 
-    /// Runs `body(range)` over consecutive ranges covering `0..<count`, in parallel when the work is
-    /// large enough; for element-wise passes whose ranges are independent.
-    static func forEachRange(count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        forEachRange(of: count, slices: sliceCount(count, grain: grain)) { body($1) }
+    /// Runs `job.run(range:slice:)` over consecutive ranges covering `0..<count`, in parallel when
+    /// the work is large enough; for element-wise passes whose ranges are independent.
+    static func forEachRange<Job: RangeJob>(count: Int, grain: Int, _ job: Job) {
+        forEachRange(of: count, slices: sliceCount(count, grain: grain), job)
     }
+}
+
+/// The body of a parallel loop as a value: what every slice shares (pointers, sizes) in its stored
+/// properties, the work of one slice in `run(slice:)`.
+///
+/// A value, not a closure, so that handing work to the other threads allocates nothing: the workers
+/// read the value where it lies on the caller's stack. A closure would have to be made escaping to
+/// be shared (`withoutActuallyEscaping`), which boxes it on the heap at every call (measured: one
+/// allocation per hand-off, a few hundred per training step).
+protocol SliceJob {
+    /// Does the work of slice `slice`.
+    func run(slice: Int)
+}
+
+/// The body of a parallel loop over consecutive ranges of `0..<count`, as a value (see `SliceJob`).
+protocol RangeJob {
+    /// Does the work of `range`, which is slice `slice` of the loop.
+    func run(range: Range<Int>, slice: Int)
+}
+
+/// A `RangeJob` cut into `slices` slices of `0..<count`.
+private struct RangeSlices<Job: RangeJob>: SliceJob {
+    let job: Job, count: Int, slices: Int
+
+    func run(slice: Int) { job.run(range: Parallel.range(slice, of: slices, count: count), slice: slice) }
 }

@@ -12,10 +12,16 @@
 /// `Parallel`'s threads.
 func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeMutablePointer<Float>,
                     _ argmax: UnsafeMutablePointer<Int32>) {
-    let (H, W, C, S, P) = (g.height, g.width, g.channels, g.stride, g.padding)
-    let HO = g.outputHeight, WO = g.outputWidth, vectorized = C / 8 * 8
-    let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-    Parallel.forEachRange(of: g.batch, slices: poolingSlices(g)) { _, images in
+    Parallel.forEachRange(of: g.batch, slices: poolingSlices(g), MaxPoolForward(x: x, g: g, y: y, argmax: argmax))
+}
+
+private struct MaxPoolForward: RangeJob {
+    let x: UnsafePointer<Float>, g: WindowGeometry, y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let (H, W, C, S, P) = (g.height, g.width, g.channels, g.stride, g.padding)
+        let HO = g.outputHeight, WO = g.outputWidth, vectorized = C / 8 * 8
+        let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
         for n in images { for oy in 0..<HO { for ox in 0..<WO {
             let o = ((n * HO + oy) * WO + ox) * C
             let out = y + o, arg = argmax + o
@@ -57,8 +63,14 @@ func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ y: UnsafeM
 /// A window never leaves its image, so images are split over `Parallel`'s threads like the forward.
 func maxPoolBackward(_ dy: UnsafePointer<Float>, _ argmax: UnsafePointer<Int32>, _ g: WindowGeometry,
                      _ dx: UnsafeMutablePointer<Float>) {
-    let inputFloats = g.height * g.width * g.channels, outputFloats = g.outputHeight * g.outputWidth * g.channels
-    Parallel.forEachRange(of: g.batch, slices: poolingSlices(g)) { _, images in
+    Parallel.forEachRange(of: g.batch, slices: poolingSlices(g), MaxPoolBackward(dy: dy, argmax: argmax, g: g, dx: dx))
+}
+
+private struct MaxPoolBackward: RangeJob {
+    let dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, g: WindowGeometry, dx: UnsafeMutablePointer<Float>
+
+    func run(range images: Range<Int>, slice: Int) {
+        let inputFloats = g.height * g.width * g.channels, outputFloats = g.outputHeight * g.outputWidth * g.channels
         (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
         for i in (images.lowerBound * outputFloats)..<(images.upperBound * outputFloats) { dx[Int(argmax[i])] += dy[i] }
     }

@@ -141,10 +141,7 @@ func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
         let r = plan.regions(scratch, tiles: T, inputs: C)
         transformInputTiles(x + first * inputFloats, gc, zeros: r.zeros, into: r.v)
         transformOutputGradients(dy + first * outputFloats, gc, outputs: O, zeros: r.zeros, into: r.m)
-        Parallel.forEachSlice(16) { point in
-            BLAS.gemm(transposeA: true, m: O, n: C, k: T, a: r.m + point * T * O, b: r.v + point * T * C,
-                      beta: beta, c: r.u + point * O * C, onThisThread: true)
-        }
+        Parallel.forEachSlice(16, PointFilterGradients(r: r, O: O, C: C, T: T, beta: beta))
         beta = 1
     }
     accumulateFilterGradient(plan.filters(scratch), outputs: O, inputs: C, into: dw)
@@ -156,17 +153,34 @@ private func winogradConvolve(_ x: UnsafePointer<Float>, _ g: WindowGeometry, ou
                               _ r: WinogradRegions, _ y: UnsafeMutablePointer<Float>) {
     let C = g.channels, T = WinogradPlan.tiles(g)
     transformInputTiles(x, g, zeros: r.zeros, into: r.v)
-    Parallel.forEachSlice(16) { point in
-        BLAS.gemm(transposeB: filtersTransposed, m: T, n: O, k: C, a: r.v + point * T * C, b: r.u + point * C * O,
-                  c: r.m + point * T * O, onThisThread: true)
-    }
+    Parallel.forEachSlice(16, PointProducts(r: r, O: O, C: C, T: T, filtersTransposed: filtersTransposed))
     transformProducts(r.m, g, outputs: O, into: y)
 }
 
-/// Runs `body(tiles)` over slices of the tiles of a window, t = (n·TH + i)·TW + j.
-private func forEachTileRange(_ g: WindowGeometry, floatsPerTile: Int, _ body: (Range<Int>) -> Void) {
+/// M[ξ] = V[ξ] · U[ξ] for each of the 16 points ξ, one single-threaded sgemm per slice.
+private struct PointProducts: SliceJob {
+    let r: WinogradRegions, O: Int, C: Int, T: Int, filtersTransposed: Bool
+
+    func run(slice point: Int) {
+        BLAS.gemm(transposeB: filtersTransposed, m: T, n: O, k: C, a: r.v + point * T * C, b: r.u + point * C * O,
+                  c: r.m + point * T * O, onThisThread: true)
+    }
+}
+
+/// dUᵀ[ξ] = Mg[ξ]ᵀ · V[ξ] (+ `beta` · dUᵀ[ξ]) for each of the 16 points ξ, one sgemm per slice.
+private struct PointFilterGradients: SliceJob {
+    let r: WinogradRegions, O: Int, C: Int, T: Int, beta: Float
+
+    func run(slice point: Int) {
+        BLAS.gemm(transposeA: true, m: O, n: C, k: T, a: r.m + point * T * O, b: r.v + point * T * C,
+                  beta: beta, c: r.u + point * O * C, onThisThread: true)
+    }
+}
+
+/// Runs `job` over slices of the tiles of a window, t = (n·TH + i)·TW + j.
+private func forEachTileRange<Job: RangeJob>(_ g: WindowGeometry, floatsPerTile: Int, _ job: Job) {
     let T = WinogradPlan.tiles(g)
-    Parallel.forEachRange(of: T, slices: Parallel.itemSliceCount(T, workPerItem: floatsPerTile, grain: winogradGrain)) { body($1) }
+    Parallel.forEachRange(of: T, slices: Parallel.itemSliceCount(T, workPerItem: floatsPerTile, grain: winogradGrain), job)
 }
 
 /// Runs `body(c, lanes)` over `count` channels, eight at a time, then the last few together.
@@ -223,9 +237,16 @@ private func forEachTileRange(_ g: WindowGeometry, floatsPerTile: Int, _ body: (
 /// V[ξ][t][c] = (Bᵀ d B)[ξ] for every tile t of x, d its 4×4 input pixels (zero outside the image).
 private func transformInputTiles(_ x: UnsafePointer<Float>, _ g: WindowGeometry, zeros: UnsafePointer<Float>,
                                  into v: UnsafeMutablePointer<Float>) {
-    let (H, W, C, P) = (g.height, g.width, g.channels, g.padding)
-    let TH = (g.outputHeight + 1) / 2, TW = (g.outputWidth + 1) / 2, T = WinogradPlan.tiles(g), plane = T * C
-    forEachTileRange(g, floatsPerTile: 32 * C) { tiles in
+    forEachTileRange(g, floatsPerTile: 32 * g.channels, InputTileTransform(x: x, g: g, zeros: zeros, v: v))
+}
+
+/// Tiles of `transformInputTiles`.
+private struct InputTileTransform: RangeJob {
+    let x: UnsafePointer<Float>, g: WindowGeometry, zeros: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>
+
+    func run(range tiles: Range<Int>, slice: Int) {
+        let (H, W, C, P) = (g.height, g.width, g.channels, g.padding)
+        let TH = (g.outputHeight + 1) / 2, TW = (g.outputWidth + 1) / 2, T = WinogradPlan.tiles(g), plane = T * C
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { d in
             for t in tiles {
                 let n = t / (TH * TW), i = t / TW % TH, j = t % TW
@@ -254,9 +275,16 @@ private func transformInputTiles(_ x: UnsafePointer<Float>, _ g: WindowGeometry,
 /// y[n, 2i + r, 2j + s, o] = (Aᵀ M A)[r][s] for every tile (outputs past the edge dropped).
 private func transformProducts(_ m: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int,
                                into y: UnsafeMutablePointer<Float>) {
-    let HO = g.outputHeight, WO = g.outputWidth, TH = (HO + 1) / 2, TW = (WO + 1) / 2, T = WinogradPlan.tiles(g)
-    let plane = T * O
-    forEachTileRange(g, floatsPerTile: 20 * O) { tiles in
+    forEachTileRange(g, floatsPerTile: 20 * O, ProductTransform(m: m, g: g, O: O, y: y))
+}
+
+/// Tiles of `transformProducts`.
+private struct ProductTransform: RangeJob {
+    let m: UnsafePointer<Float>, g: WindowGeometry, O: Int, y: UnsafeMutablePointer<Float>
+
+    func run(range tiles: Range<Int>, slice: Int) {
+        let HO = g.outputHeight, WO = g.outputWidth, TH = (HO + 1) / 2, TW = (WO + 1) / 2, T = WinogradPlan.tiles(g)
+        let plane = T * O
         for t in tiles {
             let n = t / (TH * TW), i = t / TW % TH, j = t % TW
             let rows = min(2, HO - 2 * i), columns = min(2, WO - 2 * j)
@@ -282,9 +310,16 @@ private func transformProducts(_ m: UnsafePointer<Float>, _ g: WindowGeometry, o
 /// Mg[ξ][t][o] = (A dY Aᵀ)[ξ] for every tile t of dy, dY its 2×2 output gradients (zero past the edge).
 private func transformOutputGradients(_ dy: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int,
                                       zeros: UnsafePointer<Float>, into mg: UnsafeMutablePointer<Float>) {
-    let HO = g.outputHeight, WO = g.outputWidth, TH = (HO + 1) / 2, TW = (WO + 1) / 2, T = WinogradPlan.tiles(g)
-    let plane = T * O
-    forEachTileRange(g, floatsPerTile: 20 * O) { tiles in
+    forEachTileRange(g, floatsPerTile: 20 * O, OutputGradientTransform(dy: dy, g: g, O: O, zeros: zeros, mg: mg))
+}
+
+/// Tiles of `transformOutputGradients`.
+private struct OutputGradientTransform: RangeJob {
+    let dy: UnsafePointer<Float>, g: WindowGeometry, O: Int, zeros: UnsafePointer<Float>, mg: UnsafeMutablePointer<Float>
+
+    func run(range tiles: Range<Int>, slice: Int) {
+        let HO = g.outputHeight, WO = g.outputWidth, TH = (HO + 1) / 2, TW = (WO + 1) / 2, T = WinogradPlan.tiles(g)
+        let plane = T * O
         for t in tiles {
             let n = t / (TH * TW), i = t / TW % TH, j = t % TW
             func at(_ r: Int, _ s: Int) -> UnsafePointer<Float> {
@@ -308,8 +343,15 @@ private func transformOutputGradients(_ dy: UnsafePointer<Float>, _ g: WindowGeo
 /// transposed convolution that gives dx, g[ky][kx] = w[o, 2 − ky, 2 − kx, c].
 private func transformFilters(_ w: UnsafePointer<Float>, outputs O: Int, inputs C: Int, flipped: Bool,
                               into u: UnsafeMutablePointer<Float>) {
-    let plane = O * C
-    Parallel.forEachRange(count: O, grain: max(1, winogradGrain / (16 * C))) { outputs in
+    Parallel.forEachRange(count: O, grain: max(1, winogradGrain / (16 * C)), FilterTransform(w: w, O: O, C: C, flipped: flipped, u: u))
+}
+
+/// Filters of `transformFilters`.
+private struct FilterTransform: RangeJob {
+    let w: UnsafePointer<Float>, O: Int, C: Int, flipped: Bool, u: UnsafeMutablePointer<Float>
+
+    func run(range outputs: Range<Int>, slice: Int) {
+        let plane = O * C
         for o in outputs {
             forEachLanes(C) { c, lanes in
                 @inline(__always) func tap(_ ky: Int, _ kx: Int) -> SIMD8<Float> {
@@ -332,8 +374,15 @@ private func transformFilters(_ w: UnsafePointer<Float>, outputs O: Int, inputs 
 /// dw[o, ky, kx, c] += (Gᵀ dU G)[ky][kx], dU laid `[ξ][o][c]`.
 private func accumulateFilterGradient(_ du: UnsafePointer<Float>, outputs O: Int, inputs C: Int,
                                       into dw: UnsafeMutablePointer<Float>) {
-    let plane = O * C
-    Parallel.forEachRange(count: O, grain: max(1, winogradGrain / (16 * C))) { outputs in
+    Parallel.forEachRange(count: O, grain: max(1, winogradGrain / (16 * C)), FilterGradientTransform(du: du, O: O, C: C, dw: dw))
+}
+
+/// Filters of `accumulateFilterGradient`.
+private struct FilterGradientTransform: RangeJob {
+    let du: UnsafePointer<Float>, O: Int, C: Int, dw: UnsafeMutablePointer<Float>
+
+    func run(range outputs: Range<Int>, slice: Int) {
+        let plane = O * C
         for o in outputs {
             forEachLanes(C) { c, lanes in
                 @inline(__always) func point(_ xi: Int) -> SIMD8<Float> { load(du + xi * plane + o * C + c, lanes) }

@@ -11,8 +11,9 @@ import Synchronization
 /// next unstarted one from a shared counter, as the calling thread does) and then acknowledges it;
 /// the caller returns once every worker has. Between jobs a worker spins briefly on the generation
 /// before it sleeps on a condition variable, so the back-to-back kernels of a training step reach
-/// workers that are awake. The body is the caller's closure, shared for the duration of the call
-/// through `withoutActuallyEscaping` (which boxes it: one small allocation per job).
+/// workers that are awake. The job is the caller's `SliceJob` value, which the workers read where it
+/// lies on the caller's stack (its address and its type are published with the generation), so a
+/// hand-off allocates nothing.
 ///
 /// Measured against `DispatchQueue.concurrentPerform`, which woke its workers through the kernel on
 /// every call: see `Parallel`.
@@ -33,11 +34,37 @@ final class WorkerPool: @unchecked Sendable {
     /// Workers started so far (they never stop).
     private var workerCount = 0
     /// The current job: its slice count, the workers that run slices of it (the others only
-    /// acknowledge it), and the caller's closure.
+    /// acknowledge it), where the caller's job value lies, and its type.
     private var sliceCount = 0
     private var helperCount = 0
-    private var job: (Int) -> Void = WorkerPool.idle
-    private static let idle: @Sendable (Int) -> Void = { _ in }
+    private var job: UnsafeRawPointer?
+    private var jobType: any SliceJob.Type = NoJob.self
+
+    /// Set (to any non-nil value) on the pool's worker threads.
+    private static let workerMark = makeKey()
+    /// On a thread inside `countingHandOffs`, the counter of the jobs it has handed to workers.
+    private static let handOffCounter = makeKey()
+
+    private static func makeKey() -> pthread_key_t {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }
+
+    /// Whether the calling thread is one of the pool's workers.
+    static var isWorkerThread: Bool { pthread_getspecific(workerMark) != nil }
+
+    /// Runs `body` and returns how many jobs the calling thread handed to the workers meanwhile (jobs
+    /// it ran alone, with one thread or while the pool was busy, do not count).
+    static func countingHandOffs(_ body: () throws -> Void) rethrows -> Int {
+        var count = 0
+        try withUnsafeMutablePointer(to: &count) { counter in
+            pthread_setspecific(handOffCounter, counter)
+            defer { pthread_setspecific(handOffCounter, nil) }
+            try body()
+        }
+        return count
+    }
 
     init() {
         mutex = .allocate(capacity: 1)
@@ -46,17 +73,20 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_init(condition, nil)
     }
 
-    /// Runs `body(slice)` for every slice in `0..<slices` on the calling thread and `helpers` workers.
+    /// Runs `job.run(slice:)` for every slice in `0..<slices` on the calling thread and `helpers`
+    /// workers.
     ///
     /// - Returns: false, having run nothing, when the pool is busy with another job.
-    func run(_ slices: Int, helpers: Int, _ body: (Int) -> Void) -> Bool {
+    func run<Job: SliceJob>(_ slices: Int, helpers: Int, _ job: Job) -> Bool {
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         defer { busy.store(false, ordering: .releasing) }
         while workerCount < helpers, startWorker() {}
-        return withoutActuallyEscaping(body) { body in
+        if let handOffs = pthread_getspecific(Self.handOffCounter) { handOffs.assumingMemoryBound(to: Int.self).pointee += 1 }
+        withUnsafePointer(to: job) { job in
             sliceCount = slices
             helperCount = helpers
-            job = body
+            self.job = UnsafeRawPointer(job)
+            jobType = Job.self
             nextSlice.store(0, ordering: .relaxed)
             acknowledged.store(0, ordering: .relaxed)
             // Sequentially consistent with the sleepers count (a worker going to sleep counts itself,
@@ -67,28 +97,27 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_cond_broadcast(condition)
                 pthread_mutex_unlock(mutex)
             }
-            runSlices(body)
+            runSlices(job)
+            // The job value must outlive every worker's use of it: wait for all to acknowledge.
             var spins = 0
             while acknowledged.load(ordering: .acquiring) < workerCount {
                 spins += 1
                 if spins > 1000 { sched_yield() }
             }
-            job = Self.idle
-            return true
+            self.job = nil
         }
+        return true
     }
 
-    /// Runs slices of the current job. Not inlined, so that this worker's reference to the caller's
-    /// closure is released when it returns, before the acknowledgement: the caller's
-    /// `withoutActuallyEscaping` checks that no reference is left.
-    @inline(never)
+    /// Runs slices of the current job on a worker, its type opened from `jobType`.
     private func runJob() {
-        let body = job
-        runSlices(body)
+        guard let job else { return }
+        func run<Job: SliceJob>(_: Job.Type) { runSlices(job.assumingMemoryBound(to: Job.self)) }
+        run(jobType)
     }
 
-    private func runSlices(_ body: (Int) -> Void) {
-        while case let slice = nextSlice.add(1, ordering: .relaxed).oldValue, slice < sliceCount { body(slice) }
+    private func runSlices<Job: SliceJob>(_ job: UnsafePointer<Job>) {
+        while case let slice = nextSlice.add(1, ordering: .relaxed).oldValue, slice < sliceCount { job.pointee.run(slice: slice) }
     }
 
     /// What a new worker thread is handed: the pool, its index, and the last generation it must not
@@ -118,6 +147,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// A worker's life: wait for the next generation, run slices of it, acknowledge.
     private func work(index: Int, seen initial: Int) -> Never {
+        pthread_setspecific(Self.workerMark, UnsafeRawPointer(bitPattern: 1))
         var seen = initial
         while true {
             var spins = 0
@@ -135,4 +165,9 @@ final class WorkerPool: @unchecked Sendable {
             acknowledged.add(1, ordering: .releasing)
         }
     }
+}
+
+/// The job type published while the pool is idle; never run.
+private struct NoJob: SliceJob {
+    func run(slice: Int) {}
 }
