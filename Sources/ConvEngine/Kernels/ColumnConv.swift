@@ -52,11 +52,7 @@ struct ColumnPlan {
     /// 1×1, stride 1, no padding: the input is its own column matrix.
     var isIdentity: Bool { geometry.kernel == 1 && geometry.stride == 1 && geometry.padding == 0 }
     var isSliced: Bool { slices > 1 }
-    private var blockFloats: Int {
-        if isIdentity { return 0 }
-        let dyColumns = transposed.map { $0.outputHeight * $0.outputWidth * $0.kernel * $0.kernel * $0.channels } ?? 0
-        return blockImages * max(rowsPerImage * columnWidth, dyColumns)
-    }
+    private var blockFloats: Int { isIdentity ? 0 : blockImages * Self.imageColumnFloats(geometry, transposed: transposed) }
     private var partialFloats: Int { isSliced ? outputChannels * columnWidth : 0 }
     private var flippedFloats: Int { transposed == nil ? 0 : outputChannels * columnWidth }
 
@@ -71,17 +67,24 @@ struct ColumnPlan {
         s = min(s, g.batch, Self.partialBudget / max(1, O * K), maxColumnFloats / imageColumns)
         if O > Self.slicedMaximumOutputs { s = 1 }
         slices = max(1, s)
+        let flippable = slices > 1 && g.stride == 1 && !(g.kernel == 1 && g.padding == 0)
+        transposed = flippable ? g.inputGradientWindow(outputChannels: O) : nil
         if slices > 1 {
-            // A block also holds dy's columns when the input gradient takes the flipped filters.
-            let dyColumns = g.stride == 1 ? g.height * g.width * g.kernel * g.kernel * O : 0
             let wanted = max(Self.targetBlockRows, Self.targetBlockFloats / max(1, K))
             let perSlice = (g.batch + slices - 1) / slices
-            blockImages = max(1, min((wanted + R - 1) / R, perSlice, maxColumnFloats / (slices * max(imageColumns, dyColumns))))
+            let perImage = max(1, Self.imageColumnFloats(g, transposed: transposed))
+            blockImages = max(1, min((wanted + R - 1) / R, perSlice, maxColumnFloats / (slices * perImage)))
         } else {
             blockImages = max(1, min(g.batch, maxColumnFloats / imageColumns))
         }
-        let flippable = slices > 1 && g.stride == 1 && !(g.kernel == 1 && g.padding == 0)
-        transposed = flippable ? g.inputGradientWindow(outputChannels: O) : nil
+    }
+
+    /// Floats of one image's rows in a column block: its input's column rows, or dy's when the input
+    /// gradient takes the flipped filters (`transposed`) and those are more.
+    private static func imageColumnFloats(_ g: WindowGeometry, transposed: WindowGeometry?) -> Int {
+        let input = g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels
+        guard let t = transposed else { return input }
+        return max(input, t.outputHeight * t.outputWidth * t.kernel * t.kernel * t.channels)
     }
 
     /// Floats of scratch: one column block per slice, one weight-gradient partial per slice, then
