@@ -15,9 +15,9 @@ nonisolated(unsafe) private var watchedAllocations = 0
 func countAllocations(_ body: () throws -> Void) rethrows -> Int {
     watchedThread = pthread_self()
     watchedAllocations = 0
-    _ = Parallel.isWorkerThread  // creates its thread key before the hook asks for it
+    _ = WorkerPool.isWorkerThread  // creates its thread key before the hook asks for it
     MallocInterposerSwift.setAllocationHook { _ in
-        if pthread_equal(pthread_self(), watchedThread) != 0 || Parallel.isWorkerThread { watchedAllocations += 1 }
+        if pthread_equal(pthread_self(), watchedThread) != 0 || WorkerPool.isWorkerThread { watchedAllocations += 1 }
     }
     MallocInterposerSwift.hook()
     defer {
@@ -53,7 +53,7 @@ func countAllocations(_ body: () throws -> Void) rethrows -> Int {
             var handOffs = 0
             for _ in 0..<20 where handOffs == 0 {
                 let allocations = try countAllocations {
-                    handOffs = try Parallel.countingHandOffs {
+                    handOffs = try WorkerPool.countingHandOffs {
                         for _ in 0..<3 { _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01) }
                     }
                 }

@@ -54,6 +54,7 @@ public enum BLAS {
         a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, onThisThread: Bool
     ) {
+        Parallel.prepareOpenBLAS()
         if !onThisThread {
             GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB))
         }

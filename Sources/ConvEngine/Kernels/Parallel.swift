@@ -28,10 +28,10 @@ public enum Parallel {
         return Atomic(count)
     }()
 
-    /// Sets OpenBLAS to one thread if that has not been done yet; called before every OpenBLAS call.
-    /// Otherwise a program whose first engine call ran under `withThreadCount` (which need not read
-    /// the process-wide count) had OpenBLAS run its own threads beside the pool, and allocate a job
-    /// table on every threaded sgemm.
+    /// Sets OpenBLAS to one thread if that has not been done yet; `BLAS.gemm` and `LAPACK` call it
+    /// before every OpenBLAS call. Without it, a program whose first engine call ran under
+    /// `withThreadCount` (which does not read the process-wide count) had OpenBLAS run its own
+    /// threads beside the pool, and allocate a job table on every threaded sgemm.
     static func prepareOpenBLAS() { _ = width.load(ordering: .relaxed) }
 
     /// Threads the engine uses (its kernels and its GEMM bands).
@@ -58,10 +58,7 @@ public enum Parallel {
     }
 
     /// The threads available to the current task: its limit, if any, else `threadCount`.
-    static var currentThreadCount: Int {
-        prepareOpenBLAS()
-        return taskThreadLimit ?? threadCount
-    }
+    static var currentThreadCount: Int { taskThreadLimit ?? threadCount }
 
     /// Runs `job.run(slice:)` once for every slice in `0..<slices`, spread over `threadCount` threads.
     ///
@@ -78,15 +75,6 @@ public enum Parallel {
         if !pool.run(slices, helpers: threads - 1, job) {
             for slice in 0..<slices { job.run(slice: slice) }
         }
-    }
-
-    /// Whether the calling thread is one of the engine's worker threads (for tests that watch them).
-    static var isWorkerThread: Bool { WorkerPool.isWorkerThread }
-
-    /// Runs `body` and returns how many jobs the calling thread handed to the worker threads meanwhile;
-    /// for tests that must know the workers took part.
-    static func countingHandOffs(_ body: () throws -> Void) rethrows -> Int {
-        try WorkerPool.countingHandOffs(body)
     }
 
     /// How many slices to cut `count` units of work into, given that a slice should hold at least
