@@ -137,11 +137,13 @@ public final class GemmTrace: Sendable {
     /// input gradient, `dX̂ = dY · W`.
     ///
     /// - Parameters:
-    ///   - rows: output pixels over the batch (rows of X̂).
+    ///   - g: the convolution's window.
     ///   - outputs: output channels.
-    ///   - width: K·K·C, the width of a column-matrix row.
-    static func recordLoweredConvolution(rows: Int, outputs: Int, width: Int, backward: Bool = false,
+    ///   - backward: whether the pass is the backward one.
+    ///   - inputGradient: whether the backward pass computes dx.
+    static func recordLoweredConvolution(_ g: WindowGeometry, outputs: Int, backward: Bool = false,
                                          inputGradient: Bool = false) {
+        let rows = g.batch * g.outputHeight * g.outputWidth, width = g.kernel * g.kernel * g.channels
         guard backward else { return recordLowered(.init(m: rows, n: outputs, k: width, transposeB: true)) }
         recordLowered(.init(m: outputs, n: width, k: rows, transposeA: true))
         if inputGradient { recordLowered(.init(m: rows, n: width, k: outputs)) }

@@ -61,8 +61,19 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
 func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
                        scratch: UnsafeMutablePointer<Float>) {
+    GemmTrace.recordLoweredConvolution(g, outputs: O)
     transposeWeights(w, taps: g.kernel * g.kernel * g.channels, outputs: O, into: scratch)
     directConvolve(x, scratch, bias, g, outputChannels: O, cap: cap, y)
+}
+
+/// dw += the weight gradient (`directConvBackwardWeight`) and, unless `dx` is nil, dx = the input
+/// gradient, overwritten (`directConvBackwardInput`). `scratch` holds `directConvScratch` floats.
+func directConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                        _ g: WindowGeometry, outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
+                        _ dx: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
+    GemmTrace.recordLoweredConvolution(g, outputs: O, backward: true, inputGradient: dx != nil)
+    directConvBackwardWeight(dy, x, g, outputChannels: O, dw, scratch: scratch)
+    if let dx { directConvBackwardInput(dy, w, g, outputChannels: O, dx, scratch: scratch) }
 }
 
 /// The forward pass on weights already laid out `[T][O]` (`wt`).
@@ -319,9 +330,9 @@ private struct Block32 {
 /// block go sixteen at a time for three input channels, then eight at a time in one register, the
 /// last few in a per-pixel loop. Each image slice sums into its own `[T][O]` block of scratch; the
 /// blocks are added into dw in slice order, so the result does not depend on the thread count.
-func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
-                              outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
-                              scratch: UnsafeMutablePointer<Float>) {
+private func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+                                      outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
+                                      scratch: UnsafeMutablePointer<Float>) {
     let T = g.kernel * g.kernel * g.channels, partials = scratch + T * O, slices = directSlices(g, outputChannels: O)
     Parallel.forEachRange(of: g.batch, slices: slices,
                           DirectWeightGradient(dy: dy, x: x, g: g, O: O, partials: partials))
@@ -451,9 +462,9 @@ private struct DirectWeightGradient: RangeJob {
 /// At stride 1 with more input channels than a stem, dx is the convolution of dy (padding K − 1 − P)
 /// with the flipped filters, run by the forward kernel; otherwise each output pixel's dy is dotted
 /// with the weights of every tap it reads (the RGB stem, whose dx is rarely wanted).
-func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
-                             outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
-                             scratch: UnsafeMutablePointer<Float>) {
+private func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
+                                     outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
+                                     scratch: UnsafeMutablePointer<Float>) {
     let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
     if g.stride == 1 && C > directConvolutionMaxChannels {
         flipFilters(w, g, outputChannels: O, transposed: true, into: wt)

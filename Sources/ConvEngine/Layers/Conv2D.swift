@@ -137,11 +137,9 @@ public final class Conv2D: Layer {
         let rows = g.batch * g.outputHeight * g.outputWidth
         switch path {
         case .direct:
-            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth)
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
         case .winograd(let plan):
-            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth)
             winogradConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
             epilogue.apply(rows: rows, channels: outputChannels, y)
         case .column(let plan):
@@ -159,13 +157,9 @@ public final class Conv2D: Layer {
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         switch path {
         case .direct:
-            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth, backward: true,
-                                               inputGradient: dx != nil)
-            directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
-            if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
+            directConvBackward(dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
+                               dx?.data, scratch: scratch)
         case .winograd(let plan):
-            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: columnWidth, backward: true,
-                                               inputGradient: dx != nil)
             winogradConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)
         case .column(let plan):
             columnConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)

@@ -73,7 +73,6 @@ public final class PointwiseConv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         if let g = direct {
-            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: inputChannels)
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data,
                               scratch: try context.workspace.floats(workspaceCount, for: "pw"))
@@ -89,11 +88,8 @@ public final class PointwiseConv2D: Layer {
         try checkShapes(x, y, dy: dy, dx: dx)
         epilogue.backward(dy, output: y, rows: rows, channels: outputChannels)
         if let g = direct {
-            let scratch = try context.workspace.floats(workspaceCount, for: "pw")
-            GemmTrace.recordLoweredConvolution(rows: rows, outputs: outputChannels, width: inputChannels, backward: true,
-                                               inputGradient: dx != nil)
-            directConvBackwardWeight(dy.data, x.data, g, outputChannels: outputChannels, weight.gradient.data, scratch: scratch)
-            if let dx { directConvBackwardInput(dy.data, weight.value.data, g, outputChannels: outputChannels, dx.data, scratch: scratch) }
+            directConvBackward(dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
+                               dx?.data, scratch: try context.workspace.floats(workspaceCount, for: "pw"))
             return
         }
         BLAS.gemm(transposeA: true, m: outputChannels, n: inputChannels, k: rows,
