@@ -146,6 +146,15 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(layers.filter { $0["kind"] as? String == "pw" }.allSatisfy { ($0["fraction_of_sgemm"] as? Double).map { $0 > 0 } == true })
         #expect((results.first?["train_images_per_second"] as? Double).map { $0 > 0 } == true)
         #expect((object["macs_ratio"] as? Double).map { abs($0 - 0.2548) < 1e-3 } == true)
+        // --compare-standard: the measured wall-clock ratios beside the MACs ratio.
+        #expect(["train_time_ratio", "inference_time_ratio"].allSatisfy { (object[$0] as? Double).map { $0 > 0 } == true })
+        // Depthwise layers report their rate and the bytes behind their effective bandwidth.
+        let depthwise = layers.filter { $0["kind"] as? String == "dw" }
+        #expect(depthwise.count == 4 && depthwise.allSatisfy { layer in
+            ["forward_gflops", "backward_gflops", "forward_bytes", "backward_bytes"].allSatisfy {
+                (layer[$0] as? Double).map { $0 > 0 } ?? (layer[$0] as? Int).map { $0 > 0 } ?? false
+            }
+        })
         #expect((results.first?["peak_resident_bytes"] as? Int).map { $0 > 1_000_000 } == true)
         // Every ReLU of the SeedNet follows a convolution, which applies it; nothing else is fused.
         #expect(layers.allSatisfy { ($0["fused_into_previous"] as? Bool) == ($0["kind"] as? String == "relu") })
