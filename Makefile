@@ -45,7 +45,7 @@ release:
 # Tests run optimised (-O in the debug configuration, so @testable still works) in their own build
 # folder: the kernels are then tested as they run for users, and the suite takes ~30 s instead of
 # minutes. They use the same CPU_FLAGS as the release build. Plain `swift test` works too, unoptimised.
-test:
+test: setup
 	$(SWIFT) test -Xswiftc -O $(CPU_FLAGS) --scratch-path .build-test
 
 # Trains the default model on CIFAR-10 when it is at $CIFAR10_DIR or ./data (any official layout or

@@ -1,6 +1,7 @@
 import ConvEngine
 import ConvModels
 import Foundation
+import Testing
 
 /// A committed fixture from Tests/Fixtures, found next to this source file.
 func fixture(_ name: String) throws -> SafeTensors {
@@ -24,4 +25,8 @@ func step(_ network: Sequential, _ batch: (images: Tensor, labels: [Int32]), _ o
     return try batch.labels.withUnsafeBufferPointer {
         try network.trainStep(labels: $0, loss: loss, optimizer: optimizer, learningRate: lr)
     }
+}
+
+extension ModelConfiguration: CustomTestStringConvertible {
+    public var testDescription: String { displayName }
 }

@@ -10,7 +10,8 @@ import Synchronization
 ///
 /// Threads: OpenBLAS runs single-threaded, and a large product is cut into bands of rows of C (or of
 /// columns, when op(A) has few rows) that run as single-threaded calls on `Parallel`'s threads, so
-/// GEMMs and the engine's other kernels share one pool. OpenBLAS's own threads spin (sched_yield) for
+/// GEMMs and the engine's other kernels share one pool. The bands depend on the shape only
+/// (`partition`), so a product gives the same bits on any thread count. OpenBLAS's own threads spin (sched_yield) for
 /// a while after every call and then compete with the kernels that follow (~25% of perf samples were
 /// in sched_yield). Measured against OpenBLAS's own 2 threads, in 5 alternating rounds on this 2-core
 /// machine (training img/s, medians): SeedNet batch 128 2,408 → 3,248, MobileNet-CIFAR 1.0 batch 128
@@ -20,6 +21,30 @@ public enum BLAS {
     static let splitGrain = 1 << 20
     /// The fewest rows (or columns) of C in one band.
     static let minimumBand = 16
+    /// The most bands a product is cut into: enough for the threads to balance their share.
+    static let maximumBands = 8
+
+    /// How a product is cut into bands: how many, and whether of rows of C (else of columns).
+    ///
+    /// A function of the shape alone, never of the thread count: OpenBLAS does not promise the same
+    /// bits for a product cut differently (its Haswell kernels give other bits for a band of 128
+    /// rows than for one of 256), so a partition that followed the threads would make results
+    /// depend on them. Threads take the next band as they finish one.
+    ///
+    /// - Parameters:
+    ///   - m: rows of C.
+    ///   - n: columns of C.
+    ///   - k: the inner extent.
+    ///   - transposeA: whether A is used transposed (then a band of rows is not contiguous in A, and
+    ///     the product is cut into columns).
+    static func partition(m: Int, n: Int, k: Int, transposeA: Bool) -> (bands: Int, byRows: Bool) {
+        let (mn, o1) = m.multipliedReportingOverflow(by: n)
+        let (work, o2) = mn.multipliedReportingOverflow(by: k)
+        let slices = o1 || o2 ? maximumBands : Parallel.sliceCount(work, grain: splitGrain, maximumSlices: maximumBands)
+        let rowBands = transposeA ? 1 : min(slices, m / minimumBand)
+        let columnBands = min(slices, n / minimumBand)
+        return (max(1, rowBands, columnBands), rowBands >= columnBands)
+    }
 
     /// Computes `C = alpha · op(A) · op(B) + beta · C`.
     ///
@@ -55,17 +80,14 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, onThisThread: Bool
     ) {
         Parallel.prepareOpenBLAS()
+        let (bands, byRows) = onThisThread ? (1, true) : partition(m: m, n: n, k: k, transposeA: transposeA)
         if !onThisThread {
-            GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB))
+            GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                                                     bands: bands))
         }
-        let threads = Parallel.currentThreadCount
-        // Bands of rows need A untransposed (a band is then contiguous rows of A and of C).
-        let rowBands = transposeA ? 1 : min(threads, m / minimumBand)
-        let columnBands = min(threads, n / minimumBand)
-        let bands = onThisThread || m * n * k < splitGrain ? 1 : max(rowBands, columnBands)
         Parallel.forEachSlice(bands, GemmBands(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                                alpha: alpha, a: a, b: b, beta: beta, c: c,
-                                               bands: bands, byRows: rowBands >= columnBands))
+                                               bands: bands, byRows: byRows))
     }
 
     /// One sgemm cut into `bands` bands of rows (`byRows`) or of columns of C, one call per band.
@@ -110,10 +132,14 @@ public final class GemmTrace: Sendable {
         public var transposeA: Bool
         /// Whether B was used transposed.
         public var transposeB: Bool
+        /// The single-threaded OpenBLAS calls the product was cut into (`BLAS.partition`): a
+        /// function of the shape only, so the same on any thread count.
+        public var bands: Int
 
-        /// Describes a call with C `[m × n]`, inner extent `k` and the operands' transposition.
-        public init(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) {
-            (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
+        /// Describes a call with C `[m × n]`, inner extent `k`, the operands' transposition, and the
+        /// bands it was cut into.
+        public init(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false, bands: Int = 1) {
+            (self.m, self.n, self.k, self.transposeA, self.transposeB, self.bands) = (m, n, k, transposeA, transposeB, bands)
         }
     }
 
