@@ -3,10 +3,16 @@ import CZlib
 
 /// gzip (or zlib) decompression of a whole buffer, through the system's zlib.
 enum Gzip {
+    /// The most bytes a stream may inflate to: several times any CIFAR archive's contents (about
+    /// 180 MB), so that a small file that claims to inflate without end is refused before it
+    /// exhausts memory.
+    static let maximumOutput = 1 << 30
+
     /// Inflates `data`; `source` names it in errors.
     ///
-    /// - Throws: `EngineError.corruptData` for a stream that is not gzip, is corrupt, or ends early.
-    static func decompress(_ data: [UInt8], source: String) throws -> [UInt8] {
+    /// - Throws: `EngineError.corruptData` for a stream that is not gzip, is corrupt, ends early, or
+    ///   inflates past `limit` bytes.
+    static func decompress(_ data: [UInt8], source: String, limit: Int = maximumOutput) throws -> [UInt8] {
         var stream = z_stream()
         // 15 + 32: the largest window, and detect gzip or zlib headers automatically.
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -14,7 +20,7 @@ enum Gzip {
         }
         defer { inflateEnd(&stream) }
         var output = [UInt8]()
-        output.reserveCapacity(data.count * 2)
+        output.reserveCapacity(min(limit, data.count * 2))
         let chunkSize = 1 << 20
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         var status: Int32 = Z_OK
@@ -29,7 +35,11 @@ enum Gzip {
                     return chunkSize - Int(stream.avail_out)
                 }
                 switch status {
-                case Z_OK, Z_STREAM_END: output += chunk[0..<produced]
+                case Z_OK, Z_STREAM_END:
+                    guard produced <= limit - output.count else {
+                        throw EngineError.corruptData("\(source): inflates past \(limit >> 20) MiB, more than any CIFAR archive holds")
+                    }
+                    output += chunk[0..<produced]
                 case Z_BUF_ERROR where stream.avail_in == 0:
                     throw EngineError.corruptData("\(source): the gzip stream ends early (truncated file?)")
                 default:

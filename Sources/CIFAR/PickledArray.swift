@@ -37,9 +37,9 @@ struct PickledArray {
         default:
             throw corrupt("is built by numpy \(name), which is not an array constructor")
         }
-        let elements = self.shape.reduce(1, *)
-        guard bytes.count == elements * elementSize else {
-            throw corrupt("holds \(bytes.count) bytes, but shape \(self.shape) of \(type) needs \(elements * elementSize)")
+        let needed = try Checked.product(self.shape + [elementSize], orThrow: corrupt("has shape \(self.shape), too large to hold"))
+        guard bytes.count == needed else {
+            throw corrupt("holds \(bytes.count) bytes, but shape \(self.shape) of \(type) needs \(needed)")
         }
     }
 

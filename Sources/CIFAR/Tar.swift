@@ -23,7 +23,7 @@ enum Tar {
                 throw EngineError.corruptData("\(source): tar header at byte \(offset) has a malformed size")
             }
             let dataStart = offset + 512
-            guard dataStart + size <= archive.count else {
+            guard size <= archive.count - dataStart else {
                 throw EngineError.corruptData("\(source): tar entry at byte \(offset) needs \(size) bytes but the archive ends (truncated?)")
             }
             let type = header[header.startIndex + 156]
@@ -45,9 +45,13 @@ enum Tar {
         return String(decoding: field, as: UTF8.self)
     }
 
+    /// A numeric field: octal digits, padded with spaces or NULs (an empty field is 0). Signs and
+    /// other characters make it malformed (nil), and so does a value of more than 11 digits, which
+    /// ustar cannot write (`Int(_:radix:)` alone would accept "-1").
     private static func octal(_ header: ArraySlice<UInt8>, _ start: Int, _ length: Int) -> Int? {
         let text = string(header, start, length)?.trimmingCharacters(in: " ")
         guard let text, !text.isEmpty else { return 0 }
+        guard text.count <= 11, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "7")).contains($0) }) else { return nil }
         return Int(text, radix: 8)
     }
 }

@@ -81,31 +81,40 @@ public struct CostComparison: Equatable, Sendable {
     public var parameterRatio: Double { Double(model.parameters) / Double(baseline.parameters) }
 }
 
-extension ModelConfiguration {
-    /// The cost of this model for one image (builds the layers at batch 1 without initialising weights).
-    public func cost() throws -> ModelCost {
-        ModelCost(name: displayName, network: try Sequential(layers(), itemShape: itemShape, maxBatchSize: 1))
+extension ModelCost {
+    /// Counts the cost of a planned model (nothing is allocated).
+    public init(name: String, plan: [ModelConfiguration.PlannedLayer]) {
+        self.name = name
+        layers = plan.map {
+            LayerCost(name: $0.name, kind: $0.spec.kind, outputShape: $0.plan.output, parameters: $0.plan.parameters,
+                      multiplyAccumulates: $0.plan.multiplyAccumulates)
+        }
     }
+}
 
-    /// This model (as separable) beside its standard baseline, with a row per separable block.
+extension ModelConfiguration {
+    /// The cost of this model for one image, counted from its plan without building it.
+    public func cost() throws -> ModelCost { ModelCost(name: displayName, plan: try plan()) }
+
+    /// This model (as separable) beside its standard baseline, with a row per separable block;
+    /// counted from the plans, without building either network.
     public func costComparison() throws -> CostComparison {
         let separable = self.separable
-        let network = try Sequential(separable.layers(), itemShape: itemShape, maxBatchSize: 1)
+        let plan = try separable.plan()
         var blocks: [SeparableBlockCost] = []
-        let entries = network.entries
-        for (i, entry) in entries.enumerated() {
-            guard let dw = entry.layer as? DepthwiseConv2D,
-                  let j = entries[(i + 1)...].firstIndex(where: { $0.layer is PointwiseConv2D }),
-                  let pw = entries[j].layer as? PointwiseConv2D else { continue }
-            let side = network.shapes[j + 1].height
-            let k = dw.kernelSize
+        for (i, layer) in plan.enumerated() {
+            guard case let .depthwise(channels, kernel, _, _, _) = layer.spec,
+                  let j = plan[(i + 1)...].firstIndex(where: { if case .pointwise = $0.spec { true } else { false } }),
+                  case let .pointwise(_, outputs, _) = plan[j].spec else { continue }
+            let side = plan[j].plan.output[0]
             blocks.append(SeparableBlockCost(
-                depthwiseName: entry.name, pointwiseName: entries[j].name,
-                inputChannels: dw.channels, outputChannels: pw.outputChannels, kernelSize: k, outputSide: side,
-                separableMACs: dw.multiplyAccumulates + pw.multiplyAccumulates,
-                standardMACs: k * k * dw.channels * pw.outputChannels * side * side))
+                depthwiseName: layer.name, pointwiseName: plan[j].name,
+                inputChannels: channels, outputChannels: outputs, kernelSize: kernel, outputSide: side,
+                separableMACs: layer.plan.multiplyAccumulates + plan[j].plan.multiplyAccumulates,
+                standardMACs: try Checked.product([kernel, kernel, channels, outputs, side, side],
+                                                  orThrow: EngineError.invalidArgument("\(displayName)'s baseline is too large to count"))))
         }
-        return CostComparison(model: ModelCost(name: separable.displayName, network: network),
+        return CostComparison(model: ModelCost(name: separable.displayName, plan: plan),
                               baseline: try baseline.cost(), blocks: blocks)
     }
 }

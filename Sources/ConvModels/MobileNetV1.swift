@@ -17,31 +17,34 @@ public enum MobileNetV1 {
     public static let stemChannels = 32
 
     /// `int(c·α)`, at least 8.
-    public static func scaled(_ channels: Int, _ alpha: Float) -> Int { max(8, Int(Float(channels) * alpha)) }
+    ///
+    /// - Throws: `EngineError.invalidArgument` when c·α is beyond `Int`'s range.
+    public static func scaled(_ channels: Int, _ alpha: Float) throws -> Int {
+        max(8, try Checked.integer(Float(channels) * alpha,
+                                   orThrow: EngineError.invalidArgument("width multiplier \(alpha) makes too many channels")))
+    }
 
-    static func layers(_ c: ModelConfiguration) throws -> [Sequential.Entry] {
-        var list = LayerList()
-        var channels = scaled(stemChannels, c.widthMultiplier)
-        try list.appendActivated(Conv2D(inputChannels: 3, outputChannels: channels, kernelSize: 3,
-                                        stride: c.stem == .imagenet ? 2 : 1, padding: 1, bias: false),
-                                 channels: channels, batchNorm: true)
+    static func specs(_ c: ModelConfiguration) throws -> [LayerSpec] {
+        var list = SpecList()
+        var channels = try scaled(stemChannels, c.widthMultiplier)
+        list.appendActivated(.conv(inputs: 3, outputs: channels, kernel: 3, stride: c.stem == .imagenet ? 2 : 1, padding: 1,
+                                   bias: false),
+                             channels: channels, batchNorm: true)
         for block in blocks {
-            let out = scaled(block.outputChannels, c.widthMultiplier)
+            let out = try scaled(block.outputChannels, c.widthMultiplier)
             if c.standard {
-                try list.appendActivated(Conv2D(inputChannels: channels, outputChannels: out, kernelSize: 3,
-                                                stride: block.stride, padding: 1, bias: false),
-                                         channels: out, batchNorm: true)
+                list.appendActivated(.conv(inputs: channels, outputs: out, kernel: 3, stride: block.stride, padding: 1, bias: false),
+                                     channels: out, batchNorm: true)
             } else {
-                try list.appendActivated(DepthwiseConv2D(channels: channels, kernelSize: 3, stride: block.stride, padding: 1),
-                                         channels: channels, batchNorm: true)
-                try list.appendActivated(PointwiseConv2D(inputChannels: channels, outputChannels: out),
-                                         channels: out, batchNorm: true)
+                list.appendActivated(.depthwise(channels: channels, kernel: 3, stride: block.stride, padding: 1, bias: false),
+                                     channels: channels, batchNorm: true)
+                list.appendActivated(.pointwise(inputs: channels, outputs: out, bias: false), channels: out, batchNorm: true)
             }
             channels = out
         }
-        list.append(GlobalAvgPool())
-        list.append(Flatten())
-        list.append(try Linear(inputFeatures: channels, outputFeatures: c.classCount))
-        return list.entries
+        list.append(.globalAvgPool)
+        list.append(.flatten)
+        list.append(.linear(inputs: channels, outputs: c.classCount, flattenedFromHeight: nil, width: nil, channels: nil))
+        return list.specs
     }
 }

@@ -1,4 +1,5 @@
 import ConvEngine
+import Foundation
 
 /// Which network to build.
 public enum ModelFamily: String, CaseIterable, Sendable, Codable {
@@ -36,12 +37,14 @@ public struct ModelConfiguration: Equatable, Sendable {
 
     /// Creates a configuration.
     ///
-    /// - Throws: `EngineError.invalidArgument` for a non-positive α, fewer than 2 classes, or a
+    /// - Throws: `EngineError.invalidArgument` for a non-positive α (or any α but 1 for SeedNet), fewer than 2 classes, a
     ///   resolution the network cannot reduce (the seed needs 8 or more, MobileNet 32 or more with the
-    ///   ImageNet stem and 16 or more with the CIFAR stem).
+    ///   ImageNet stem and 16 or more with the CIFAR stem), or a model too large to count (its plan,
+    ///   made here from shapes alone, overflows).
     public init(family: ModelFamily, widthMultiplier: Float = 1, resolution: Int? = nil, classCount: Int = 10,
                 stem: Stem = .cifar, standard: Bool = false) throws {
         try require(widthMultiplier > 0 && widthMultiplier.isFinite, "width multiplier must be positive, got \(widthMultiplier)")
+        try require(family == .mobilenet || widthMultiplier == 1, "SeedNet has no width multiplier (got \(widthMultiplier)); it applies to MobileNet")
         try require(classCount >= 2, "a classifier needs at least 2 classes, got \(classCount)")
         let side = resolution ?? (family == .mobilenet && stem == .imagenet ? 224 : 32)
         let minimum = family == .seed ? 8 : (stem == .imagenet ? 32 : 16)
@@ -53,6 +56,7 @@ public struct ModelConfiguration: Equatable, Sendable {
         self.stem = stem
         self.standard = standard
         itemShape = try Shape([side, side, 3])
+        _ = try plan()
     }
 
     /// The configuration of this model's standard-convolution baseline.
@@ -79,11 +83,71 @@ public struct ModelConfiguration: Equatable, Sendable {
         return c
     }
 
+    /// The model's rows, in the order of the equivalent PyTorch `nn.Sequential`.
+    public func specs() throws -> [LayerSpec] {
+        switch family {
+        case .seed: return try SeedNet.specs(self)
+        case .mobilenet: return try MobileNetV1.specs(self)
+        }
+    }
+
+    /// A planned layer: its checkpoint name, its row, and what it costs and yields for one image.
+    public struct PlannedLayer: Equatable, Sendable {
+        /// The `nn.Sequential` index that prefixes its parameter names.
+        public var name: String
+        /// The row.
+        public var spec: LayerSpec
+        /// Its shapes and costs for one image.
+        public var plan: LayerSpec.Plan
+    }
+
+    /// The model planned from shapes alone, without allocating a layer.
+    ///
+    /// - Throws: `EngineError` when a layer's shape or a count is impossible (too large for an `Int`).
+    public func plan() throws -> [PlannedLayer] {
+        var input = itemShape.dimensions
+        return try specs().enumerated().map { i, spec in
+            let plan: LayerSpec.Plan
+            do { plan = try spec.plan(input: input) } catch let error as EngineError {
+                throw EngineError.invalidArgument("\(displayName), layer \(i) (\(spec.kind)): \(error)")
+            }
+            input = plan.output
+            return PlannedLayer(name: String(i), spec: spec, plan: plan)
+        }
+    }
+
     /// The layers, named by their `nn.Sequential` index in the equivalent PyTorch module.
     public func layers() throws -> [Sequential.Entry] {
-        switch family {
-        case .seed: return try SeedNet.layers(self)
-        case .mobilenet: return try MobileNetV1.layers(self)
+        try plan().map { Sequential.Entry($0.name, try $0.spec.makeLayer()) }
+    }
+
+    /// Bytes that training this model at `batchSize` holds, estimated from the plan: parameters with
+    /// their gradients and two optimizer slots, every activation that does not run in place, the two
+    /// gradient buffers, and the convolutions' workspace cap.
+    ///
+    /// - Throws: `EngineError.invalidArgument` when the estimate does not fit in an `Int`.
+    public func trainingMemory(batchSize: Int) throws -> Int {
+        let tooLarge = EngineError.invalidArgument("\(displayName) at batch \(batchSize) needs more memory than can be counted")
+        let layers = try plan()
+        var parameterFloats = 0, itemFloats = itemShape.count, largest = itemShape.count
+        for layer in layers {
+            parameterFloats = try Checked.sum(parameterFloats, layer.plan.storedFloats, orThrow: tooLarge)
+            let floats = try Checked.product(layer.plan.output, orThrow: tooLarge)
+            if !layer.spec.runsInPlace { itemFloats = try Checked.sum(itemFloats, floats, orThrow: tooLarge) }
+            largest = max(largest, floats)
+        }
+        let activations = try Checked.product(batchSize, Checked.sum(itemFloats, 2 * largest, orThrow: tooLarge), orThrow: tooLarge)
+        let total = try Checked.sum(Checked.product(4, parameterFloats, orThrow: tooLarge), activations, orThrow: tooLarge)
+        return try Checked.product(4, Checked.sum(total, Conv2D.defaultMaxColumnFloats, orThrow: tooLarge), orThrow: tooLarge)
+    }
+
+    /// Throws unless training at `batchSize` fits in `available` bytes (by default the machine's
+    /// physical memory), with the estimate in the message.
+    public func checkMemory(batchSize: Int, available: UInt64 = ProcessInfo.processInfo.physicalMemory) throws {
+        let needed = try trainingMemory(batchSize: batchSize)
+        guard UInt64(needed) <= available else {
+            throw EngineError.invalidArgument(
+                "\(displayName) at batch \(batchSize) needs about \(gibibytes(needed)) of memory, more than the \(gibibytes(Int(clamping: available))) this machine has")
         }
     }
 
@@ -92,7 +156,12 @@ public struct ModelConfiguration: Equatable, Sendable {
     public var defaultInitializer: WeightInitializer { family == .seed ? .glorotUniform : .heNormal }
 
     /// Builds the network for batches of up to `maxBatchSize` and initialises its weights.
+    ///
+    /// - Throws: `EngineError.invalidArgument` before allocating anything when the network would not
+    ///   fit in the machine's memory (`checkMemory`), or for a non-positive batch size.
     public func makeNetwork(maxBatchSize: Int, seed: UInt64 = 0, initializer: WeightInitializer? = nil) throws -> Sequential {
+        try require(maxBatchSize > 0, "batch size must be positive, got \(maxBatchSize)")
+        try checkMemory(batchSize: maxBatchSize)
         let network = try Sequential(layers(), itemShape: itemShape, maxBatchSize: maxBatchSize, seed: seed)
         var generator = RandomGenerator(seed: seed)
         let initializer = initializer ?? defaultInitializer
@@ -133,17 +202,21 @@ extension Float {
     var clean: String { self == rounded() ? String(Int(self)) : String(self) }
 }
 
-/// Appends layers under consecutive `nn.Sequential` indices, so names match the PyTorch module built
-/// from the same list.
-struct LayerList {
-    private(set) var entries: [Sequential.Entry] = []
+/// Collects a model's rows in order; their indices become the layers' `nn.Sequential` names.
+struct SpecList {
+    private(set) var specs: [LayerSpec] = []
 
-    mutating func append(_ layer: Layer) { entries.append(.init(String(entries.count), layer)) }
+    mutating func append(_ spec: LayerSpec) { specs.append(spec) }
 
     /// A convolution with batch norm (when `batchNorm`) and ReLU after it.
-    mutating func appendActivated(_ layer: Layer, channels: Int, batchNorm: Bool) throws {
-        append(layer)
-        if batchNorm { append(try BatchNorm(channels: channels)) }
-        append(ReLU())
+    mutating func appendActivated(_ spec: LayerSpec, channels: Int, batchNorm: Bool) {
+        append(spec)
+        if batchNorm { append(.batchNorm(channels: channels)) }
+        append(.relu)
     }
+}
+
+/// "1.5 GiB", "300 MiB".
+func gibibytes(_ bytes: Int) -> String {
+    bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) : "\(bytes >> 20) MiB"
 }

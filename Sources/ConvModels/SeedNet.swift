@@ -14,33 +14,34 @@ public enum SeedNet {
     static let rows: [Row] = [.conv(32), .maxPool, .separable(32), .separable(32), .maxPool,
                               .separable(32), .separable(32), .maxPool]
 
-    static func layers(_ c: ModelConfiguration) throws -> [Sequential.Entry] {
-        var list = LayerList()
+    static func specs(_ c: ModelConfiguration) throws -> [LayerSpec] {
+        var list = SpecList()
         var channels = 3, side = c.resolution
         for row in rows {
             switch row {
             case .conv(let out):
-                try list.appendActivated(Conv2D(inputChannels: channels, outputChannels: out, kernelSize: 3, padding: 1),
-                                         channels: out, batchNorm: false)
+                list.appendActivated(.conv(inputs: channels, outputs: out, kernel: 3, stride: 1, padding: 1, bias: true),
+                                     channels: out, batchNorm: false)
                 channels = out
             case .maxPool:
-                list.append(try MaxPool2D(kernelSize: 2))
+                list.append(.maxPool(kernel: 2))
                 side /= 2
             case .separable(let out) where c.standard:
-                try list.appendActivated(Conv2D(inputChannels: channels, outputChannels: out, kernelSize: 3, padding: 1),
-                                         channels: out, batchNorm: false)
+                list.appendActivated(.conv(inputs: channels, outputs: out, kernel: 3, stride: 1, padding: 1, bias: true),
+                                     channels: out, batchNorm: false)
                 channels = out
             case .separable(let out):
-                try list.appendActivated(DepthwiseConv2D(channels: channels, kernelSize: 3, padding: 1, bias: true),
-                                         channels: channels, batchNorm: false)
-                try list.appendActivated(PointwiseConv2D(inputChannels: channels, outputChannels: out, bias: true),
-                                         channels: out, batchNorm: false)
+                list.appendActivated(.depthwise(channels: channels, kernel: 3, stride: 1, padding: 1, bias: true),
+                                     channels: channels, batchNorm: false)
+                list.appendActivated(.pointwise(inputs: channels, outputs: out, bias: true), channels: out, batchNorm: false)
                 channels = out
             }
         }
-        list.append(Flatten())
-        list.append(try Linear(inputFeatures: side * side * channels, outputFeatures: c.classCount,
-                               flattenedFrom: (side, side, channels)))
-        return list.entries
+        list.append(.flatten)
+        let features = try Checked.product([side, side, channels],
+                                           orThrow: EngineError.invalidArgument("SeedNet at resolution \(c.resolution) has too many features"))
+        list.append(.linear(inputs: features, outputs: c.classCount,
+                            flattenedFromHeight: side, width: side, channels: channels))
+        return list.specs
     }
 }

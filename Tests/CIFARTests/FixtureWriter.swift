@@ -154,10 +154,15 @@ struct FixtureWriter {
         put("00000000000\0", 136)
         h[156] = type
         put("ustar\0", 257); put("00", 263)
+        fixTarChecksum(&h)
+        return h
+    }
+
+    /// Writes a header's checksum field for its other bytes.
+    static func fixTarChecksum(_ h: inout [UInt8]) {
         for i in 148..<156 { h[i] = 32 }
         let sum = h.reduce(0) { $0 + Int($1) }
-        put(String(format: "%06o\0 ", sum), 148)
-        return h
+        for (i, b) in String(format: "%06o\0 ", sum).utf8.enumerated() { h[148 + i] = b }
     }
 
     static func gzip(_ input: [UInt8]) -> [UInt8] {

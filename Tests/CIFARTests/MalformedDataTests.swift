@@ -70,6 +70,26 @@ import Testing
         expectError("not a dict", containing: "not a dict") { try read([0x80, 2, UInt8(ascii: "K"), 5, UInt8(ascii: ".")]) }
         // Stack underflow.
         expectError("underflow", containing: "stack underflow") { try read([0x80, 2, UInt8(ascii: "a"), UInt8(ascii: ".")]) }
+        // 8-byte lengths near 2^63 (BINBYTES8, BINUNICODE8, BYTEARRAY8) once overflowed `position + n`.
+        for opcode: UInt8 in [0x8e, 0x8d, 0x96] {
+            let length: [UInt8] = [0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
+            expectError("8-byte length 0x\(String(opcode, radix: 16))", containing: "truncated") {
+                try read([0x80, 4, opcode] + length + [UInt8(ascii: ".")])
+            }
+        }
+        // A shape (2^62, 2^62) once overflowed the element count.
+        let hugeShape = FixtureWriter.batchPickleWithShape(images, rows: 1 << 62, cols: 1 << 62)
+        expectError("shape (2^62, 2^62)", containing: "too large") { try read(hugeShape) }
+        // 200,000 nested one-tuples (a 200 KB file) once overflowed the stack when they were freed.
+        let deep: [UInt8] = [0x80, 2, UInt8(ascii: "N")] + [UInt8](repeating: 0x85, count: 200_000) + [UInt8(ascii: ".")]
+        expectError("200,000 nested tuples", containing: "nest deeper than 100 levels") { try read(deep) }
+        // Nesting within the limit still reads (and is then not a dict).
+        let shallow: [UInt8] = [0x80, 2, UInt8(ascii: "N")] + [UInt8](repeating: 0x85, count: 99) + [UInt8(ascii: ".")]
+        expectError("99 nested tuples", containing: "not a dict") { try read(shallow) }
+        // A list that grows deeper after a tuple took it in (no pickler writes this).
+        let regrown: [UInt8] = [0x80, 2, UInt8(ascii: "]"), UInt8(ascii: "q"), 1, 0x85, UInt8(ascii: "h"), 1,
+                                UInt8(ascii: "N"), 0x85, UInt8(ascii: "a"), 0x86, UInt8(ascii: ".")]
+        expectError("list grown after nesting", containing: "grows deeper") { try read(regrown) }
     }
 
     @Test func archives() throws {
@@ -92,6 +112,21 @@ import Testing
         badChecksum[0] ^= 1
         try Data(FixtureWriter.gzip(badChecksum)).write(to: archive)
         expectError("tar checksum", containing: "bad checksum") { _ = try CIFARDataset.load(from: archive) }
+        // A size of -1 with a corrected checksum once trapped (the octal parser accepted a sign).
+        for size in ["-1", "-0000000001", "+10", "77777777777777", "12x"] {
+            var header = FixtureWriter.tarHeader(name: "cifar-10-batches-bin/x", size: 0, type: UInt8(ascii: "0"))
+            for i in 124..<136 { header[i] = 0 }
+            for (i, b) in size.utf8.prefix(12).enumerated() { header[124 + i] = b }
+            FixtureWriter.fixTarChecksum(&header)
+            expectError("tar size \(size)", containing: "malformed size") { _ = try Tar.files(in: header + [UInt8](repeating: 0, count: 1024), source: "t.tar") }
+        }
+    }
+
+    /// A small stream that inflates past the limit is refused before it fills memory.
+    @Test func aGzipBombIsRefused() throws {
+        let bomb = FixtureWriter.gzip([UInt8](repeating: 0, count: 4 << 20))
+        expectError("gzip bomb", containing: "inflates past 1 MiB") { _ = try Gzip.decompress(bomb, source: "bomb.gz", limit: 1 << 20) }
+        #expect(try Gzip.decompress(bomb, source: "bomb.gz", limit: 4 << 20).count == 4 << 20)
     }
 }
 

@@ -28,7 +28,8 @@ struct Pickler {
     mutating func int(_ v: Int) {
         if 0 <= v && v < 256 { out += [UInt8(ascii: "K"), UInt8(v)] }
         else if 0 <= v && v < 65536 { out.append(UInt8(ascii: "M")); le(v, 2) }
-        else { out.append(UInt8(ascii: "J")); le(v, 4) }
+        else if Int(Int32(truncatingIfNeeded: v)) == v { out.append(UInt8(ascii: "J")); le(v, 4) }
+        else { out += [0x8a, 8]; le(v, 8) }                      // LONG1
     }
 
     /// A text value: a Python 2 str (bytes) or a Python 3 str (unicode).

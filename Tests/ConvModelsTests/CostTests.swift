@@ -72,3 +72,68 @@ import Testing
         for block in comparison.blocks { #expect(abs(block.ratio - (1.0 / 32 + 1.0 / 9)) < 1e-12) }
     }
 }
+
+/// The planner counts costs and memory from shapes alone, agrees with a built network, and refuses
+/// models whose sizes cannot be counted instead of trapping or allocating.
+@Suite struct PlanTests {
+    static let configurations: [ModelConfiguration] = [
+        try! ModelConfiguration(family: .seed), try! ModelConfiguration(family: .seed, resolution: 48, standard: true),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.5, resolution: 40, stem: .cifar, standard: true),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, resolution: 96, classCount: 7, stem: .imagenet),
+    ]
+
+    /// The plan's shapes, MACs, parameters and layer kinds are the built network's.
+    @Test(arguments: configurations)
+    func thePlanAgreesWithTheBuiltNetwork(_ config: ModelConfiguration) throws {
+        let plan = try config.plan()
+        let network = try config.makeNetwork(maxBatchSize: 1)
+        #expect(plan.map(\.spec.kind) == network.entries.map { $0.layer.kind })
+        #expect(plan.map(\.plan.output) == network.shapes.dropFirst().map { Array($0.dimensions.dropFirst()) })
+        #expect(plan.map(\.plan.multiplyAccumulates) == network.entries.map { $0.layer.multiplyAccumulates })
+        #expect(try config.cost() == ModelCost(name: config.displayName, network: network))
+        let stored = network.namedParameters.reduce(0) { $0 + $1.parameter.count }
+        #expect(plan.reduce(0) { $0 + $1.plan.storedFloats } == stored)
+    }
+
+    @Test func seedNetHasNoWidthMultiplier() {
+        #expect(throws: EngineError.self) { try ModelConfiguration(family: .seed, widthMultiplier: 0.5) }
+    }
+
+    /// Models far too large to build are still counted, instantly and without allocating them.
+    @Test func hugeModelsAreCountedWithoutBuildingThem() throws {
+        let wide = try ModelConfiguration(family: .mobilenet, widthMultiplier: 100, stem: .cifar)
+        #expect(try wide.cost().parameters > 10_000_000_000)
+        let large = try ModelConfiguration(family: .mobilenet, resolution: 100_000, stem: .imagenet).costComparison()
+        #expect(large.model.multiplyAccumulates > 100_000_000_000_000)
+        #expect(large.baseline.multiplyAccumulates > large.model.multiplyAccumulates)
+    }
+
+    /// Sizes beyond `Int` are errors that say so, at the configuration, not traps.
+    @Test(arguments: [(Float(1e30), 32, 10), (1e6, 32, 10), (1, Int.max, 10), (1, 1 << 40, 10), (1, 32, 1_000_000_000_000_000_000)])
+    func impossibleModelsAreErrors(_ c: (alpha: Float, resolution: Int, classes: Int)) {
+        for family in ModelFamily.allCases where c.alpha == 1 || family == .mobilenet {
+            #expect(throws: EngineError.self, "\(family) α \(c.alpha) ρ \(c.resolution) classes \(c.classes)") {
+                let config = try ModelConfiguration(family: family, widthMultiplier: c.alpha, resolution: c.resolution,
+                                                    classCount: c.classes, stem: .imagenet)
+                _ = try config.costComparison()
+            }
+        }
+    }
+
+    /// A network that would not fit in memory is refused before anything is allocated, with the
+    /// estimate in the message.
+    @Test func aNetworkLargerThanMemoryIsRefusedWithItsEstimate() throws {
+        let config = try ModelConfiguration(family: .mobilenet, resolution: 100_000, stem: .imagenet)
+        do {
+            _ = try config.makeNetwork(maxBatchSize: 1)
+            Issue.record("a network of \(try config.trainingMemory(batchSize: 1)) bytes was built")
+        } catch let error as EngineError {
+            #expect("\(error)".contains("needs about") && "\(error)".contains("GiB"), "\(error)")
+        }
+        let small = try ModelConfiguration(family: .seed)
+        #expect(throws: EngineError.self) { try small.checkMemory(batchSize: 128, available: 1 << 20) }
+        #expect(try small.trainingMemory(batchSize: 128) < 200 << 20)
+        #expect(throws: EngineError.self) { try small.trainingMemory(batchSize: Int.max / 2) }
+    }
+}

@@ -3,11 +3,17 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible {
     /// The extent of each axis, outermost first.
     public var dimensions: [Int]
 
-    /// Creates a shape from its extents; every extent must be positive.
+    /// The most elements a shape may have: so many that their bytes, as float64, still fit in an `Int`.
+    public static let maximumCount = Int.max / 8
+
+    /// Creates a shape from its extents; every extent must be positive and the element count at
+    /// most `maximumCount`.
     public init(_ dimensions: [Int]) throws {
         guard !dimensions.isEmpty, dimensions.allSatisfy({ $0 > 0 }) else {
             throw EngineError.invalidArgument("shape \(dimensions) must have at least one axis, all positive")
         }
+        let tooLarge = EngineError.invalidArgument("shape \(dimensions) has too many elements")
+        guard try Checked.product(dimensions, orThrow: tooLarge) <= Self.maximumCount else { throw tooLarge }
         self.dimensions = dimensions
     }
 

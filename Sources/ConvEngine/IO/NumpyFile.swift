@@ -6,9 +6,8 @@ public enum NumpyFile {
     ///
     /// - Throws: `EngineError.shapeMismatch` when the value count does not match the shape.
     public static func encode(_ values: [Float], shape: [Int]) throws -> [UInt8] {
-        guard shape.reduce(1, *) == values.count else {
-            throw EngineError.shapeMismatch("\(values.count) values for .npy shape \(shape)")
-        }
+        let mismatch = EngineError.shapeMismatch("\(values.count) values for .npy shape \(shape)")
+        guard shape.allSatisfy({ $0 >= 0 }), try Checked.product(shape, orThrow: mismatch) == values.count else { throw mismatch }
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(dims), }".utf8)
         // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.

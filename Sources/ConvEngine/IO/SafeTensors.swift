@@ -48,9 +48,8 @@ public struct SafeTensors: Equatable, Sendable {
     ///
     /// - Throws: `EngineError.shapeMismatch` when the count does not match the shape.
     public mutating func setFloats(_ name: String, shape: [Int], _ values: [Float]) throws {
-        guard shape.reduce(1, *) == values.count else {
-            throw EngineError.shapeMismatch("\(name): \(values.count) values for shape \(shape)")
-        }
+        let mismatch = EngineError.shapeMismatch("\(name): \(values.count) values for shape \(shape)")
+        guard shape.allSatisfy({ $0 >= 0 }), try Checked.product(shape, orThrow: mismatch) == values.count else { throw mismatch }
         var bytes = [UInt8](repeating: 0, count: values.count * 4)
         for (i, v) in values.enumerated() { storeLE(v.bitPattern, into: &bytes, at: i * 4) }
         entries[name] = Entry(dtype: .f32, shape: shape, bytes: bytes)
@@ -58,9 +57,8 @@ public struct SafeTensors: Equatable, Sendable {
 
     /// Stores int64 values under `name`.
     public mutating func setInt64s(_ name: String, shape: [Int], _ values: [Int64]) throws {
-        guard shape.reduce(1, *) == values.count else {
-            throw EngineError.shapeMismatch("\(name): \(values.count) values for shape \(shape)")
-        }
+        let mismatch = EngineError.shapeMismatch("\(name): \(values.count) values for shape \(shape)")
+        guard shape.allSatisfy({ $0 >= 0 }), try Checked.product(shape, orThrow: mismatch) == values.count else { throw mismatch }
         var bytes = [UInt8](repeating: 0, count: values.count * 8)
         for (i, v) in values.enumerated() { storeLE(UInt64(bitPattern: v), into: &bytes, at: i * 8) }
         entries[name] = Entry(dtype: .i64, shape: shape, bytes: bytes)
@@ -165,14 +163,9 @@ public struct SafeTensors: Equatable, Sendable {
             guard offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
                 throw corrupt("entry \"\(name)\" data_offsets \(offsets) are not [begin, end] with 0 ≤ begin ≤ end")
             }
-            var count = 1, overflow = false
-            for d in info.shape {
-                let (p, o) = count.multipliedReportingOverflow(by: d)
-                (count, overflow) = (p, overflow || o)
-            }
-            guard !overflow, count <= Int.max / dtype.size else { throw corrupt("entry \"\(name)\" shape \(info.shape) is too large") }
-            guard offsets[1] - offsets[0] == count * dtype.size else {
-                throw corrupt("entry \"\(name)\" spans \(offsets[1] - offsets[0]) bytes but shape \(info.shape) of \(info.dtype) needs \(count * dtype.size)")
+            let needed = try Checked.product(info.shape + [dtype.size], orThrow: corrupt("entry \"\(name)\" shape \(info.shape) is too large"))
+            guard offsets[1] - offsets[0] == needed else {
+                throw corrupt("entry \"\(name)\" spans \(offsets[1] - offsets[0]) bytes but shape \(info.shape) of \(info.dtype) needs \(needed)")
             }
             spans.append((name, offsets[0], offsets[1]))
             entries[name] = Entry(dtype: dtype, shape: info.shape, bytes: [])

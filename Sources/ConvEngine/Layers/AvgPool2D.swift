@@ -28,7 +28,7 @@ public final class AvgPool2D: Layer {
         let g = try WindowGeometry(input: input, kernel: kernelSize, stride: stride, padding: padding, role: "average pool")
         geometry = g
         inputShape = input
-        let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, input.channels])
+        let output = try Shape([input.batch, g.outputHeight, g.outputWidth, input.channels])
         outputShape = output
         return output
     }

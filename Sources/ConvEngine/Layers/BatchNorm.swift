@@ -42,7 +42,7 @@ public final class BatchNorm: Layer {
         self.channels = channels
         self.momentum = momentum
         self.epsilon = epsilon
-        let shape = Shape(unchecked: [channels])
+        let shape = try Shape([channels])
         weight = Parameter(name: "weight", shape: shape)
         bias = Parameter(name: "bias", shape: shape)
         runningMean = Parameter(name: "running_mean", shape: shape, isTrainable: false)

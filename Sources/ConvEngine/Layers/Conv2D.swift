@@ -59,10 +59,10 @@ public final class Conv2D: Layer {
         self.padding = padding
         self.maxColumnFloats = maxColumnFloats
         let k = kernelSize * kernelSize
-        weight = Parameter(name: "weight", shape: Shape(unchecked: [outputChannels, kernelSize, kernelSize, inputChannels]),
+        weight = Parameter(name: "weight", shape: try Shape([outputChannels, kernelSize, kernelSize, inputChannels]),
                            layout: .ohwi, isWeight: true,
                            fanIn: inputChannels * k, fanOut: outputChannels * k)
-        self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputChannels])) : nil
+        self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
 
@@ -111,7 +111,7 @@ public final class Conv2D: Layer {
         geometry = g
         inputShape = input
         path = Self.path(for: g, outputChannels: outputChannels, maxColumnFloats: maxColumnFloats)
-        let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, outputChannels])
+        let output = try Shape([input.batch, g.outputHeight, g.outputWidth, outputChannels])
         outputShape = output
         return output
     }

@@ -42,9 +42,9 @@ public final class DepthwiseConv2D: Layer {
         self.padding = padding
         let k = kernelSize * kernelSize
         // Each channel's filter sees k·k inputs and feeds k·k outputs (the seed's fan convention).
-        weight = Parameter(name: "weight", shape: Shape(unchecked: [kernelSize, kernelSize, channels]),
+        weight = Parameter(name: "weight", shape: try Shape([kernelSize, kernelSize, channels]),
                            layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
-        self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [channels])) : nil
+        self.bias = bias ? Parameter(name: "bias", shape: try Shape([channels])) : nil
         epilogue = Epilogue(bias: nil, channels: channels)
     }
 
@@ -60,7 +60,7 @@ public final class DepthwiseConv2D: Layer {
         }
         geometry = g
         inputShape = input
-        let output = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, channels])
+        let output = try Shape([input.batch, g.outputHeight, g.outputWidth, channels])
         outputShape = output
         return output
     }

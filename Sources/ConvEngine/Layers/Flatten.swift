@@ -14,7 +14,7 @@ public final class Flatten: Layer {
 
     public func prepare(for input: Shape) throws -> Shape {
         inputShape = input
-        let output = Shape(unchecked: [input.batch, input.itemCount])
+        let output = try Shape([input.batch, input.itemCount])
         outputShape = output
         return output
     }

@@ -10,7 +10,7 @@ public final class GlobalAvgPool: Layer {
     public func prepare(for input: Shape) throws -> Shape {
         try input.requireRank(4, "global average pool input")
         inputShape = input
-        let output = Shape(unchecked: [input.batch, input.channels])
+        let output = try Shape([input.batch, input.channels])
         outputShape = output
         return output
     }

@@ -40,9 +40,9 @@ public final class Linear: Layer {
         }
         self.inputFeatures = inputFeatures
         self.outputFeatures = outputFeatures
-        weight = Parameter(name: "weight", shape: Shape(unchecked: [outputFeatures, inputFeatures]),
+        weight = Parameter(name: "weight", shape: try Shape([outputFeatures, inputFeatures]),
                            layout: layout, isWeight: true, fanIn: inputFeatures, fanOut: outputFeatures)
-        self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputFeatures])) : nil
+        self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputFeatures])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputFeatures)
     }
 
@@ -56,7 +56,7 @@ public final class Linear: Layer {
             throw EngineError.shapeMismatch("linear expects input [N, \(inputFeatures)], got \(input)")
         }
         inputShape = input
-        let output = Shape(unchecked: [input.batch, outputFeatures])
+        let output = try Shape([input.batch, outputFeatures])
         outputShape = output
         return output
     }

@@ -30,7 +30,7 @@ public final class MaxPool2D: Layer {
 
     public func prepare(for input: Shape) throws -> Shape {
         let g = try WindowGeometry(input: input, kernel: kernelSize, stride: stride, padding: padding, role: "max pool")
-        let out = Shape(unchecked: [input.batch, g.outputHeight, g.outputWidth, input.channels])
+        let out = try Shape([input.batch, g.outputHeight, g.outputWidth, input.channels])
         guard input.count <= Int(Int32.max) else {
             throw EngineError.shapeMismatch("max pool input \(input) has more than 2³¹ elements")
         }

@@ -41,9 +41,9 @@ public final class PointwiseConv2D: Layer {
         try requirePositive(outputChannels, "pointwise output channels")
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
-        weight = Parameter(name: "weight", shape: Shape(unchecked: [outputChannels, inputChannels]),
+        weight = Parameter(name: "weight", shape: try Shape([outputChannels, inputChannels]),
                            layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
-        self.bias = bias ? Parameter(name: "bias", shape: Shape(unchecked: [outputChannels])) : nil
+        self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
 

@@ -82,7 +82,7 @@ public final class Sequential {
         self.maxBatchSize = maxBatchSize
         batchSize = maxBatchSize
         context = ExecutionContext(isTraining: true, workspace: Workspace(), generator: RandomGenerator(seed: seed))
-        shapes = try Self.prepare(entries, input: Shape(unchecked: [maxBatchSize] + itemShape.dimensions))
+        shapes = try Self.prepare(entries, input: try Shape([maxBatchSize] + itemShape.dimensions))
         // Activation i (i = 0 is the network input) gets its own region unless layer i - 1 runs in place.
         var offsets = [0], total = shapes[0].count, largest = shapes[0].count
         for (i, entry) in entries.enumerated() {
@@ -123,7 +123,7 @@ public final class Sequential {
     public func setBatchSize(_ size: Int) throws {
         guard size != batchSize else { return }
         try require(size > 0 && size <= maxBatchSize, "batch size \(size) is outside 1...\(maxBatchSize)")
-        shapes = try Self.prepare(entries, input: Shape(unchecked: [size] + itemShape.dimensions))
+        shapes = try Self.prepare(entries, input: try Shape([size] + itemShape.dimensions))
         batchSize = size
     }
 
