@@ -192,8 +192,14 @@ public struct ModelConfiguration: Equatable, Sendable {
               let standard = Bool(try value("model.standard")) else {
             throw EngineError.corruptData("checkpoint metadata has a malformed model.* entry: \(metadata.filter { $0.key.hasPrefix("model.") })")
         }
-        try self.init(family: family, widthMultiplier: alpha, resolution: resolution, classCount: classes,
-                      stem: stem, standard: standard)
+        do {
+            try self.init(family: family, widthMultiplier: alpha, resolution: resolution, classCount: classes,
+                          stem: stem, standard: standard)
+        } catch let error as EngineError {
+            let keys = ["model.family", "model.width_multiplier", "model.resolution", "model.classes", "model.stem", "model.standard"]
+            throw EngineError.corruptData("checkpoint metadata \(keys.map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")) "
+                                          + "describes no model that can be built: \(error)")
+        }
     }
 }
 

@@ -7,15 +7,88 @@ import Foundation
 /// run continues with the options it was started with.
 public struct TrainingOptions: Equatable, Sendable {
     /// The optimizer.
-    public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adam, adamw }
+    public enum OptimizerKind: String, CaseIterable, Sendable {
+        case sgd, adam, adamw
+
+        /// The learning rate used when none is given: 0.1 for SGD, 10⁻³ for Adam and AdamW.
+        public var defaultLearningRate: Float { self == .sgd ? 0.1 : 1e-3 }
+        /// The weight decay used when none is given: 5·10⁻⁴ (L2) for SGD, 0 for Adam, 0.01 (decoupled) for AdamW.
+        public var defaultWeightDecay: Float {
+            switch self {
+            case .sgd: return 5e-4
+            case .adam: return 0
+            case .adamw: return 0.01
+            }
+        }
+    }
     /// The learning-rate shape after warm-up.
     public enum ScheduleKind: String, CaseIterable, Sendable { case constant, step, cosine }
     /// How pixels are scaled.
     public enum NormalizationKind: String, CaseIterable, Sendable { case meanstd, seed }
     /// How long to train.
-    public enum Length: Equatable, Sendable {
+    public enum Length: Equatable, Sendable, CustomStringConvertible {
         case epochs(Int)
         case steps(Int)
+
+        public var description: String {
+            switch self {
+            case .epochs(let n): return "\(n) epochs"
+            case .steps(let n): return "\(n) steps"
+            }
+        }
+    }
+
+    /// An option by name, for errors and conflicts; a front end maps it to its own spelling (the
+    /// command line: its flags).
+    public enum Option: String, CaseIterable, Sendable {
+        case model, widthMultiplier = "width multiplier", resolution, stem, standard, epochs, steps
+        case batchSize = "batch size", optimizer, learningRate = "learning rate", momentum, nesterov
+        case weightDecay = "weight decay", schedule, warmupSteps = "warm-up steps"
+        case labelSmoothing = "label smoothing", augment = "augmentation", normalization, seed
+        case evaluateEvery = "evaluation interval"
+
+        /// The checkpoint metadata key the option is saved under.
+        public var metadataKey: String {
+            switch self {
+            case .model: return "model.family"
+            case .widthMultiplier: return "model.width_multiplier"
+            case .resolution: return "model.resolution"
+            case .stem: return "model.stem"
+            case .standard: return "model.standard"
+            case .epochs: return "run.epochs"
+            case .steps: return "run.steps"
+            case .batchSize: return "run.batch_size"
+            case .optimizer: return "run.optimizer"
+            case .learningRate: return "run.lr"
+            case .momentum: return "run.momentum"
+            case .nesterov: return "run.nesterov"
+            case .weightDecay: return "run.weight_decay"
+            case .schedule: return "run.schedule"
+            case .warmupSteps: return "run.warmup"
+            case .labelSmoothing: return "run.label_smoothing"
+            case .augment: return "run.augment"
+            case .normalization: return "run.normalize"
+            case .seed: return "run.seed"
+            case .evaluateEvery: return "run.eval_every"
+            }
+        }
+    }
+
+    /// An option out of its range, or one that conflicts with the run being resumed.
+    public struct OptionError: Error, Equatable, CustomStringConvertible {
+        /// The option at fault.
+        public var option: Option
+        /// What is wrong, as the end of a sentence that starts with the option's name ("must be
+        /// positive, got 0").
+        public var problem: String
+
+        /// Names `option` and its problem.
+        public init(_ option: Option, _ problem: String) {
+            self.option = option
+            self.problem = problem
+        }
+
+        public var description: String { "\(option.rawValue) \(problem)" }
     }
 
     /// The model (its class count follows the data).
@@ -49,20 +122,21 @@ public struct TrainingOptions: Equatable, Sendable {
     /// Evaluate on the test set every this many steps; nil: at the end of every epoch.
     public var evaluateEvery: Int?
 
-    /// Creates options with the usual CIFAR recipe's defaults.
+    /// Creates options with the usual CIFAR recipe's defaults; the learning rate and weight decay
+    /// default to the optimizer's (`OptimizerKind.defaultLearningRate`, `defaultWeightDecay`).
     public init(model: ModelConfiguration, length: Length = .epochs(10), batchSize: Int = 128,
-                optimizer: OptimizerKind = .sgd, learningRate: Float = 0.1, momentum: Float = 0.9,
-                nesterov: Bool = false, weightDecay: Float = 5e-4, schedule: ScheduleKind = .cosine,
+                optimizer: OptimizerKind = .sgd, learningRate: Float? = nil, momentum: Float = 0.9,
+                nesterov: Bool = false, weightDecay: Float? = nil, schedule: ScheduleKind = .cosine,
                 warmupSteps: Int = 0, labelSmoothing: Float = 0, augment: Bool = true,
                 normalization: NormalizationKind = .meanstd, seed: UInt64 = 0, evaluateEvery: Int? = nil) {
         self.model = model
         self.length = length
         self.batchSize = batchSize
         self.optimizer = optimizer
-        self.learningRate = learningRate
+        self.learningRate = learningRate ?? optimizer.defaultLearningRate
         self.momentum = momentum
         self.nesterov = nesterov
-        self.weightDecay = weightDecay
+        self.weightDecay = weightDecay ?? optimizer.defaultWeightDecay
         self.schedule = schedule
         self.warmupSteps = warmupSteps
         self.labelSmoothing = labelSmoothing
@@ -72,20 +146,34 @@ public struct TrainingOptions: Equatable, Sendable {
         self.evaluateEvery = evaluateEvery
     }
 
-    /// Throws `EngineError.invalidArgument` naming the first option out of range.
+    /// Throws an `OptionError` naming the first option out of range.
     public func validate() throws {
-        switch length {
-        case .epochs(let n): try require(n > 0, "--epochs must be positive, got \(n)")
-        case .steps(let n): try require(n > 0, "--steps must be positive, got \(n)")
+        func check(_ condition: Bool, _ option: Option, _ problem: @autoclosure () -> String) throws {
+            if !condition { throw OptionError(option, problem()) }
         }
-        try require(batchSize > 0, "--batch-size must be positive, got \(batchSize)")
-        try require(learningRate > 0 && learningRate.isFinite, "--lr must be a positive number, got \(learningRate)")
-        try require(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got \(momentum)")
-        try require(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must not be negative, got \(weightDecay)")
-        try require(warmupSteps >= 0, "--warmup must not be negative, got \(warmupSteps)")
-        try require(labelSmoothing >= 0 && labelSmoothing < 1, "--label-smoothing must be in [0, 1), got \(labelSmoothing)")
-        if let e = evaluateEvery { try require(e > 0, "--eval-every must be positive, got \(e)") }
-        try require(!nesterov || (optimizer == .sgd && momentum > 0), "--nesterov needs --optimizer sgd and a momentum above 0")
+        switch length {
+        case .epochs(let n): try check(n > 0, .epochs, "must be positive, got \(n)")
+        case .steps(let n): try check(n > 0, .steps, "must be positive, got \(n)")
+        }
+        try check(batchSize > 0, .batchSize, "must be positive, got \(batchSize)")
+        try check(learningRate > 0 && learningRate.isFinite, .learningRate, "must be a positive number, got \(learningRate)")
+        try check(momentum >= 0 && momentum < 1, .momentum, "must be in [0, 1), got \(momentum)")
+        try check(weightDecay >= 0 && weightDecay.isFinite, .weightDecay, "must not be negative, got \(weightDecay)")
+        try check(warmupSteps >= 0, .warmupSteps, "must not be negative, got \(warmupSteps)")
+        try check(labelSmoothing >= 0 && labelSmoothing < 1, .labelSmoothing, "must be in [0, 1), got \(labelSmoothing)")
+        if let e = evaluateEvery { try check(e > 0, .evaluateEvery, "must be positive, got \(e)") }
+        try check(!nesterov || (optimizer == .sgd && momentum > 0), .nesterov, "needs the sgd optimizer and a momentum above 0")
+    }
+
+    /// Steps in the run for epochs of `stepsPerEpoch` steps.
+    ///
+    /// - Throws: an `OptionError` when the count does not fit in an `Int`.
+    public func totalSteps(stepsPerEpoch: Int) throws -> Int {
+        switch length {
+        case .steps(let n): return n
+        case .epochs(let n):
+            return try Checked.product(n, stepsPerEpoch, orThrow: OptionError(.epochs, "\(n) makes more steps than can be counted"))
+        }
     }
 
     /// The pixel normalisation for a data set.
@@ -144,14 +232,20 @@ public struct TrainingOptions: Equatable, Sendable {
         return m
     }
 
-    /// Reads options back from checkpoint metadata.
+    /// The `run.*` keys the options are saved under.
+    static let metadataKeys: Set<String> = [
+        "run.epochs", "run.steps", "run.batch_size", "run.optimizer", "run.lr", "run.momentum", "run.nesterov",
+        "run.weight_decay", "run.schedule", "run.warmup", "run.label_smoothing", "run.augment", "run.normalize",
+        "run.seed", "run.eval_every",
+    ]
+
+    /// Reads options back from checkpoint metadata, checking every value.
     ///
-    /// - Throws: `EngineError.corruptData` naming a missing or malformed key.
+    /// - Throws: `EngineError.corruptData` naming a missing, malformed or out-of-range key.
     public init(metadata m: [String: String]) throws {
         func get<T>(_ key: String, _ parse: (String) -> T?) throws -> T {
-            guard let text = m[key], let value = parse(text) else {
-                throw EngineError.corruptData("checkpoint metadata lacks a valid \(key)")
-            }
+            guard let text = m[key] else { throw EngineError.corruptData("checkpoint metadata lacks \(key)") }
+            guard let value = parse(text) else { throw EngineError.corruptData("checkpoint metadata \(key) = \"\(text)\" is malformed") }
             return value
         }
         let length: Length = m["run.steps"] != nil ? .steps(try get("run.steps") { Int($0) }) : .epochs(try get("run.epochs") { Int($0) })
@@ -163,6 +257,99 @@ public struct TrainingOptions: Equatable, Sendable {
                   schedule: try get("run.schedule") { ScheduleKind(rawValue: $0) }, warmupSteps: try get("run.warmup") { Int($0) },
                   labelSmoothing: try get("run.label_smoothing") { Float($0) }, augment: try get("run.augment") { Bool($0) },
                   normalization: try get("run.normalize") { NormalizationKind(rawValue: $0) },
-                  seed: try get("run.seed") { UInt64($0) }, evaluateEvery: m["run.eval_every"].flatMap { Int($0) })
+                  seed: try get("run.seed") { UInt64($0) },
+                  evaluateEvery: m["run.eval_every"] == nil ? nil : try get("run.eval_every") { Int($0) })
+        do { try validate() } catch let error as OptionError {
+            throw EngineError.corruptData("checkpoint metadata \(error.option.metadataKey) = \"\(m[error.option.metadataKey] ?? "")\": \(error)")
+        }
+    }
+}
+
+extension TrainingOptions {
+    /// The options a user gave, each nil when not given: for a new run a missing choice takes its
+    /// default; a resumed run keeps what it recorded, and a given choice that differs is an error.
+    public struct Choices: Equatable, Sendable {
+        public var family: ModelFamily?
+        public var widthMultiplier: Float?
+        public var resolution: Int?
+        public var stem: Stem?
+        public var standard: Bool?
+        public var length: Length?
+        public var batchSize: Int?
+        public var optimizer: OptimizerKind?
+        public var learningRate: Float?
+        public var momentum: Float?
+        public var nesterov: Bool?
+        public var weightDecay: Float?
+        public var schedule: ScheduleKind?
+        public var warmupSteps: Int?
+        public var labelSmoothing: Float?
+        public var augment: Bool?
+        public var normalization: NormalizationKind?
+        public var seed: UInt64?
+        public var evaluateEvery: Int?
+
+        /// No choices: every option at its default (or as recorded).
+        public init() {}
+
+        /// The options of a new run over `classCount` classes: each choice, or its default.
+        ///
+        /// - Throws: `EngineError` for a model that cannot be built, `OptionError` for an option out
+        ///   of range.
+        public func options(classCount: Int) throws -> TrainingOptions {
+            let model = try ModelConfiguration(family: family ?? .seed, widthMultiplier: widthMultiplier ?? 1, resolution: resolution,
+                                               classCount: classCount, stem: stem ?? .cifar, standard: standard ?? false)
+            let optimizer = optimizer ?? .sgd
+            let options = TrainingOptions(
+                model: model, length: length ?? .epochs(10), batchSize: batchSize ?? 128, optimizer: optimizer,
+                learningRate: learningRate, momentum: momentum ?? 0.9, nesterov: nesterov ?? false, weightDecay: weightDecay,
+                schedule: schedule ?? .cosine, warmupSteps: warmupSteps ?? 0, labelSmoothing: labelSmoothing ?? 0,
+                augment: augment ?? true, normalization: normalization ?? .meanstd, seed: seed ?? 0, evaluateEvery: evaluateEvery)
+            try options.validate()
+            return options
+        }
+
+        /// The recorded run's options with these choices applied.
+        ///
+        /// A resumed run continues as recorded: a choice equal to the recorded value changes
+        /// nothing; one that differs is an `OptionError` naming both values, except the length and
+        /// the evaluation interval, which a resumed run may change (a new length moves the end of
+        /// a step or cosine schedule, and `changes` says so).
+        public func resuming(_ recorded: TrainingOptions) throws -> (options: TrainingOptions, changes: [String]) {
+            func same<T: Equatable & CustomStringConvertible>(_ option: Option, _ given: T?, _ old: T) throws {
+                guard let given, given != old else { return }
+                throw OptionError(option, "was \(old) in the run being resumed, but \(given) was given (omit it to continue the run as recorded)")
+            }
+            let m = recorded.model
+            try same(.model, family?.rawValue, m.family.rawValue)
+            try same(.widthMultiplier, widthMultiplier, m.widthMultiplier)
+            try same(.resolution, resolution, m.resolution)
+            try same(.stem, stem?.rawValue, m.stem.rawValue)
+            try same(.standard, standard, m.standard)
+            try same(.batchSize, batchSize, recorded.batchSize)
+            try same(.optimizer, optimizer?.rawValue, recorded.optimizer.rawValue)
+            try same(.learningRate, learningRate, recorded.learningRate)
+            try same(.momentum, momentum, recorded.momentum)
+            try same(.nesterov, nesterov, recorded.nesterov)
+            try same(.weightDecay, weightDecay, recorded.weightDecay)
+            try same(.schedule, schedule?.rawValue, recorded.schedule.rawValue)
+            try same(.warmupSteps, warmupSteps, recorded.warmupSteps)
+            try same(.labelSmoothing, labelSmoothing, recorded.labelSmoothing)
+            try same(.augment, augment, recorded.augment)
+            try same(.normalization, normalization?.rawValue, recorded.normalization.rawValue)
+            try same(.seed, seed, recorded.seed)
+            var options = recorded, changes: [String] = []
+            if let length, length != recorded.length {
+                options.length = length
+                changes.append("the run's length changes from \(recorded.length) to \(length)"
+                               + (recorded.schedule == .constant ? "" : "; its \(recorded.schedule.rawValue) schedule is stretched to the new end"))
+            }
+            if let evaluateEvery, evaluateEvery != recorded.evaluateEvery {
+                options.evaluateEvery = evaluateEvery
+                changes.append("evaluation now every \(evaluateEvery) steps")
+            }
+            try options.validate()
+            return (options, changes)
+        }
     }
 }

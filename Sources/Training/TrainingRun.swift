@@ -65,29 +65,37 @@ public final class TrainingRun {
     public private(set) var step = 0
     /// The best test accuracy so far.
     public private(set) var bestAccuracy = 0.0
+    /// The test accuracy of the last evaluation, if any.
+    public private(set) var lastAccuracy: Double?
 
     private let loss: SoftmaxCrossEntropy
     private let checkpoint: URL?
     private let log: RunLog
+    private let dataRecord: CheckpointRecord.DataRecord
+    /// Locks on the checkpoint files, held for the run's life.
+    private let locks: [FileLock]
     private var labels: [Int32]
 
     /// Prepares a run, or resumes one from a checkpoint written by a run.
     ///
+    /// Everything is checked before the network is built: the options, the batch against the data,
+    /// the memory the network needs, the checkpoint files (writable, and not written by another
+    /// process: they stay locked until the run is released), and, when resuming, that the record is
+    /// consistent and the data is the data it trained on.
+    ///
     /// - Parameters:
-    ///   - options: the run's options; ignored in favour of the checkpoint's when resuming, except
-    ///     the length (so a finished run can be extended).
+    ///   - options: the run's options; when resuming, the recorded ones with any permitted changes
+    ///     (`TrainingOptions.Choices.resuming`).
     ///   - dataset: the data; its class count must be the model's.
-    ///   - checkpoint: where to save (`FILE`, and the best as `FILE` with `.best` before the extension).
+    ///   - dataLocation: what to load to get the data again (a path, or "synthetic"), recorded in
+    ///     checkpoints so that a resumed run finds it.
+    ///   - checkpoint: where to save (`FILE`, and the best as `FILE` with `.best` before the
+    ///     extension, unless `FILE` is a device or FIFO).
     ///   - log: where events go.
     ///   - resume: a checkpoint to continue from.
-    public init(options: TrainingOptions, dataset: CIFARDataset, checkpoint: URL?, log: RunLog,
-                resume: SafeTensors? = nil) throws {
-        var options = options
-        if let resume {
-            let length = options.length
-            options = try TrainingOptions(metadata: resume.metadata)
-            options.length = length
-        }
+    ///   - purpose: what this process does, recorded in the locks for a refused second writer.
+    public init(options: TrainingOptions, dataset: CIFARDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
+                resume: SafeTensors? = nil, purpose: String = "training") throws {
         try options.validate()
         guard options.model.classCount == dataset.classNames.count else {
             throw EngineError.invalidArgument("the model has \(options.model.classCount) classes but the data has \(dataset.classNames.count)")
@@ -96,44 +104,71 @@ public final class TrainingRun {
         self.dataset = dataset
         self.checkpoint = checkpoint
         self.log = log
-        network = try options.model.makeNetwork(maxBatchSize: options.batchSize, seed: options.seed)
-        optimizer = try options.makeOptimizer(network.trainableParameters)
-        loss = try SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
         loader = try BatchLoader(images: dataset.train, options: .init(
             batchSize: options.batchSize, shuffle: true, augmentation: options.augment ? .standard : nil,
             normalization: options.pixelNormalization(for: dataset.variant), dropLastPartialBatch: true, seed: options.seed))
         stepsPerEpoch = loader.batchesPerEpoch
-        switch options.length {
-        case .epochs(let n): totalSteps = n * stepsPerEpoch
-        case .steps(let n): totalSteps = n
+        totalSteps = try options.totalSteps(stepsPerEpoch: stepsPerEpoch)
+        dataRecord = CheckpointRecord.DataRecord(classNames: dataset.classNames, source: dataset.source, location: dataLocation,
+                                                 fingerprint: dataset.train.fingerprint)
+        let record = try resume.map { try CheckpointRecord(metadata: $0.metadata) }
+        if let record { try Self.check(record, against: dataRecord, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch) }
+        locks = try ([checkpoint] + [checkpoint.flatMap(Self.bestURL)]).compactMap { url in
+            try url.flatMap { try FileLock(guarding: $0, purpose: purpose) }
         }
+        try options.model.checkMemory(batchSize: options.batchSize)
+        network = try options.model.makeNetwork(maxBatchSize: options.batchSize, seed: options.seed)
+        optimizer = try options.makeOptimizer(network.trainableParameters)
+        loss = try SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
         schedule = try options.makeSchedule(totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
         labels = [Int32](repeating: 0, count: options.batchSize)
-        if let resume {
+        if let resume, let progress = record?.progress {
             try Checkpoint.restore(resume, into: network, optimizer: optimizer, source: "resume checkpoint")
-            guard let s = resume.metadata["run.step"].flatMap(Int.init), let p = resume.metadata["run.position"].flatMap(BatchLoader.Position.init) else {
-                throw EngineError.corruptData("resume checkpoint lacks run.step or run.position")
+            guard optimizer.stepCount == progress.step else {
+                throw EngineError.corruptData("resume checkpoint: optimizer.step \(optimizer.stepCount) does not match run.step \(progress.step)")
             }
-            step = s
-            bestAccuracy = resume.metadata["run.best_accuracy"].flatMap(Double.init) ?? 0
-            try loader.seek(to: p)
+            step = progress.step
+            bestAccuracy = progress.bestAccuracy
+            lastAccuracy = progress.lastAccuracy
+            try loader.seek(to: progress.position)
+        }
+    }
+
+    /// Throws unless `record` describes a run this one can continue: one written by a training run,
+    /// on the same data, at a step within the run, whose data position follows from its step.
+    private static func check(_ record: CheckpointRecord, against data: CheckpointRecord.DataRecord, totalSteps: Int,
+                              stepsPerEpoch: Int) throws {
+        guard let progress = record.progress, record.options != nil else {
+            throw EngineError.corruptData("resume checkpoint holds no training run to continue (no run.* metadata)")
+        }
+        if let recorded = record.data?.fingerprint, let given = data.fingerprint, recorded != given {
+            let was = record.data.map { $0.location ?? $0.source } ?? "unknown"
+            throw EngineError.invalidArgument(
+                "the data at \(data.location ?? data.source) is not the data the run trained on (\(was)): their training images differ")
+        }
+        guard progress.step <= totalSteps else {
+            throw EngineError.invalidArgument("the run is already at step \(progress.step), past the \(totalSteps) steps asked for")
+        }
+        let expected = BatchLoader.Position(epoch: progress.step / stepsPerEpoch, batch: progress.step % stepsPerEpoch)
+        guard progress.position == expected else {
+            throw EngineError.corruptData("resume checkpoint: run.position \(progress.position) does not follow from run.step \(progress.step) (expected \(expected))")
         }
     }
 
     /// Trains to the end, calling `progress` after every step and `evaluated` after every evaluation.
     public func run(progress: (Progress) -> Void = { _ in }, evaluated: (Evaluation, Int) -> Void = { _, _ in }) throws -> Summary {
         let cost = try options.model.costComparison()
-        log.write("start", ["model": options.model.displayName, "steps": totalSteps, "step": step, "steps_per_epoch": stepsPerEpoch,
-                            "batch_size": options.batchSize, "macs": cost.model.multiplyAccumulates, "params": cost.model.parameters,
-                            "baseline_macs": cost.baseline.multiplyAccumulates, "baseline_params": cost.baseline.parameters,
-                            "data": dataset.source, "threads": Parallel.threadCount])
+        try log.write(.start(.init(model: options.model.displayName, steps: totalSteps, step: step, stepsPerEpoch: stepsPerEpoch,
+                                   batchSize: options.batchSize, macs: cost.model.multiplyAccumulates, params: cost.model.parameters,
+                                   baselineMacs: cost.baseline.multiplyAccumulates, baselineParams: cost.baseline.parameters,
+                                   data: dataset.source, threads: Parallel.threadCount)))
         let normalization = options.pixelNormalization(for: dataset.variant)
         let wallStart = Date()
         var trainingSeconds = 0.0, imagesTrained = 0
         var emaLoss = 0.0, emaAccuracy = 0.0, emaWeight = 0.0
         var windowLoss = 0.0, windowCorrect = 0, windowImages = 0
         let logEvery = max(1, stepsPerEpoch / 20)
-        var lastAccuracy = 0.0
+        var evaluatedHere = false
         loader.startPrefetching()
         defer { loader.stopPrefetching() }
         let firstStep = step
@@ -160,50 +195,70 @@ public final class TrainingRun {
                               loss: emaLoss / emaWeight, accuracy: emaAccuracy / emaWeight, learningRate: lr,
                               imagesPerSecond: rate, elapsed: Date().timeIntervalSince(wallStart), remaining: remaining))
             if step % logEvery == 0 || step == totalSteps {
-                log.write("step", ["step": step, "epoch": Double(step) / Double(stepsPerEpoch), "loss": windowLoss / Double(windowImages),
-                                   "accuracy": Double(windowCorrect) / Double(windowImages), "lr": Double(lr),
-                                   "images_per_second": rate, "time": Date().timeIntervalSince(wallStart)])
+                try log.write(.step(.init(step: step, epoch: Double(step) / Double(stepsPerEpoch), loss: windowLoss / Double(windowImages),
+                                          accuracy: Double(windowCorrect) / Double(windowImages), lr: Double(lr),
+                                          imagesPerSecond: rate, time: Date().timeIntervalSince(wallStart))))
                 (windowLoss, windowCorrect, windowImages) = (0, 0, 0)
             }
             let endOfEpoch = step % stepsPerEpoch == 0
-            let evaluate = step == totalSteps || (options.evaluateEvery.map { step % $0 == 0 } ?? endOfEpoch)
-            if evaluate {
-                let e = try Evaluation.run(network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count)
-                lastAccuracy = e.accuracy
-                log.write("eval", ["step": step, "epoch": Double(step) / Double(stepsPerEpoch), "test_accuracy": e.accuracy,
-                                   "test_loss": e.loss, "time": Date().timeIntervalSince(wallStart)])
-                evaluated(e, step)
-                if e.accuracy > bestAccuracy {
-                    bestAccuracy = e.accuracy
-                    if let best = bestCheckpointURL { try save(to: best) }
-                }
+            if step == totalSteps || (options.evaluateEvery.map { step % $0 == 0 } ?? endOfEpoch) {
+                try evaluate(normalization: normalization, since: wallStart, evaluated)
+                evaluatedHere = true
             }
             if (endOfEpoch || step == totalSteps), let checkpoint { try save(to: checkpoint) }
         }
-        let summary = Summary(testAccuracy: lastAccuracy, bestAccuracy: bestAccuracy, steps: totalSteps,
+        // A run resumed at its end trains nothing; its summary still reports a measured accuracy.
+        if !evaluatedHere { try evaluate(normalization: normalization, since: wallStart, evaluated) }
+        let summary = Summary(testAccuracy: lastAccuracy ?? 0, bestAccuracy: bestAccuracy, steps: totalSteps,
                               wallTime: Date().timeIntervalSince(wallStart),
-                              imagesPerSecond: Double(imagesTrained) / max(trainingSeconds, 1e-9), cost: cost)
-        log.write("summary", ["model": options.model.displayName, "test_accuracy": summary.testAccuracy,
-                              "best_accuracy": summary.bestAccuracy, "steps": totalSteps, "wall_time": summary.wallTime,
-                              "images_per_second": summary.imagesPerSecond, "macs": cost.model.multiplyAccumulates,
-                              "params": cost.model.parameters, "baseline_macs": cost.baseline.multiplyAccumulates,
-                              "baseline_params": cost.baseline.parameters, "standard": options.model.standard])
+                              imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9), cost: cost)
+        try log.write(.summary(.init(model: options.model.displayName, testAccuracy: summary.testAccuracy,
+                                     bestAccuracy: summary.bestAccuracy, steps: totalSteps, wallTime: summary.wallTime,
+                                     imagesPerSecond: summary.imagesPerSecond, macs: cost.model.multiplyAccumulates,
+                                     params: cost.model.parameters, baselineMacs: cost.baseline.multiplyAccumulates,
+                                     baselineParams: cost.baseline.parameters, standard: options.model.standard)))
         return summary
     }
 
-    /// `FILE.best.safetensors` beside `FILE.safetensors`.
-    public var bestCheckpointURL: URL? {
-        checkpoint.map { $0.deletingPathExtension().appendingPathExtension("best").appendingPathExtension($0.pathExtension.isEmpty ? "safetensors" : $0.pathExtension) }
+    /// Evaluates on the test set, logs it, and saves the best checkpoint when the accuracy is the
+    /// best so far.
+    ///
+    /// - Throws: `EngineError.invalidArgument` when the test loss is not finite: the model diverged,
+    ///   and is never saved as the best.
+    private func evaluate(normalization: Normalization, since wallStart: Date, _ evaluated: (Evaluation, Int) -> Void) throws {
+        let e = try Evaluation.run(network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count)
+        try log.write(.eval(.init(step: step, epoch: Double(step) / Double(stepsPerEpoch), testAccuracy: e.accuracy,
+                                  testLoss: e.loss, time: Date().timeIntervalSince(wallStart))))
+        guard e.loss.isFinite else {
+            throw EngineError.invalidArgument("the test loss became \(e.loss) at step \(step): the model diverged; lower the learning rate")
+        }
+        lastAccuracy = e.accuracy
+        evaluated(e, step)
+        if e.accuracy > bestAccuracy {
+            bestAccuracy = e.accuracy
+            if let best = bestCheckpointURL { try save(to: best) }
+        }
+    }
+
+    /// `FILE.best.safetensors` beside `FILE.safetensors`; none when the checkpoint goes to a device
+    /// or FIFO.
+    public var bestCheckpointURL: URL? { checkpoint.flatMap(Self.bestURL) }
+
+    private static func bestURL(_ checkpoint: URL) -> URL? {
+        guard !AtomicFile.isWriteThrough(checkpoint) else { return nil }
+        return checkpoint.deletingPathExtension().appendingPathExtension("best")
+            .appendingPathExtension(checkpoint.pathExtension.isEmpty ? "safetensors" : checkpoint.pathExtension)
+    }
+
+    /// What the checkpoints of this run record beside the tensors.
+    public var record: CheckpointRecord {
+        CheckpointRecord(model: options.model, options: options,
+                         progress: .init(step: step, position: loader.position, bestAccuracy: bestAccuracy, lastAccuracy: lastAccuracy),
+                         data: dataRecord)
     }
 
     private func save(to url: URL) throws {
-        var metadata = options.metadata
-        metadata["run.step"] = "\(step)"
-        metadata["run.position"] = loader.position.description
-        metadata["run.best_accuracy"] = "\(bestAccuracy)"
-        metadata["data.classes"] = String(decoding: try JSONSerialization.data(withJSONObject: dataset.classNames), as: UTF8.self)
-        metadata["data.source"] = dataset.source
-        try Checkpoint.save(network: network, optimizer: optimizer, metadata: metadata, to: url)
-        log.write("checkpoint", ["step": step, "path": url.path])
+        try Checkpoint.save(network: network, optimizer: optimizer, metadata: record.metadata, to: url)
+        try log.write(.checkpoint(.init(step: step, path: url.path)))
     }
 }

@@ -10,16 +10,16 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Number of classes.")
+    @Option(parsing: .unconditional, help: "Number of classes.")
     var classes = 10
 
-    @Option(help: "Images per step.")
+    @Option(parsing: .unconditional, help: "Images per step.")
     var batchSize = 128
 
-    @Option(help: "Timed repetitions (the median is reported).")
+    @Option(parsing: .unconditional, help: "Timed repetitions (the median is reported).")
     var repeats = 10
 
-    @Option(help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
+    @Option(parsing: .unconditional, help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
     @Flag(help: "Also measure the standard-convolution baseline and compare wall-clock with MACs.")
@@ -31,7 +31,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         if repeats <= 0 { throw ValidationError("--repeats must be positive, got \(repeats)") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+        try validateThreads(threads)
         _ = try model.configuration(classes: classes)
     }
 
@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
                 object["train_time_ratio"] = results[0].trainStepSeconds / results[1].trainStepSeconds
                 object["inference_time_ratio"] = results[0].inferenceSeconds / results[1].inferenceSeconds
             }
-            print(jsonText(object))
+            print(try jsonText(object))
             return
         }
         for r in results { print(Self.table(r)) }

@@ -13,7 +13,7 @@ struct Eval: ParsableCommand {
     @Option(help: DataSource.help)
     var data: String?
 
-    @Option(help: "Images per forward pass.")
+    @Option(parsing: .unconditional, help: "Images per forward pass (at most the test set's size).")
     var batchSize = 250
 
     @Option(help: "Write the test-set logits as a NumPy .npy array [N, classes], in the test set's order.")
@@ -28,19 +28,21 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let model = try CheckpointModel(path: checkpoint, maxBatchSize: batchSize)
-        let dataset = try DataSource.load(data, seed: model.options?.seed ?? 0)
+        if let logits { try AtomicFile.checkWritable(URL(fileURLWithPath: logits)) }
+        let model = try CheckpointModel(path: checkpoint)
+        let dataset = try DataSource.load(data ?? model.record.data?.location, seed: model.record.options?.seed ?? 0).dataset
         guard dataset.classNames.count == model.configuration.classCount else {
             throw ValidationError("the checkpoint has \(model.configuration.classCount) classes, the data \(dataset.classNames.count)")
         }
-        let e = try Evaluation.run(model.network, on: dataset.test, normalization: model.normalization(for: dataset.variant),
+        let network = try model.network(maxBatchSize: min(batchSize, dataset.test.count))
+        let e = try Evaluation.run(network, on: dataset.test, normalization: model.normalization(for: dataset.variant),
                                    classCount: dataset.classNames.count, keepLogits: logits != nil)
         if let logits, let values = e.logits {
             try NumpyFile.write(values, shape: [e.count, dataset.classNames.count], to: URL(fileURLWithPath: logits))
         }
         let names = dataset.classNames
         if json {
-            print(jsonText(["model": model.configuration.displayName, "images": e.count, "accuracy": e.accuracy, "loss": e.loss,
+            print(try jsonText(["model": model.configuration.displayName, "images": e.count, "accuracy": e.accuracy, "loss": e.loss,
                             "per_class_accuracy": Dictionary(uniqueKeysWithValues: zip(names, e.perClassAccuracy)),
                             "classes": names, "confusion": e.confusion]))
             return

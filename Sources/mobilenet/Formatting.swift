@@ -17,8 +17,19 @@ func millions(_ n: Int) -> String {
 /// Writes a line to standard error.
 func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
-/// JSON text of a value made of dictionaries, arrays, strings and numbers.
-func jsonText(_ object: Any) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
+/// JSON text of a value made of dictionaries, arrays, strings, numbers and booleans. Non-finite
+/// numbers (a diverged loss) are written as the strings "NaN", "Infinity" and "-Infinity", as in
+/// the training log, since JSON has no numbers for them.
+func jsonText(_ object: Any) throws -> String {
+    func finite(_ value: Any) -> Any {
+        switch value {
+        case let d as Double where !d.isFinite: return d.isNaN ? "NaN" : (d > 0 ? "Infinity" : "-Infinity")
+        case let f as Float where !f.isFinite: return finite(Double(f))
+        case let dictionary as [String: Any]: return dictionary.mapValues(finite)
+        case let array as [Any]: return array.map(finite)
+        default: return value
+        }
+    }
+    let data = try JSONSerialization.data(withJSONObject: finite(object), options: [.prettyPrinted, .sortedKeys])
     return String(decoding: data, as: UTF8.self)
 }

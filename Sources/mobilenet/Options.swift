@@ -10,30 +10,90 @@ extension TrainingOptions.NormalizationKind: ExpressibleByArgument {}
 extension CIFARVariant: ExpressibleByArgument {}
 extension CIFARFormat: ExpressibleByArgument {}
 
-/// The options that choose a model, shared by `train` and `summary`.
+/// The options that choose a model, shared by `train`, `summary` and `bench`. Each is nil when not
+/// given, so that a resumed run can tell a given option from a default.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "The network: seed (the tutorial's) or mobilenet.")
-    var model: ModelFamily = .seed
+    @Option(help: "The network: seed (the tutorial's) or mobilenet. (default: seed)")
+    var model: ModelFamily?
 
-    @Option(help: "MobileNet's width multiplier α.")
-    var alpha: Float = 1
+    @Option(parsing: .unconditional, help: "MobileNet's width multiplier α. (default: 1)")
+    var alpha: Float?
 
-    @Option(help: "Input side in pixels (default: 32, or 224 with --stem imagenet).")
+    @Option(parsing: .unconditional, help: "Input side in pixels (default: 32, or 224 with --stem imagenet).")
     var resolution: Int?
 
-    @Option(help: "MobileNet's first layer: cifar (32×32, stride 1) or imagenet (224·ρ, stride 2).")
-    var stem: Stem = .cifar
+    @Option(help: "MobileNet's first layer: cifar (32×32, stride 1) or imagenet (224·ρ, stride 2). (default: cifar)")
+    var stem: Stem?
 
     @Flag(help: "Use the standard-convolution baseline instead of the separable network.")
     var standard = false
 
     func configuration(classes: Int) throws -> ModelConfiguration {
         do {
-            return try ModelConfiguration(family: model, widthMultiplier: alpha, resolution: resolution,
-                                          classCount: classes, stem: stem, standard: standard)
+            return try ModelConfiguration(family: model ?? .seed, widthMultiplier: alpha ?? 1, resolution: resolution,
+                                          classCount: classes, stem: stem ?? .cifar, standard: standard)
         } catch let error as EngineError {
-            throw ValidationError(error.description)
+            throw ValidationError(error.message)
         }
+    }
+
+    /// These options as training choices.
+    func apply(to choices: inout TrainingOptions.Choices) {
+        choices.family = model
+        choices.widthMultiplier = alpha
+        choices.resolution = resolution
+        choices.stem = stem
+        choices.standard = standard ? true : nil
+    }
+}
+
+/// The command line's spelling of each training option, for messages.
+extension TrainingOptions.Option {
+    var flag: String {
+        switch self {
+        case .model: return "--model"
+        case .widthMultiplier: return "--alpha"
+        case .resolution: return "--resolution"
+        case .stem: return "--stem"
+        case .standard: return "--standard"
+        case .epochs: return "--epochs"
+        case .steps: return "--steps"
+        case .batchSize: return "--batch-size"
+        case .optimizer: return "--optimizer"
+        case .learningRate: return "--lr"
+        case .momentum: return "--momentum"
+        case .nesterov: return "--nesterov"
+        case .weightDecay: return "--weight-decay"
+        case .schedule: return "--schedule"
+        case .warmupSteps: return "--warmup"
+        case .labelSmoothing: return "--label-smoothing"
+        case .augment: return "--augment"
+        case .normalization: return "--normalize"
+        case .seed: return "--seed"
+        case .evaluateEvery: return "--eval-every"
+        }
+    }
+}
+
+extension TrainingOptions.OptionError {
+    /// The error as a usage error that names the flag.
+    var usageError: ValidationError { ValidationError("\(option.flag) \(problem)") }
+}
+
+extension EngineError {
+    /// The sentence without its category ("batch size must be positive, got 0").
+    var message: String {
+        switch self {
+        case .shapeMismatch(let m), .invalidArgument(let m), .corruptData(let m), .io(let m): return m
+        }
+    }
+}
+
+/// Throws unless `threads` is a thread count the engine takes.
+func validateThreads(_ threads: Int?) throws {
+    guard let threads else { return }
+    guard threads >= 1 && threads <= Parallel.maximumThreadCount else {
+        throw ValidationError("--threads must be in 1...\(Parallel.maximumThreadCount), got \(threads)")
     }
 }
 
@@ -41,7 +101,8 @@ struct ModelOptions: ParsableArguments {
 enum DataSource {
     static let help: ArgumentHelp = "CIFAR data (a batches folder, its parent, or an official .tar.gz), or 'synthetic'. Default: $CIFAR10_DIR, then ./data."
 
-    static func load(_ argument: String?, seed: UInt64 = 0) throws -> CIFARDataset {
+    /// The data set, and what to load to get it again (an absolute path, or "synthetic").
+    static func load(_ argument: String?, seed: UInt64 = 0) throws -> (dataset: CIFARDataset, location: String) {
         let environment = ProcessInfo.processInfo.environment["CIFAR10_DIR"]
         if argument == nil && environment == nil && !FileManager.default.fileExists(atPath: "data") {
             throw ValidationError("""
@@ -52,8 +113,9 @@ enum DataSource {
         }
         let path = argument ?? environment ?? "data"
         if path == "synthetic" {
-            return try SyntheticShapes.dataset(trainCount: 10_000, testCount: 2_000, seed: seed)
+            return (try SyntheticShapes.dataset(trainCount: 10_000, testCount: 2_000, seed: seed), path)
         }
-        return try CIFARDataset.load(from: URL(fileURLWithPath: path))
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        return (try CIFARDataset.load(from: url), url.path)
     }
 }

@@ -25,7 +25,9 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         let directory = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw EngineError.io("cannot create the folder \(output) for the charts")
+        }
         var loss = SVGChart(title: "Training loss", xLabel: "step", yLabel: "cross-entropy")
         var trainAccuracy = SVGChart(title: "Training accuracy", xLabel: "step", yLabel: "accuracy (%)")
         var testAccuracy = SVGChart(title: "Test accuracy", xLabel: "step", yLabel: "accuracy (%)")
@@ -35,32 +37,29 @@ struct Plot: ParsableCommand {
         macs.width = 720; macs.height = 420
         var runs: [(name: String, macs: Double, accuracy: Double, params: Double, color: String)] = []
         for (i, path) in logs.enumerated() {
-            let events = try RunLog.read(URL(fileURLWithPath: path))
+            let (events, torn) = try RunLog.read(URL(fileURLWithPath: path))
+            if torn > 0 { note("\(path): its last line is incomplete (a run killed mid-write) and is left out") }
             let color = SVGChart.palette[i % SVGChart.palette.count]
-            let model = events.last { $0["event"] as? String == "start" }?["model"] as? String ?? "run"
+            let model = events.lazy.compactMap { if case .start(let s) = $0 { s.model } else { nil } }.last ?? "run"
             let name = "\(model) (\(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent))"
-            func points(_ event: String, _ key: String, scale: Double = 1) -> [(x: Double, y: Double)] {
-                events.filter { $0["event"] as? String == event }.compactMap { e in
-                    guard let step = (e["step"] as? NSNumber)?.doubleValue, let v = (e[key] as? NSNumber)?.doubleValue else { return nil }
-                    return (step, v * scale)
-                }
+            let steps = events.compactMap { if case .step(let s) = $0 { s } else { nil } }
+            let evals = events.compactMap { if case .eval(let e) = $0 { e } else { nil } }
+            // A diverged run's NaN losses have no place on a chart: they are left out of the lines.
+            func points<T>(_ items: [T], _ x: (T) -> Int, _ y: (T) -> Double) -> [(x: Double, y: Double)] {
+                items.map { (Double(x($0)), y($0)) }.filter { $0.1.isFinite }
             }
-            loss.series.append(.init(name: name, points: points("step", "loss"), color: color))
-            trainAccuracy.series.append(.init(name: name, points: points("step", "accuracy", scale: 100), color: color))
-            testAccuracy.series.append(.init(name: name, points: points("eval", "test_accuracy", scale: 100), color: color))
-            rate.series.append(.init(name: name, points: points("step", "lr"), color: color))
-            // A summary carries the separable model's cost ("macs", "params") and its baseline's
-            // ("baseline_macs", "baseline_params"); "standard" says which of the two was trained.
-            if let s = events.last(where: { $0["event"] as? String == "summary" }),
-               let a = (s["test_accuracy"] as? NSNumber)?.doubleValue {
-                let prefix = (s["standard"] as? Bool) == true ? "baseline_" : ""
-                if let m = (s[prefix + "macs"] as? NSNumber)?.doubleValue, let p = (s[prefix + "params"] as? NSNumber)?.doubleValue {
-                    runs.append((s["model"] as? String ?? model, m / 1e6, 100 * a, p, color))
-                }
+            loss.series.append(.init(name: name, points: points(steps, \.step, \.loss), color: color))
+            trainAccuracy.series.append(.init(name: name, points: points(steps, \.step) { 100 * $0.accuracy }, color: color))
+            testAccuracy.series.append(.init(name: name, points: points(evals, \.step) { 100 * $0.testAccuracy }, color: color))
+            rate.series.append(.init(name: name, points: points(steps, \.step, \.lr), color: color))
+            // A summary carries the separable model's cost and its baseline's; `standard` says which was trained.
+            if let s = events.lazy.compactMap({ if case .summary(let s) = $0 { s } else { nil } }).last {
+                let (m, p) = s.standard ? (s.baselineMacs, s.baselineParams) : (s.macs, s.params)
+                runs.append((s.model, Double(m) / 1e6, 100 * s.testAccuracy, Double(p), color))
             }
         }
         let curves = directory.appendingPathComponent("training-curves.svg")
-        try SVGChart.document([loss, trainAccuracy, testAccuracy, rate], columns: 2).write(to: curves, atomically: true, encoding: .utf8)
+        try AtomicFile.write(Data(SVGChart.document([loss, trainAccuracy, testAccuracy, rate], columns: 2).utf8), to: curves)
         print("wrote \(curves.path)")
         guard !runs.isEmpty else {
             note("no finished runs (no summary events): accuracy-vs-macs.svg not written")
@@ -70,7 +69,7 @@ struct Plot: ParsableCommand {
         macs.bubbles = runs.map { .init(label: "\($0.name), \(millions(Int($0.params))) params", x: $0.macs, y: $0.accuracy,
                                         radius: 5 + 20 * ($0.params / largest).squareRoot(), color: $0.color) }
         let bubble = directory.appendingPathComponent("accuracy-vs-macs.svg")
-        try SVGChart.document([macs], columns: 1).write(to: bubble, atomically: true, encoding: .utf8)
+        try AtomicFile.write(Data(SVGChart.document([macs], columns: 1).utf8), to: bubble)
         print("wrote \(bubble.path)")
     }
 }

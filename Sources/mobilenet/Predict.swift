@@ -10,7 +10,7 @@ struct Predict: ParsableCommand {
     @Option(help: "The checkpoint to use.")
     var checkpoint: String
 
-    @Option(help: "How many classes to show per image.")
+    @Option(parsing: .unconditional, help: "How many classes to show per image.")
     var topk = 3
 
     @Flag(help: "Print the predictions as JSON.")
@@ -38,11 +38,15 @@ struct Predict: ParsableCommand {
                 for (i, record) in try ImageFile.records(bytes, source: path).enumerated() { inputs.append(("\(path)#\(i)", record.pixels, record.label)) }
             }
         }
-        let model = try CheckpointModel(path: checkpoint, maxBatchSize: min(inputs.count, 256))
+        let model = try CheckpointModel(path: checkpoint)
+        let network = try model.network(maxBatchSize: min(inputs.count, 256))
         let k = min(topk, model.configuration.classCount)
-        let set = try LabeledImages(pixels: inputs.flatMap(\.pixels), labels: inputs.map { Int32($0.label ?? 0) })
+        // Stored labels outside the model's classes are shown by number, never looked up.
+        let set = try LabeledImages(pixels: inputs.flatMap(\.pixels), labels: inputs.map { _ in 0 })
         let variant: CIFARVariant = model.configuration.classCount == 100 ? .cifar100 : .cifar10
-        let e = try Evaluation.run(model.network, on: set, normalization: model.normalization(for: variant),
+        let names = model.classNames
+        func name(_ label: Int) -> String { label < names.count ? names[label] : "label \(label)" }
+        let e = try Evaluation.run(network, on: set, normalization: model.normalization(for: variant),
                                    classCount: model.configuration.classCount, keepLogits: true)
         var results: [[String: Any]] = []
         for (i, input) in inputs.enumerated() {
@@ -50,15 +54,15 @@ struct Predict: ParsableCommand {
             let m = z.max()!
             let exps = z.map { exp(Double($0 - m)) }, total = exps.reduce(0, +)
             let ranked = exps.enumerated().sorted { $0.element > $1.element }.prefix(k)
-            let top = ranked.map { ["class": model.classNames[$0.offset], "index": $0.offset, "probability": $0.element / total] as [String: Any] }
+            let top = ranked.map { ["class": name($0.offset), "index": $0.offset, "probability": $0.element / total] as [String: Any] }
             var entry: [String: Any] = ["image": input.name, "top": top]
-            if let label = input.label { entry["label"] = model.classNames[min(label, model.classNames.count - 1)] }
+            if let label = input.label { entry["label"] = name(label) }
             results.append(entry)
             if !json {
-                let text = ranked.map { "\(model.classNames[$0.offset]) \(String(format: "%.1f%%", 100 * $0.element / total))" }.joined(separator: ", ")
-                print("\(input.name): \(text)" + (input.label.map { "  (label: \(model.classNames[min($0, model.classNames.count - 1)]))" } ?? ""))
+                let text = ranked.map { "\(name($0.offset)) \(String(format: "%.1f%%", 100 * $0.element / total))" }.joined(separator: ", ")
+                print("\(input.name): \(text)" + (input.label.map { "  (label: \(name($0)))" } ?? ""))
             }
         }
-        if json { print(jsonText(results)) }
+        if json { print(try jsonText(results)) }
     }
 }

@@ -10,7 +10,7 @@ struct Summary: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Number of classes.")
+    @Option(parsing: .unconditional, help: "Number of classes.")
     var classes = 10
 
     @Flag(help: "Print the tables as JSON.")
@@ -28,7 +28,7 @@ struct Summary: ParsableCommand {
                 ["name": cost.name, "macs": cost.multiplyAccumulates, "params": cost.parameters,
                  "layers": cost.layers.map { ["name": $0.name, "kind": $0.kind, "output": $0.outputShape, "params": $0.parameters, "macs": $0.multiplyAccumulates] }]
             }
-            print(jsonText(["model": layers(comparison.model), "baseline": layers(comparison.baseline),
+            print(try jsonText(["model": layers(comparison.model), "baseline": layers(comparison.baseline),
                             "macs_ratio": comparison.macsRatio, "params_ratio": comparison.parameterRatio,
                             "blocks": comparison.blocks.map { ["depthwise": $0.depthwiseName, "pointwise": $0.pointwiseName,
                                                                "input_channels": $0.inputChannels, "output_channels": $0.outputChannels,

@@ -5,59 +5,67 @@ import MobileNetCPU
 /// `mobilenet train`: trains a model on CIFAR or the synthetic set.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model, with evaluation every epoch, checkpoints and a JSON Lines log.")
+        abstract: "Train a model, with evaluation every epoch, checkpoints and a JSON Lines log.",
+        discussion: """
+            With --resume FILE the run continues exactly as it was recorded: its options, its data \
+            (the path it recorded, unless --data is given) and its checkpoint path (FILE, unless \
+            --checkpoint is given). --epochs, --steps and --eval-every may change; any other option given \
+            must equal the recorded one.
+            """)
 
     @OptionGroup var model: ModelOptions
 
     @Option(help: DataSource.help)
     var data: String?
 
-    @Option(help: "Epochs to train (default 10 unless --steps is given).")
+    @Option(parsing: .unconditional, help: "Epochs to train. (default: 10 unless --steps is given)")
     var epochs: Int?
 
-    @Option(help: "Steps to train, instead of --epochs.")
+    @Option(parsing: .unconditional, help: "Steps to train, instead of --epochs.")
     var steps: Int?
 
-    @Option(help: "Images per step.")
-    var batchSize = 128
+    @Option(parsing: .unconditional, help: "Images per step. (default: 128)")
+    var batchSize: Int?
 
-    @Option(help: "sgd, adam or adamw.")
-    var optimizer: TrainingOptions.OptimizerKind = .sgd
+    @Option(help: "sgd, adam or adamw. (default: sgd)")
+    var optimizer: TrainingOptions.OptimizerKind?
 
-    @Option(help: "Peak learning rate (default 0.1 for sgd, 0.001 for adam and adamw).")
+    @Option(parsing: .unconditional, help: "Peak learning rate. (default: 0.1 for sgd, 0.001 for adam and adamw)")
     var lr: Float?
 
-    @Option(help: "SGD momentum.")
-    var momentum: Float = 0.9
+    @Option(parsing: .unconditional, help: "SGD momentum. (default: 0.9)")
+    var momentum: Float?
 
     @Flag(help: "Nesterov momentum (sgd).")
     var nesterov = false
 
-    @Option(help: "Weight decay: L2 for sgd and adam, decoupled for adamw (default 5e-4 for sgd, 0 for adam, 0.01 for adamw).")
+    @Option(parsing: .unconditional,
+            help: "Weight decay: L2 for sgd and adam, decoupled for adamw. (default: 5e-4 for sgd, 0 for adam, 0.01 for adamw)")
     var weightDecay: Float?
 
-    @Option(help: "Learning-rate schedule: constant, step (÷10 at 50% and 75%) or cosine.")
-    var schedule: TrainingOptions.ScheduleKind = .cosine
+    @Option(help: "Learning-rate schedule: constant, step (÷10 at 50% and 75%) or cosine. (default: cosine)")
+    var schedule: TrainingOptions.ScheduleKind?
 
-    @Option(help: "Steps of linear warm-up.")
-    var warmup = 0
+    @Option(parsing: .unconditional, help: "Steps of linear warm-up. (default: 0)")
+    var warmup: Int?
 
-    @Option(help: "Label smoothing ε.")
-    var labelSmoothing: Float = 0
+    @Option(parsing: .unconditional, help: "Label smoothing ε. (default: 0)")
+    var labelSmoothing: Float?
 
-    @Flag(inversion: .prefixedNo, help: "Random crop (padding 4) and horizontal flip.")
-    var augment = true
+    @Flag(inversion: .prefixedNo, help: "Random crop (padding 4) and horizontal flip. (default: on)")
+    var augment: Bool?
 
-    @Option(help: "Pixel scaling: meanstd (per-channel mean/std) or seed (pixel/127.5 − 1).")
-    var normalize: TrainingOptions.NormalizationKind = .meanstd
+    @Option(help: "Pixel scaling: meanstd (per-channel mean/std) or seed (pixel/127.5 − 1). (default: meanstd)")
+    var normalize: TrainingOptions.NormalizationKind?
 
-    @Option(help: "Seed of initialisation, data order and augmentation.")
-    var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed of initialisation, data order and augmentation. (default: 0)")
+    var seed: UInt64?
 
-    @Option(help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
+    @Option(parsing: .unconditional,
+            help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
-    @Option(help: "Evaluate every this many steps (default: every epoch).")
+    @Option(parsing: .unconditional, help: "Evaluate every this many steps. (default: every epoch)")
     var evalEvery: Int?
 
     @Option(help: "Append training events to this JSON Lines file.")
@@ -66,49 +74,96 @@ struct Train: ParsableCommand {
     @Option(help: "Save checkpoints here (each epoch and at the end, atomically; the best as FILE.best.safetensors).")
     var checkpoint: String?
 
-    @Option(help: "Continue the run saved in this checkpoint.")
+    @Option(help: "Continue the run saved in this checkpoint (and save to it, unless --checkpoint is given).")
     var resume: String?
 
     @Flag(help: "Print the final summary as JSON on standard output.")
     var json = false
 
+    /// The options given on the command line.
+    var choices: TrainingOptions.Choices {
+        var c = TrainingOptions.Choices()
+        model.apply(to: &c)
+        c.length = steps.map { .steps($0) } ?? epochs.map { .epochs($0) }
+        c.batchSize = batchSize
+        c.optimizer = optimizer
+        c.learningRate = lr
+        c.momentum = momentum
+        c.nesterov = nesterov ? true : nil
+        c.weightDecay = weightDecay
+        c.schedule = schedule
+        c.warmupSteps = warmup
+        c.labelSmoothing = labelSmoothing
+        c.augment = augment
+        c.normalization = normalize
+        c.seed = seed
+        c.evaluateEvery = evalEvery
+        return c
+    }
+
     func validate() throws {
         if epochs != nil && steps != nil { throw ValidationError("give --epochs or --steps, not both") }
-        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
-        if let steps, steps <= 0 { throw ValidationError("--steps must be positive, got \(steps)") }
-        if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+        try validateThreads(threads)
         if let resume, !FileManager.default.fileExists(atPath: resume) { throw ValidationError("--resume: no file at \(resume)") }
         if let data, data != "synthetic", !FileManager.default.fileExists(atPath: data) {
             throw ValidationError("--data: nothing at \(data) (a CIFAR folder or archive, or 'synthetic')")
         }
-        do { try options(classes: 10).validate() } catch let error as EngineError {
-            throw ValidationError(error.description.replacingOccurrences(of: "invalid argument: ", with: ""))
+        if resume == nil {
+            do { _ = try choices.options(classCount: 10) } catch let error as TrainingOptions.OptionError {
+                throw error.usageError
+            } catch let error as EngineError {
+                throw ValidationError(error.message)
+            }
         }
-    }
-
-    func options(classes: Int) throws -> TrainingOptions {
-        let adaptive = optimizer != .sgd
-        return TrainingOptions(
-            model: try model.configuration(classes: classes),
-            length: steps.map { .steps($0) } ?? .epochs(epochs ?? 10), batchSize: batchSize, optimizer: optimizer,
-            learningRate: lr ?? (adaptive ? 1e-3 : 0.1), momentum: momentum, nesterov: nesterov,
-            weightDecay: weightDecay ?? (optimizer == .sgd ? 5e-4 : optimizer == .adamw ? 0.01 : 0),
-            schedule: schedule, warmupSteps: warmup, labelSmoothing: labelSmoothing, augment: augment,
-            normalization: normalize, seed: seed, evaluateEvery: evalEvery)
     }
 
     func run() throws {
         if let threads { Parallel.setThreadCount(threads) }
-        let dataset = try DataSource.load(data, seed: seed)
+        let purpose = (["mobilenet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        // Resuming: the checkpoint's record says what the run was; the command line may only extend it.
         let resumeFile = try resume.map { try SafeTensors(contentsOf: URL(fileURLWithPath: $0)) }
-        let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) })
-        let run = try TrainingRun(options: options(classes: dataset.classNames.count), dataset: dataset,
-                                  checkpoint: checkpoint.map { URL(fileURLWithPath: $0) }, log: log, resume: resumeFile)
+        let record = try resumeFile.map { try CheckpointRecord(metadata: $0.metadata) }
+        let recorded = try record.map { record -> TrainingOptions in
+            guard let options = record.options else {
+                throw EngineError.corruptData("\(resume ?? ""): holds weights but no training run to continue (no run.* metadata)")
+            }
+            return options
+        }
+        var changes: [String] = []
+        let resolved: TrainingOptions?
+        do {
+            if let recorded { (resolved, changes) = try choices.resuming(recorded) } else { resolved = nil }
+        } catch let error as TrainingOptions.OptionError {
+            throw error.usageError
+        }
+        let dataArgument = try data ?? record.flatMap { record -> String? in
+            guard let location = record.data?.location else {
+                throw ValidationError("the checkpoint does not record where its data is: give --data")
+            }
+            return location
+        }
+        let (dataset, location) = try DataSource.load(dataArgument, seed: resolved?.seed ?? seed ?? 0)
+        let options: TrainingOptions
+        do { options = try resolved ?? choices.options(classCount: dataset.classNames.count) } catch let error as TrainingOptions.OptionError {
+            throw error.usageError
+        }
+        // A resumed run goes on saving where it was saved, unless told otherwise.
+        let checkpointPath = checkpoint ?? resume
+        let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) }, purpose: purpose)
+        let run: TrainingRun
+        do {
+            run = try TrainingRun(options: options, dataset: dataset, dataLocation: location,
+                                  checkpoint: checkpointPath.map { URL(fileURLWithPath: $0) }, log: log, resume: resumeFile,
+                                  purpose: purpose)
+        } catch let error as TrainingOptions.OptionError {
+            throw error.usageError
+        }
         let o = run.options
         note("training \(o.model.displayName) on \(dataset.source): \(dataset.train.count) training, \(dataset.test.count) test images, \(dataset.classNames.count) classes")
+        for change in changes { note("  resuming: \(change)") }
         note("  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
             + (run.step > 0 ? ", resuming at step \(run.step)" : "") + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))")
+        if run.step >= run.totalSteps { note("  the run already ended at step \(run.step): nothing to train (give a longer --steps or --epochs to extend it)") }
         let bar = ProgressBar()
         let summary = try run.run(progress: { p in
             bar.update(done: p.step, total: p.totalSteps, detail: String(
@@ -120,10 +175,10 @@ struct Train: ParsableCommand {
         bar.finishLine()
         let c = summary.cost
         if json {
-            print(jsonText(["model": o.model.displayName, "standard": o.model.standard, "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
-                            "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
-                            "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
-                            "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters]))
+            print(try jsonText(["model": o.model.displayName, "standard": o.model.standard, "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
+                                "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
+                                "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
+                                "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters]))
             return
         }
         print("""
@@ -133,6 +188,6 @@ struct Train: ParsableCommand {
               standard  \(millions(c.baseline.multiplyAccumulates)) MACs, \(millions(c.baseline.parameters)) parameters\(o.model.standard ? "  (trained)" : "")
               MACs ratio \(String(format: "%.3f", c.macsRatio)), parameter ratio \(String(format: "%.3f", c.parameterRatio))
             """)
-        if let checkpoint { print("  checkpoint \(checkpoint)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? "")) }
+        if let checkpointPath { print("  checkpoint \(checkpointPath)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? "")) }
     }
 }

@@ -35,13 +35,13 @@ import Training
     @Test func validationNamesTheOption() throws {
         var o = try options()
         o.batchSize = 0
-        #expect(throws: EngineError.invalidArgument("--batch-size must be positive, got 0")) { try o.validate() }
+        #expect(throws: TrainingOptions.OptionError(.batchSize, "must be positive, got 0")) { try o.validate() }
         o = try options()
         o.nesterov = true
-        #expect(throws: EngineError.self) { try o.validate() }
+        #expect(throws: TrainingOptions.OptionError.self) { try o.validate() }
         o = try options()
         o.labelSmoothing = 1
-        #expect(throws: EngineError.self) { try o.validate() }
+        #expect(throws: TrainingOptions.OptionError(.labelSmoothing, "must be in [0, 1), got 1.0")) { try o.validate() }
         #expect(try options().pixelNormalization(for: .cifar10) == .seed)
     }
 }

@@ -37,11 +37,16 @@ public enum Parallel {
     /// Threads the engine uses (its kernels and its GEMM bands).
     public static var threadCount: Int { width.load(ordering: .relaxed) }
 
+    /// The most threads the engine takes. No kernel cuts its work into more than 8 slices, so more
+    /// threads than this only cost memory and start-up; the bound keeps a typo from starting
+    /// thousands of threads.
+    public static let maximumThreadCount = 256
+
     /// Sets the threads the engine uses (process-wide).
     ///
-    /// - Parameter count: the number of threads; values below 1 mean 1.
+    /// - Parameter count: the number of threads, clamped to `1...maximumThreadCount`.
     public static func setThreadCount(_ count: Int) {
-        width.store(max(1, count), ordering: .relaxed)
+        width.store(min(maximumThreadCount, max(1, count)), ordering: .relaxed)
     }
 
     /// A limit on the engine's threads for the current task, if set.
@@ -51,10 +56,10 @@ public enum Parallel {
     /// the process-wide setting alone.
     ///
     /// - Parameters:
-    ///   - count: the thread limit; values below 1 mean 1.
+    ///   - count: the thread limit, clamped to `1...maximumThreadCount`.
     ///   - body: the work to run under the limit.
     public static func withThreadCount<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
-        try $taskThreadLimit.withValue(max(1, count), operation: body)
+        try $taskThreadLimit.withValue(min(maximumThreadCount, max(1, count)), operation: body)
     }
 
     /// The threads available to the current task: its limit, if any, else `threadCount`.

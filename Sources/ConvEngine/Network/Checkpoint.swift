@@ -93,8 +93,9 @@ public enum Checkpoint {
         if let optimizer {
             guard let kind = file.metadata["optimizer.kind"] else { throw corrupt("holds no optimizer state to resume from") }
             guard kind == optimizer.kind else { throw corrupt("optimizer state is for \(kind), not \(optimizer.kind)") }
-            guard let step = file.metadata["optimizer.step"].flatMap(Int.init), step >= 0 else {
-                throw corrupt("metadata optimizer.step is missing or not a count")
+            // Counts beyond 2^53 are not steps anyone took, and would overflow as the run goes on.
+            guard let step = file.metadata["optimizer.step"].flatMap(Int.init), step >= 0, step <= 1 << 53 else {
+                throw corrupt("metadata optimizer.step is missing or not a count of steps")
             }
             stepCount = step
             for (index, p) in optimizer.parameters.enumerated() {

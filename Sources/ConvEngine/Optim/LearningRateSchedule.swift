@@ -51,6 +51,7 @@ public struct LearningRateSchedule: Equatable, Sendable {
 
     /// The rate for 0-based step `step`.
     public func rate(at step: Int) -> Float {
+        let step = max(0, step)
         if step < warmupSteps { return base * Float(step + 1) / Float(warmupSteps) }
         let t = step - warmupSteps
         switch shape {
