@@ -2,7 +2,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
 
-.PHONY: help setup build release test run bench bench-compare clean
+.PHONY: help setup build release test run bench bench-compare fuzz clean
 
 # Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
 # x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features; plain x86-64 (SSE2)
@@ -22,6 +22,7 @@ help:
 	@echo "make test     build (optimised) and run every test (no dataset or network needed)"
 	@echo "make bench    speed of MobileNet-CIFAR against its baseline, per layer, beside OpenBLAS"
 	@echo "make bench-compare  the same beside PyTorch and TensorFlow (installs them under ~/.cache)"
+	@echo "make fuzz     run libFuzzer on every reader of untrusted bytes (FUZZ_RUNS executions each)"
 	@echo "make run      set up, build, train SeedNet on CIFAR-10 (\$$CIFAR10_DIR or ./data; else the synthetic set), show its cost"
 
 # Installs the system libraries the COpenBLAS module map links, only if a package is missing.
@@ -72,5 +73,25 @@ bench-compare: setup release
 	@[ -x ~/.cache/tf-venv/bin/python ] || (python3 -m venv ~/.cache/tf-venv && ~/.cache/tf-venv/bin/pip install tensorflow-cpu)
 	python3 bench/compare.py $(COMPARE_ARGS)
 
+# libFuzzer on each reader of untrusted bytes (Fuzz/), starting from its folder of Tests/Corpus, with
+# AddressSanitizer. New inputs go to .build-fuzz/corpus; a crash stops with its input in
+# .build-fuzz/crashes, to be added to Tests/Corpus/<reader>/crash-<what> (make test replays those).
+# The coverage flags are explicit because --sanitize=fuzzer alone left the library's modules without
+# the counters libFuzzer reads (it found no coverage at all); --disable-dead-strip keeps them linked.
+FUZZ_RUNS ?= 10000000
+FUZZ_READERS ?= Pickle Archive Records Safetensors Metadata
+fuzz: setup
+	@for r in $(FUZZ_READERS); do \
+	  (cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address --disable-dead-strip \
+	    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp --product Fuzz$$r) || exit 1; \
+	done
+	@mkdir -p .build-fuzz/crashes
+	@for r in $(FUZZ_READERS); do \
+	  corpus=$$(echo $$r | tr A-Z a-z); mkdir -p .build-fuzz/corpus/$$corpus; \
+	  echo "fuzz: $$r, $(FUZZ_RUNS) runs"; \
+	  Fuzz/.build/release/Fuzz$$r -runs=$(FUZZ_RUNS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+	    -artifact_prefix=.build-fuzz/crashes/$$corpus- .build-fuzz/corpus/$$corpus Tests/Corpus/$$corpus || exit 1; \
+	done
+
 clean:
-	rm -rf .build .build-test
+	rm -rf .build .build-test .build-fuzz Fuzz/.build

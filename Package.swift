@@ -4,7 +4,13 @@ import PackageDescription
 let package = Package(
     name: "MobileNetCPU",
     products: [
+        // Everything: the engine, the models, the data pipeline, training runs and benchmarks.
         .library(name: "MobileNetCPU", targets: ["MobileNetCPU"]),
+        // The layers one at a time, for a user who needs only part of it.
+        .library(name: "ConvEngine", targets: ["ConvEngine"]),
+        .library(name: "ConvModels", targets: ["ConvModels"]),
+        .library(name: "CIFAR", targets: ["CIFAR"]),
+        .library(name: "Training", targets: ["Training"]),
         .executable(name: "mobilenet", targets: ["mobilenet"]),
     ],
     dependencies: [

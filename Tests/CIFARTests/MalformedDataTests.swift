@@ -72,7 +72,7 @@ import Testing
         expectError("underflow", containing: "stack underflow") { try read([0x80, 2, UInt8(ascii: "a"), UInt8(ascii: ".")]) }
         // 8-byte lengths near 2^63 (BINBYTES8, BINUNICODE8, BYTEARRAY8) once overflowed `position + n`.
         for opcode: UInt8 in [0x8e, 0x8d, 0x96] {
-            let length: [UInt8] = [0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
+            let length: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]  // 2^63 − 1
             expectError("8-byte length 0x\(String(opcode, radix: 16))", containing: "truncated") {
                 try read([0x80, 4, opcode] + length + [UInt8(ascii: ".")])
             }

@@ -164,6 +164,22 @@ import Testing
         try expectFailure(["plot", "charts"], in: dir, status: 1, "cannot read the log")
     }
 
+    /// A model whose logits overflow: eval says its loss is NaN, as JSON can carry it, instead of
+    /// printing `{}`.
+    @Test func evalReportsANaNLossInItsJSON() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "1", "--checkpoint", "m.safetensors"], in: dir).status == 0)
+        var file = try SafeTensors(contentsOf: dir.appendingPathComponent("m.safetensors"))
+        for (name, entry) in file.entries where name.hasSuffix("weight") && !name.hasPrefix("optimizer.") {
+            try file.setFloats(name, shape: entry.shape, [Float](repeating: 3e38, count: entry.shape.reduce(1, *)))
+        }
+        try file.write(to: dir.appendingPathComponent("huge.safetensors"))
+        let r = try mobilenet(["eval", "--checkpoint", "huge.safetensors", "--json"], in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(try jsonObject(r.out)["loss"] as? String == "NaN", "\(r.out)")
+    }
+
     /// Two trainers on one checkpoint: the second is refused and told who holds it.
     @Test func aSecondTrainerOnTheSameCheckpointIsRefused() throws {
         let dir = try temporaryDirectory()
