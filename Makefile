@@ -1,6 +1,6 @@
 # MobileNetCPU — the README's commands. `make help` lists them.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkg-config
 
 .PHONY: help setup build release test run bench bench-compare fuzz clean
 

@@ -33,9 +33,15 @@ let package = Package(
         .target(name: "ConvModels", dependencies: ["ConvEngine"]),
         // zlib, for reading the official .tar.gz archives without unpacking them.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        // CIFAR-10/100 readers (binary, pickle, .tar.gz), download, synthetic set, input pipeline.
+        // libjpeg-turbo (TurboJPEG API) and libpng, through module maps like OpenBLAS's; libpng's
+        // errors arrive by longjmp, so a small C target wraps its reads.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(name: "PNGDecoder", dependencies: ["CPNG"]),
+        // CIFAR-10/100 readers (binary, pickle, .tar.gz), image folders (JPEG, PNG), download, synthetic
+        // set, transforms, the input pipeline.
         .target(name: "CIFAR", dependencies: [
-            "ConvEngine", "CZlib",
+            "ConvEngine", "CZlib", "CTurboJPEG", "PNGDecoder",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // A training run: the loop over epochs, evaluation, JSON Lines log, checkpoints, resume.

@@ -1,14 +1,16 @@
 import ConvEngine
+import Dispatch
+import Synchronization
 
 /// Assembles batches; owns the current epoch's order. One per thread that assembles.
 struct Assembler {
-    let images: LabeledImages
+    let images: ImageSet
     let options: BatchLoader.Options
     private var order: [Int32]
     private var orderEpoch = -1
     private let scale: (Float, Float, Float), shift: (Float, Float, Float)
 
-    init(images: LabeledImages, options: BatchLoader.Options) {
+    init(images: ImageSet, options: BatchLoader.Options) {
         self.images = images
         self.options = options
         order = (0..<images.count).map { Int32($0) }
@@ -38,17 +40,43 @@ struct Assembler {
     }
 
     mutating func assemble(_ position: BatchLoader.Position, batchesPerEpoch: Int,
-                           images out: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
+                           images out: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {
         prepareOrder(position.epoch)
         let start = position.batch * options.batchSize
         let count = min(options.batchSize, images.count - start)
+        for i in 0..<count { labels[i] = images.labels[Int(order[start + i])] }
+        // CIFAR's records at their own size: straight from the planar bytes.
+        if case .records(let records) = images.storage, case .fixedSize(let augmentation, LabeledImages.side) = options.transform {
+            assembleRecords(records, augmentation: augmentation, position: position, start: start, count: count, into: out)
+            return count
+        }
+        let item = ItemAssembly(images: images, order: order, transform: options.transform, seed: options.seed,
+                                epoch: position.epoch, start: start, scale: scale, shift: shift, out: out)
+        guard images.decodesOnTheFly && options.decodeThreads > 1 && count > 1 else {
+            for i in 0..<count { try item.run(i) }
+            return count
+        }
+        // Files: decoded and transformed on several threads, each image on one, so the order of the
+        // work changes nothing in the result.
+        let failure = Mutex<Error?>(nil), threads = min(options.decodeThreads, count)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            for i in stride(from: t, to: count, by: threads) {
+                do { try item.run(i) } catch { failure.withLock { if $0 == nil { $0 = error } } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return count
+    }
+
+    private func assembleRecords(_ records: LabeledImages, augmentation: Augmentation?, position: BatchLoader.Position,
+                                 start: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         let floatsPerImage = LabeledImages.imageBytes
-        images.pixels.withUnsafeBufferPointer { pixels in
+        records.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<count {
                 let index = Int(order[start + i])
-                labels[i] = images.labels[index]
                 var dx = 0, dy = 0, flip = false
-                if let a = options.augmentation {
+                if let a = augmentation {
+                    // The draws of ImageTransform.fixedSize, in the same order.
                     var g = Self.generator(options.seed, position.epoch, start + i)
                     if a.padding > 0 {
                         dx = Int(g.next() % UInt64(2 * a.padding + 1)) - a.padding
@@ -60,6 +88,25 @@ struct Assembler {
                               scale: scale, shift: shift, into: out + i * floatsPerImage)
             }
         }
-        return count
+    }
+}
+
+/// One batch item: its image decoded, transformed with its own draws, written normalised.
+private struct ItemAssembly: @unchecked Sendable {
+    let images: ImageSet, order: [Int32], transform: ImageTransform, seed: UInt64, epoch: Int, start: Int
+    let scale: (Float, Float, Float), shift: (Float, Float, Float)
+    let out: UnsafeMutablePointer<Float>
+
+    func run(_ i: Int) throws {
+        var g = Assembler.generator(seed, epoch, start + i)
+        let image = transform.apply(try images.image(at: Int(order[start + i])), generator: &g)
+        let side = transform.side, o = out + i * side * side * 3
+        image.pixels.withUnsafeBufferPointer { p in
+            for j in 0..<(side * side) {
+                o[3 * j] = Float(p[3 * j]) * scale.0 + shift.0
+                o[3 * j + 1] = Float(p[3 * j + 1]) * scale.1 + shift.1
+                o[3 * j + 2] = Float(p[3 * j + 2]) * scale.2 + shift.2
+            }
+        }
     }
 }

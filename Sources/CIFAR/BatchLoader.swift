@@ -1,9 +1,10 @@
 import ConvEngine
 import Foundation
 
-/// Turns a `LabeledImages` set into batches of NHWC float32 images and labels: shuffled per epoch from
-/// a seed, augmented, normalised, optionally assembled on a background thread while the previous step
-/// runs (prefetch).
+/// Turns an `ImageSet` into batches of NHWC float32 images and labels: shuffled per epoch from a seed,
+/// transformed to the network's input size (`ImageTransform`, with augmentation when training),
+/// normalised, optionally assembled on a background thread while the previous step runs (prefetch),
+/// images decoded on the fly on several threads when the set keeps files.
 ///
 /// Every batch is a pure function of (seed, epoch, batch index): the epoch's order comes from a
 /// generator seeded with (seed, epoch), each image's crop and flip from one seeded with
@@ -16,24 +17,29 @@ public final class BatchLoader: @unchecked Sendable {
         public var batchSize: Int
         /// Whether to reshuffle every epoch (off: the set's own order).
         public var shuffle: Bool
-        /// Augmentation, or nil for none (evaluation).
-        public var augmentation: Augmentation?
+        /// How each image becomes an input of `transform.side` pixels square (with augmentation when training).
+        public var transform: ImageTransform
         /// Pixel normalisation.
         public var normalization: Normalization
         /// Whether to drop the last, smaller batch of an epoch (true) or deliver it (false).
         public var dropLastPartialBatch: Bool
         /// The seed of the order and the augmentation.
         public var seed: UInt64
+        /// Threads that decode and transform the images of a batch when the set decodes image files
+        /// on the fly (in-memory sets use one).
+        public var decodeThreads: Int
 
         /// Creates options.
-        public init(batchSize: Int, shuffle: Bool = true, augmentation: Augmentation? = nil,
-                    normalization: Normalization = .cifar10, dropLastPartialBatch: Bool = true, seed: UInt64 = 0) {
+        public init(batchSize: Int, shuffle: Bool = true, transform: ImageTransform = .fixedSize(augmentation: nil, side: 32),
+                    normalization: Normalization = .cifar10, dropLastPartialBatch: Bool = true, seed: UInt64 = 0,
+                    decodeThreads: Int = ProcessInfo.processInfo.activeProcessorCount) {
             self.batchSize = batchSize
             self.shuffle = shuffle
-            self.augmentation = augmentation
+            self.transform = transform
             self.normalization = normalization
             self.dropLastPartialBatch = dropLastPartialBatch
             self.seed = seed
+            self.decodeThreads = decodeThreads
         }
     }
 
@@ -61,7 +67,7 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// The images.
-    public let images: LabeledImages
+    public let images: ImageSet
     /// The options.
     public let options: Options
     /// Batches delivered per epoch.
@@ -74,15 +80,24 @@ public final class BatchLoader: @unchecked Sendable {
 
     /// Creates a loader positioned at the first batch of epoch 0.
     ///
-    /// - Throws: `EngineError.invalidArgument` for a non-positive batch size, a batch larger than the
-    ///   set when the last partial batch is dropped, an empty set or a bad normalisation.
-    public init(images: LabeledImages, options: Options) throws {
+    /// - Throws: `EngineError.invalidArgument` for a non-positive batch size or output side, a batch
+    ///   larger than the set when the last partial batch is dropped, an empty set, a crop padding
+    ///   outside 0..<side, or a bad normalisation.
+    public init(images: ImageSet, options: Options) throws {
         try require(options.batchSize > 0, "batch size must be positive, got \(options.batchSize)")
+        try require(options.decodeThreads > 0, "decode threads must be positive, got \(options.decodeThreads)")
         try require(images.count > 0, "the image set is empty")
         try require(!options.dropLastPartialBatch || options.batchSize <= images.count,
                     "batch size \(options.batchSize) is larger than the \(images.count) images, and partial batches are dropped")
-        if let a = options.augmentation { try require(a.padding >= 0 && a.padding < 32, "crop padding must be in 0..<32, got \(a.padding)") }
+        let side = options.transform.side
+        try require(side > 0 && side <= 16384, "the input side must be in 1...16384, got \(side)")
+        if case .fixedSize(let a?, _) = options.transform {
+            try require(images.fixedSide != nil, "a random crop with padding needs images of one square size")
+            try require(a.padding >= 0 && a.padding < images.fixedSide ?? 0, "crop padding must be in 0..<\(images.fixedSide ?? 0), got \(a.padding)")
+        }
         _ = try options.normalization.validated()
+        _ = try Checked.product([options.batchSize, side, side, 3],
+                                orThrow: EngineError.invalidArgument("a batch of \(options.batchSize) images of \(side)×\(side) is too large"))
         self.images = images
         self.options = options
         batchesPerEpoch = options.dropLastPartialBatch ? images.count / options.batchSize
@@ -90,10 +105,20 @@ public final class BatchLoader: @unchecked Sendable {
         assembler = Assembler(images: images, options: options)
     }
 
+    /// A loader over CIFAR's records.
+    public convenience init(images: LabeledImages, options: Options) throws {
+        try self.init(images: ImageSet(records: images), options: options)
+    }
+
     deinit { prefetcher?.stop() }
 
-    /// Floats one batch of images needs: batchSize × 32 × 32 × 3.
-    public var imageFloatsPerBatch: Int { options.batchSize * LabeledImages.imageBytes }
+    /// The shape of one image it delivers, NHWC without the batch: `[side, side, 3]`.
+    public var itemShape: [Int] { [options.transform.side, options.transform.side, 3] }
+
+    /// Floats one batch of images needs: batchSize × side × side × 3.
+    public var imageFloatsPerBatch: Int { options.batchSize * Self.floatsPerImage(options) }
+
+    static func floatsPerImage(_ options: Options) -> Int { options.transform.side * options.transform.side * 3 }
 
     /// Moves to `position` (for resuming); restarts prefetching from there.
     ///
@@ -110,7 +135,8 @@ public final class BatchLoader: @unchecked Sendable {
     public func startPrefetching() {
         guard prefetcher == nil else { return }
         prefetcher = Prefetcher(assembler: Assembler(images: images, options: options), from: position,
-                                batchesPerEpoch: batchesPerEpoch, batchFloats: imageFloatsPerBatch, batchSize: options.batchSize)
+                                batchesPerEpoch: batchesPerEpoch, floatsPerImage: Self.floatsPerImage(options),
+                                batchSize: options.batchSize)
     }
 
     /// Stops the background thread (batches then are assembled on the caller's thread).
@@ -122,16 +148,17 @@ public final class BatchLoader: @unchecked Sendable {
     /// Writes the next batch and advances `position`.
     ///
     /// - Parameters:
-    ///   - images: room for `imageFloatsPerBatch` floats; receives NHWC `[n, 32, 32, 3]`.
+    ///   - images: room for `imageFloatsPerBatch` floats; receives NHWC `[n, side, side, 3]`.
     ///   - labels: room for `batchSize` labels.
     /// - Returns: the number of images n (smaller than the batch size only for a kept last batch).
+    /// - Throws: `EngineError` naming the file when an image decoded on the fly cannot be read.
     @discardableResult
-    public func next(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
+    public func next(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {
         let count: Int
         if let prefetcher {
-            count = prefetcher.take(images: images, labels: labels)
+            count = try prefetcher.take(images: images, labels: labels)
         } else {
-            count = assembler.assemble(position, batchesPerEpoch: batchesPerEpoch, images: images, labels: labels)
+            count = try assembler.assemble(position, batchesPerEpoch: batchesPerEpoch, images: images, labels: labels)
         }
         position = Self.advance(position, batchesPerEpoch: batchesPerEpoch)
         return count

@@ -1,12 +1,13 @@
 import ConvEngine
 
 /// Images given one by one (for prediction): binary PPM/PGM files, or files of CIFAR records.
+/// (JPEG and PNG files go through `ImageDecoder`.)
 public enum ImageFile {
-    /// Decodes a binary PPM (P6) or PGM (P5) image of any size with a maximum value up to 255, and
-    /// resamples it bilinearly to a 32×32 CIFAR record (grey images become three equal planes).
+    /// Decodes a binary PPM (P6) or PGM (P5) image of any size with a maximum value up to 255 to RGB
+    /// (grey images become three equal channels; samples are scaled to 0–255).
     ///
     /// - Throws: `EngineError.corruptData` naming the file and what is wrong with its header or size.
-    public static func netpbm(_ bytes: [UInt8], source: String) throws -> [UInt8] {
+    public static func decodeNetpbm(_ bytes: [UInt8], source: String) throws -> RGBImage {
         func corrupt(_ why: String) -> EngineError { .corruptData("\(source): \(why)") }
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6") else {
             throw corrupt("not a binary PPM (P6) or PGM (P5) image")
@@ -32,23 +33,14 @@ public enum ImageFile {
         guard bytes.count - position >= width * height * channels else {
             throw corrupt("holds \(max(0, bytes.count - position)) pixel bytes, needs \(width * height * channels) (truncated?)")
         }
-        var record = [UInt8](repeating: 0, count: LabeledImages.imageBytes)
-        let side = LabeledImages.side
-        for y in 0..<side { for x in 0..<side {
-            // Bilinear sample at the centre of the target pixel.
-            let sx = max(0, (Double(x) + 0.5) * Double(width) / Double(side) - 0.5)
-            let sy = max(0, (Double(y) + 0.5) * Double(height) / Double(side) - 0.5)
-            let x0 = min(Int(sx), width - 1), y0 = min(Int(sy), height - 1)
-            let x1 = min(x0 + 1, width - 1), y1 = min(y0 + 1, height - 1)
-            let fx = sx - Double(x0), fy = sy - Double(y0)
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for p in 0..<(width * height) {
             for c in 0..<3 {
-                let ch = channels == 3 ? c : 0
-                func p(_ px: Int, _ py: Int) -> Double { Double(bytes[position + (py * width + px) * channels + ch]) }
-                let v = (p(x0, y0) * (1 - fx) + p(x1, y0) * fx) * (1 - fy) + (p(x0, y1) * (1 - fx) + p(x1, y1) * fx) * fy
-                record[c * side * side + y * side + x] = UInt8(min(255, max(0, (v * 255 / Double(maxValue)).rounded())))
+                let v = Int(bytes[position + p * channels + (channels == 3 ? c : 0)])
+                pixels[3 * p + c] = UInt8(min(255, (v * 255 + maxValue / 2) / maxValue))
             }
-        } }
-        return record
+        }
+        return RGBImage(unchecked: width, height, pixels)
     }
 
     /// The records of a CIFAR-format file (one label byte, or two for CIFAR-100, before 3,072 pixels).

@@ -49,13 +49,10 @@ public struct LabeledImages: Equatable, Sendable {
     /// A 64-bit FNV-1a hash of the labels and pixels, in order: recorded with a run, so that a resumed
     /// run can tell whether the data it is given is the data it trained on.
     public var fingerprint: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ bytes: UnsafeRawBufferPointer) {
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        }
-        labels.withUnsafeBytes(mix)
-        pixels.withUnsafeBytes(mix)
-        return hash
+        var hash = FNV1a()
+        labels.withUnsafeBytes { hash.mix($0) }
+        pixels.withUnsafeBytes { hash.mix($0) }
+        return hash.value
     }
 
     /// Throws unless every label is below `classCount`; `source` names the file in the message.

@@ -8,17 +8,21 @@ final class Prefetcher: @unchecked Sendable {
     private let slots: [FloatStorage]
     private let slotLabels: [UnsafeMutablePointer<Int32>]
     private let slotCounts = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    /// What went wrong assembling each slot's batch (an image that cannot be decoded), if anything.
+    private var slotErrors: [Error?] = [nil, nil]
     // All start at 0: libdispatch traps when a semaphore is freed below its initial value, so the two
     // free slots are signalled in init instead.
     private let filled = DispatchSemaphore(value: 0), free = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
     private var consumerSlot = 0
     private let stopping = Atomic<Bool>(false)
     private let batchSize: Int
+    private let floatsPerImage: Int
 
-    init(assembler: Assembler, from position: BatchLoader.Position, batchesPerEpoch: Int, batchFloats: Int, batchSize: Int) {
+    init(assembler: Assembler, from position: BatchLoader.Position, batchesPerEpoch: Int, floatsPerImage: Int, batchSize: Int) {
         self.assembler = assembler
         self.batchSize = batchSize
-        slots = [FloatStorage(count: batchFloats), FloatStorage(count: batchFloats)]
+        self.floatsPerImage = floatsPerImage
+        slots = [FloatStorage(count: batchSize * floatsPerImage), FloatStorage(count: batchSize * floatsPerImage)]
         slotLabels = [.allocate(capacity: batchSize), .allocate(capacity: batchSize)]
         slotCounts.initialize(repeating: 0, count: 2)
         free.signal()
@@ -28,7 +32,13 @@ final class Prefetcher: @unchecked Sendable {
             while true {
                 free.wait()
                 if stopping.load(ordering: .acquiring) { break }
-                slotCounts[slot] = self.assembler.assemble(p, batchesPerEpoch: batchesPerEpoch, images: slots[slot].data, labels: slotLabels[slot])
+                do {
+                    slotCounts[slot] = try self.assembler.assemble(p, batchesPerEpoch: batchesPerEpoch, images: slots[slot].data,
+                                                                   labels: slotLabels[slot])
+                    slotErrors[slot] = nil
+                } catch {
+                    slotErrors[slot] = error
+                }
                 p = BatchLoader.advance(p, batchesPerEpoch: batchesPerEpoch)
                 slot ^= 1
                 filled.signal()
@@ -40,13 +50,18 @@ final class Prefetcher: @unchecked Sendable {
     }
 
     /// Waits for the next assembled batch and copies it out.
-    func take(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) -> Int {
+    ///
+    /// - Throws: what assembling it threw (an image that cannot be decoded).
+    func take(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {
         filled.wait()
+        defer {
+            consumerSlot ^= 1
+            free.signal()
+        }
+        if let error = slotErrors[consumerSlot] { throw error }
         let count = slotCounts[consumerSlot]
-        images.update(from: slots[consumerSlot].data, count: count * LabeledImages.imageBytes)
+        images.update(from: slots[consumerSlot].data, count: count * floatsPerImage)
         labels.update(from: slotLabels[consumerSlot], count: count)
-        consumerSlot ^= 1
-        free.signal()
         return count
     }
 

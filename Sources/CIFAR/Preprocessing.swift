@@ -11,6 +11,8 @@ public enum Normalization: Equatable, Sendable {
     public static let cifar10 = Normalization.meanStd(mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.2010])
     /// CIFAR-100's usual statistics.
     public static let cifar100 = Normalization.meanStd(mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762])
+    /// ImageNet's statistics, torchvision's for image folders.
+    public static let imagenet = Normalization.meanStd(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
     /// Per channel: input = pixel · scale[c] + shift[c].
     var scaleAndShift: (scale: [Float], shift: [Float]) {

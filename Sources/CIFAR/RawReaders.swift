@@ -27,7 +27,7 @@ import ConvEngine
         _ = try? BinaryBatches.records((bytes, "fuzz"), labelBytes: 2, classes: 100)
         _ = try? BinaryBatches.classNames((bytes, "fuzz"), expected: 10)
         _ = try? ImageFile.records(bytes, source: "fuzz")
-        _ = try? ImageFile.netpbm(bytes, source: "fuzz")
+        _ = try? ImageFile.decodeNetpbm(bytes, source: "fuzz")
     }
 
     /// Whether each reader refuses `bytes` with an `EngineError` (for the corpus of known-bad inputs).
@@ -44,7 +44,7 @@ import ConvEngine
             }
         case "records":
             return throwsEngineError { _ = try BinaryBatches.records((bytes, "corpus"), labelBytes: 1, classes: 10) }
-                && throwsEngineError { _ = try ImageFile.netpbm(bytes, source: "corpus") }
+                && throwsEngineError { _ = try ImageFile.decodeNetpbm(bytes, source: "corpus") }
         default: return false
         }
     }

@@ -33,12 +33,19 @@ public struct CheckpointRecord: Equatable, Sendable {
         public var source: String
         /// What to load to get it again (a path, or "synthetic"), if recorded.
         public var location: String?
-        /// `LabeledImages.fingerprint` of the training images, if recorded.
+        /// `ImageSet.fingerprint` of the training images, if recorded.
         public var fingerprint: UInt64?
+        /// What kind of data it is (for the normalisation); CIFAR when not recorded.
+        public var kind: ImageDataset.Kind
+        /// The side every training image had (CIFAR's 32), or nil when sizes varied: how `predict`
+        /// prepares an image as evaluation did.
+        public var fixedSide: Int?
 
         /// Creates a data record.
-        public init(classNames: [String], source: String, location: String? = nil, fingerprint: UInt64? = nil) {
+        public init(classNames: [String], source: String, location: String? = nil, fingerprint: UInt64? = nil,
+                    kind: ImageDataset.Kind = .cifar10, fixedSide: Int? = LabeledImages.side) {
             (self.classNames, self.source, self.location, self.fingerprint) = (classNames, source, location, fingerprint)
+            (self.kind, self.fixedSide) = (kind, fixedSide)
         }
     }
 
@@ -70,6 +77,8 @@ public struct CheckpointRecord: Equatable, Sendable {
             m["data.source"] = data.source
             if let location = data.location { m["data.path"] = location }
             if let fingerprint = data.fingerprint { m["data.fingerprint"] = String(fingerprint, radix: 16) }
+            m["data.kind"] = data.kind.rawValue
+            m["data.image_side"] = "\(data.fixedSide ?? 0)"
         }
         return m
     }
@@ -109,8 +118,13 @@ public struct CheckpointRecord: Equatable, Sendable {
             guard names.count == model.classCount else {
                 throw EngineError.corruptData("checkpoint metadata data.classes names \(names.count) classes, but model.classes is \(model.classCount)")
             }
+            // Checkpoints written before data.kind and data.image_side held CIFAR.
+            let cifar: ImageDataset.Kind = model.classCount == 100 ? .cifar100 : .cifar10
             data = DataRecord(classNames: names, source: m["data.source"] ?? "unknown", location: m["data.path"],
-                              fingerprint: m["data.fingerprint"] == nil ? nil : try value("data.fingerprint") { UInt64($0, radix: 16) })
+                              fingerprint: m["data.fingerprint"] == nil ? nil : try value("data.fingerprint") { UInt64($0, radix: 16) },
+                              kind: m["data.kind"] == nil ? cifar : try value("data.kind", ImageDataset.Kind.init),
+                              fixedSide: m["data.image_side"] == nil ? LabeledImages.side
+                                  : try value("data.image_side") { Int($0).flatMap { (0...16384).contains($0) ? $0 : nil } }.flatMap { $0 == 0 ? nil : $0 })
         } else {
             data = nil
         }

@@ -176,11 +176,12 @@ public struct TrainingOptions: Equatable, Sendable {
         }
     }
 
-    /// The pixel normalisation for a data set.
-    public func pixelNormalization(for variant: CIFARVariant) -> Normalization {
+    /// The pixel normalisation for a kind of data: the seed's scaling, or that data's mean and
+    /// standard deviation (CIFAR-10's, CIFAR-100's, or ImageNet's for image folders).
+    public func pixelNormalization(for kind: ImageDataset.Kind) -> Normalization {
         switch normalization {
         case .seed: return .seed
-        case .meanstd: return variant == .cifar100 ? .cifar100 : .cifar10
+        case .meanstd: return kind.meanStd
         }
     }
 

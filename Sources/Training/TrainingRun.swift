@@ -3,7 +3,8 @@ import ConvEngine
 import ConvModels
 import Foundation
 
-/// One training run on a CIFAR-format data set: batches prefetched straight into the network, the
+/// One training run on a data set (CIFAR, the synthetic set, an image folder): batches prefetched
+/// straight into the network at its input size, the
 /// schedule, evaluation on the test set, a JSON Lines log, and checkpoints (every epoch and at the
 /// end, plus the best one) from which an interrupted run resumes exactly.
 public final class TrainingRun {
@@ -48,7 +49,7 @@ public final class TrainingRun {
     /// The options in force (the checkpoint's when resuming).
     public let options: TrainingOptions
     /// The data.
-    public let dataset: CIFARDataset
+    public let dataset: ImageDataset
     /// The network being trained.
     public let network: Sequential
     /// Its optimizer.
@@ -94,7 +95,7 @@ public final class TrainingRun {
     ///   - log: where events go.
     ///   - resume: a checkpoint to continue from.
     ///   - purpose: what this process does, recorded in the locks for a refused second writer.
-    public init(options: TrainingOptions, dataset: CIFARDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
+    public init(options: TrainingOptions, dataset: ImageDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
                 resume: SafeTensors? = nil, purpose: String = "training") throws {
         try options.validate()
         guard options.model.classCount == dataset.classNames.count else {
@@ -104,13 +105,19 @@ public final class TrainingRun {
         self.dataset = dataset
         self.checkpoint = checkpoint
         self.log = log
+        let transform = ImageTransform.choose(side: options.model.resolution, fixedSide: dataset.train.fixedSide, training: true,
+                                              augment: options.augment)
         loader = try BatchLoader(images: dataset.train, options: .init(
-            batchSize: options.batchSize, shuffle: true, augmentation: options.augment ? .standard : nil,
-            normalization: options.pixelNormalization(for: dataset.variant), dropLastPartialBatch: true, seed: options.seed))
+            batchSize: options.batchSize, shuffle: true, transform: transform,
+            normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed))
+        guard loader.itemShape == options.model.itemShape.dimensions else {
+            throw EngineError.shapeMismatch("the loader delivers images of \(loader.itemShape) but the model takes \(options.model.itemShape)")
+        }
         stepsPerEpoch = loader.batchesPerEpoch
         totalSteps = try options.totalSteps(stepsPerEpoch: stepsPerEpoch)
         dataRecord = CheckpointRecord.DataRecord(classNames: dataset.classNames, source: dataset.source, location: dataLocation,
-                                                 fingerprint: dataset.train.fingerprint)
+                                                 fingerprint: dataset.train.fingerprint, kind: dataset.kind,
+                                                 fixedSide: dataset.train.fixedSide)
         let record = try resume.map { try CheckpointRecord(metadata: $0.metadata) }
         if let record { try Self.check(record, against: dataRecord, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch) }
         locks = try ([checkpoint] + [checkpoint.flatMap(Self.bestURL)]).compactMap { url in
@@ -162,7 +169,7 @@ public final class TrainingRun {
                                    batchSize: options.batchSize, macs: cost.model.multiplyAccumulates, params: cost.model.parameters,
                                    baselineMacs: cost.baseline.multiplyAccumulates, baselineParams: cost.baseline.parameters,
                                    data: dataset.source, threads: Parallel.threadCount)))
-        let normalization = options.pixelNormalization(for: dataset.variant)
+        let normalization = options.pixelNormalization(for: dataset.kind)
         let wallStart = Date()
         var trainingSeconds = 0.0, imagesTrained = 0
         var emaLoss = 0.0, emaAccuracy = 0.0, emaWeight = 0.0
@@ -176,7 +183,7 @@ public final class TrainingRun {
             let stepStart = Date()
             let lr = schedule.rate(at: step)
             let result = try labels.withUnsafeMutableBufferPointer { l -> SoftmaxCrossEntropy.Result in
-                let n = loader.next(images: network.input.data, labels: l.baseAddress!)
+                let n = try loader.next(images: network.input.data, labels: l.baseAddress!)
                 return try network.trainStep(labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
             }
             step += 1

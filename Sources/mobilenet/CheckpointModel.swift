@@ -35,8 +35,18 @@ struct CheckpointModel {
     /// The class names the checkpoint recorded, else "class 0", "class 1", ….
     var classNames: [String] { record.data?.classNames ?? (0..<configuration.classCount).map { "class \($0)" } }
 
-    /// The normalisation the model was trained with (mean/std when the checkpoint records none).
-    func normalization(for variant: CIFARVariant) -> Normalization {
-        record.options?.pixelNormalization(for: variant) ?? (variant == .cifar100 ? .cifar100 : .cifar10)
+    /// What kind of data the model was trained on (CIFAR when the checkpoint does not say).
+    var dataKind: ImageDataset.Kind { record.data?.kind ?? (configuration.classCount == 100 ? .cifar100 : .cifar10) }
+
+    /// The normalisation the model was trained with (that data's mean/std when the checkpoint records none).
+    func normalization(for kind: ImageDataset.Kind) -> Normalization {
+        record.options?.pixelNormalization(for: kind) ?? kind.meanStd
+    }
+
+    /// How evaluation prepared images for this model: resized to its side when it trained on images
+    /// of one size (CIFAR), resized and centre-cropped when sizes varied.
+    var evaluationTransform: ImageTransform {
+        let variedSizes = record.data != nil && record.data?.fixedSide == nil
+        return variedSizes ? .resizeCenterCrop(side: configuration.resolution) : .fixedSize(augmentation: nil, side: configuration.resolution)
     }
 }

@@ -19,6 +19,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Write the test-set logits as a NumPy .npy array [N, classes], in the test set's order.")
     var logits: String?
 
+    @Flag(help: "In an image folder, leave out (and count) files that cannot be decoded instead of stopping.")
+    var skipBadImages = false
+
     @Flag(help: "Print the results as JSON.")
     var json = false
 
@@ -30,12 +33,13 @@ struct Eval: ParsableCommand {
     func run() throws {
         if let logits { try AtomicFile.checkWritable(URL(fileURLWithPath: logits)) }
         let model = try CheckpointModel(path: checkpoint)
-        let dataset = try DataSource.load(data ?? model.record.data?.location, seed: model.record.options?.seed ?? 0).dataset
+        let dataset = try DataSource.load(data ?? model.record.data?.location, seed: model.record.options?.seed ?? 0,
+                                          skipBadImages: skipBadImages).dataset
         guard dataset.classNames.count == model.configuration.classCount else {
             throw ValidationError("the checkpoint has \(model.configuration.classCount) classes, the data \(dataset.classNames.count)")
         }
         let network = try model.network(maxBatchSize: min(batchSize, dataset.test.count))
-        let e = try Evaluation.run(network, on: dataset.test, normalization: model.normalization(for: dataset.variant),
+        let e = try Evaluation.run(network, on: dataset.test, normalization: model.normalization(for: dataset.kind),
                                    classCount: dataset.classNames.count, keepLogits: logits != nil)
         if let logits, let values = e.logits {
             try NumpyFile.write(values, shape: [e.count, dataset.classNames.count], to: URL(fileURLWithPath: logits))

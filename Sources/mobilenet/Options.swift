@@ -99,23 +99,35 @@ func validateThreads(_ threads: Int?) throws {
 
 /// Resolves `--data`: a path, or `synthetic`; by default `$CIFAR10_DIR`, then `./data`.
 enum DataSource {
-    static let help: ArgumentHelp = "CIFAR data (a batches folder, its parent, or an official .tar.gz), or 'synthetic'. Default: $CIFAR10_DIR, then ./data."
+    static let help: ArgumentHelp = """
+        CIFAR data (a batches folder, its parent, or an official .tar.gz), an image folder (ROOT with \
+        train/<class>/ and val/ or test/), or 'synthetic'. Default: $CIFAR10_DIR, then ./data.
+        """
 
     /// The data set, and what to load to get it again (an absolute path, or "synthetic").
-    static func load(_ argument: String?, seed: UInt64 = 0) throws -> (dataset: CIFARDataset, location: String) {
+    ///
+    /// - Parameter skipBadImages: in an image folder, leave out files that cannot be decoded.
+    static func load(_ argument: String?, seed: UInt64 = 0, skipBadImages: Bool = false) throws -> (dataset: ImageDataset, location: String) {
         let environment = ProcessInfo.processInfo.environment["CIFAR10_DIR"]
         if argument == nil && environment == nil && !FileManager.default.fileExists(atPath: "data") {
             throw ValidationError("""
                 no data given and none found: looked at $CIFAR10_DIR (unset) and ./data (missing).
-                Download CIFAR-10 with `mobilenet download --to data`, point --data at a CIFAR folder or archive,
-                or train offline with `--data synthetic`.
+                Download CIFAR-10 with `mobilenet download --to data`, point --data at a CIFAR folder or archive
+                or an image folder, or train offline with `--data synthetic`.
                 """)
         }
         let path = argument ?? environment ?? "data"
         if path == "synthetic" {
-            return (try SyntheticShapes.dataset(trainCount: 10_000, testCount: 2_000, seed: seed), path)
+            return (ImageDataset(try SyntheticShapes.dataset(trainCount: 10_000, testCount: 2_000, seed: seed)), path)
         }
         let url = URL(fileURLWithPath: path).standardizedFileURL
-        return (try CIFARDataset.load(from: url), url.path)
+        if ImageFolder.isRoot(url) {
+            let dataset = try ImageFolder.load(from: url, skipBadImages: skipBadImages)
+            if !dataset.skipped.isEmpty {
+                note("skipped \(dataset.skipped.count) unreadable image file(s), for example: \(dataset.skipped[0])")
+            }
+            return (dataset, url.path)
+        }
+        return (ImageDataset(try CIFARDataset.load(from: url)), url.path)
     }
 }

@@ -5,7 +5,8 @@ import MobileNetCPU
 /// `mobilenet predict`: top-k classes for images.
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify images: binary PPM/PGM files (any size, resampled to 32×32) or files of CIFAR records.")
+        abstract: "Classify images: JPEG, PNG or binary PPM/PGM files of any size, or files of CIFAR records.",
+        discussion: "Each image is prepared as evaluation prepared the model's data: resized to the model's input size, or resized and centre-cropped when it trained on an image folder of varying sizes.")
 
     @Option(help: "The checkpoint to use.")
     var checkpoint: String
@@ -16,7 +17,7 @@ struct Predict: ParsableCommand {
     @Flag(help: "Print the predictions as JSON.")
     var json = false
 
-    @Argument(help: "Images: .ppm/.pgm files, or CIFAR .bin record files (every record is classified).")
+    @Argument(help: "Images: JPEG, PNG, PPM/PGM files, or CIFAR .bin record files (every record is classified).")
     var images: [String]
 
     func validate() throws {
@@ -27,27 +28,29 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        // Every input becomes (name, record, true label if known).
-        var inputs: [(name: String, pixels: [UInt8], label: Int?)] = []
+        // Every input becomes (name, image, true label if known).
+        var inputs: [(name: String, image: RGBImage, label: Int?)] = []
         for path in images {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
             let bytes = [UInt8](data)
-            if bytes.first == UInt8(ascii: "P") {
-                inputs.append((path, try ImageFile.netpbm(bytes, source: path), nil))
+            if ImageDecoder.format(of: bytes) != nil {
+                inputs.append((path, try ImageDecoder.decode(bytes, source: path), nil))
             } else {
-                for (i, record) in try ImageFile.records(bytes, source: path).enumerated() { inputs.append(("\(path)#\(i)", record.pixels, record.label)) }
+                for (i, record) in try ImageFile.records(bytes, source: path).enumerated() {
+                    let image = record.pixels.withUnsafeBufferPointer { RGBImage(planarRecord: $0.baseAddress!) }
+                    inputs.append(("\(path)#\(i)", image, record.label))
+                }
             }
         }
         let model = try CheckpointModel(path: checkpoint)
         let network = try model.network(maxBatchSize: min(inputs.count, 256))
         let k = min(topk, model.configuration.classCount)
         // Stored labels outside the model's classes are shown by number, never looked up.
-        let set = try LabeledImages(pixels: inputs.flatMap(\.pixels), labels: inputs.map { _ in 0 })
-        let variant: CIFARVariant = model.configuration.classCount == 100 ? .cifar100 : .cifar10
+        let set = try ImageSet(images: inputs.map(\.image), labels: inputs.map { _ in 0 })
         let names = model.classNames
         func name(_ label: Int) -> String { label < names.count ? names[label] : "label \(label)" }
-        let e = try Evaluation.run(network, on: set, normalization: model.normalization(for: variant),
-                                   classCount: model.configuration.classCount, keepLogits: true)
+        let e = try Evaluation.run(network, on: set, normalization: model.normalization(for: model.dataKind),
+                                   classCount: model.configuration.classCount, transform: model.evaluationTransform, keepLogits: true)
         var results: [[String: Any]] = []
         for (i, input) in inputs.enumerated() {
             let z = e.logits![(i * model.configuration.classCount)..<((i + 1) * model.configuration.classCount)]

@@ -18,6 +18,9 @@ struct Train: ParsableCommand {
     @Option(help: DataSource.help)
     var data: String?
 
+    @Flag(help: "In an image folder, leave out (and count) files that cannot be decoded instead of stopping.")
+    var skipBadImages = false
+
     @Option(parsing: .unconditional, help: "Epochs to train. (default: 10 unless --steps is given)")
     var epochs: Int?
 
@@ -142,7 +145,7 @@ struct Train: ParsableCommand {
             }
             return location
         }
-        let (dataset, location) = try DataSource.load(dataArgument, seed: resolved?.seed ?? seed ?? 0)
+        let (dataset, location) = try DataSource.load(dataArgument, seed: resolved?.seed ?? seed ?? 0, skipBadImages: skipBadImages)
         let options: TrainingOptions
         do { options = try resolved ?? choices.options(classCount: dataset.classNames.count) } catch let error as TrainingOptions.OptionError {
             throw error.usageError
@@ -160,6 +163,8 @@ struct Train: ParsableCommand {
         }
         let o = run.options
         note("training \(o.model.displayName) on \(dataset.source): \(dataset.train.count) training, \(dataset.test.count) test images, \(dataset.classNames.count) classes")
+        note("  images \(dataset.storageNote), \(run.loader.options.transform.description)"
+             + (dataset.skipped.isEmpty ? "" : "; \(dataset.skipped.count) unreadable file(s) skipped"))
         for change in changes { note("  resuming: \(change)") }
         note("  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
             + (run.step > 0 ? ", resuming at step \(run.step)" : "") + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))")
@@ -178,7 +183,8 @@ struct Train: ParsableCommand {
             print(try jsonText(["model": o.model.displayName, "standard": o.model.standard, "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
                                 "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
                                 "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
-                                "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters]))
+                                "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters,
+                                "skipped_images": dataset.skipped.count]))
             return
         }
         print("""
@@ -188,6 +194,7 @@ struct Train: ParsableCommand {
               standard  \(millions(c.baseline.multiplyAccumulates)) MACs, \(millions(c.baseline.parameters)) parameters\(o.model.standard ? "  (trained)" : "")
               MACs ratio \(String(format: "%.3f", c.macsRatio)), parameter ratio \(String(format: "%.3f", c.parameterRatio))
             """)
+        if !dataset.skipped.isEmpty { print("  \(dataset.skipped.count) unreadable image file(s) skipped") }
         if let checkpointPath { print("  checkpoint \(checkpointPath)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? "")) }
     }
 }

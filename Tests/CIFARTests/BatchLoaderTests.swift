@@ -6,11 +6,11 @@ import Testing
     static let images = FixtureWriter.images(count: 23, classes: 10, seed: 11)
 
     /// Reads `count` batches: the labels and a checksum of the image floats of each.
-    func drain(_ loader: BatchLoader, count: Int) -> [[Int32]] {
+    func drain(_ loader: BatchLoader, count: Int) throws -> [[Int32]] {
         var images = [Float](repeating: 0, count: loader.imageFloatsPerBatch)
         var labels = [Int32](repeating: 0, count: loader.options.batchSize)
-        return (0..<count).map { _ in
-            let n = images.withUnsafeMutableBufferPointer { i in labels.withUnsafeMutableBufferPointer { loader.next(images: i.baseAddress!, labels: $0.baseAddress!) } }
+        return try (0..<count).map { _ in
+            let n = try images.withUnsafeMutableBufferPointer { i in try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) } }
             // Fold the pixels into the record so that the comparison covers augmentation too.
             let sum = images[0..<(n * 3072)].reduce(0.0) { $0 + Double($1) }
             return Array(labels[0..<n]) + [Int32(truncatingIfNeeded: Int(sum * 1000))]
@@ -18,40 +18,40 @@ import Testing
     }
 
     func options(_ batch: Int = 5, drop: Bool = true) -> BatchLoader.Options {
-        .init(batchSize: batch, augmentation: .standard, normalization: .cifar10, dropLastPartialBatch: drop, seed: 42)
+        .init(batchSize: batch, transform: .fixedSize(augmentation: .standard, side: 32), normalization: .cifar10, dropLastPartialBatch: drop, seed: 42)
     }
 
     @Test func prefetchDeliversTheSameBatchesInTheSameOrder() throws {
         let plain = try BatchLoader(images: Self.images, options: options())
         let prefetched = try BatchLoader(images: Self.images, options: options())
         prefetched.startPrefetching()
-        #expect(drain(plain, count: 13) == drain(prefetched, count: 13))
+        #expect(try drain(plain, count: 13) == drain(prefetched, count: 13))
         #expect(plain.position == prefetched.position)
     }
 
     @Test func resumingFromAPositionContinuesTheSameSequence() throws {
         let straight = try BatchLoader(images: Self.images, options: options())
-        let expected = drain(straight, count: 11)
+        let expected = try drain(straight, count: 11)
         let first = try BatchLoader(images: Self.images, options: options())
         first.startPrefetching()
-        let head = drain(first, count: 6)
+        let head = try drain(first, count: 6)
         let saved = first.position
         #expect(saved.description == "1:2")  // 4 batches per epoch
         let resumed = try BatchLoader(images: Self.images, options: options())
         try resumed.seek(to: BatchLoader.Position(saved.description)!)
         resumed.startPrefetching()
-        #expect(head + drain(resumed, count: 5) == expected)
+        #expect(try head + drain(resumed, count: 5) == expected)
     }
 
     @Test func everyEpochIsAPermutationAndEpochsDiffer() throws {
         var opts = options(23)
-        opts.augmentation = nil
+        opts.transform = .fixedSize(augmentation: nil, side: 32)
         let loader = try BatchLoader(images: Self.images, options: opts)
         var images = [Float](repeating: 0, count: loader.imageFloatsPerBatch)
         var labels = [Int32](repeating: 0, count: 23)
         var epochs: [[Float]] = []
         for _ in 0..<2 {
-            _ = images.withUnsafeMutableBufferPointer { i in labels.withUnsafeMutableBufferPointer { loader.next(images: i.baseAddress!, labels: $0.baseAddress!) } }
+            _ = try images.withUnsafeMutableBufferPointer { i in try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) } }
             epochs.append(images)
             #expect(labels.sorted() == Self.images.labels.sorted())
         }
@@ -62,7 +62,7 @@ import Testing
         let dropping = try BatchLoader(images: Self.images, options: options(5, drop: true))
         let keeping = try BatchLoader(images: Self.images, options: options(5, drop: false))
         #expect(dropping.batchesPerEpoch == 4 && keeping.batchesPerEpoch == 5)
-        let kept = drain(keeping, count: 6)
+        let kept = try drain(keeping, count: 6)
         #expect(kept[4].count == 3 + 1 && kept[5].count == 5 + 1)  // 3 images then a new epoch's 5 (+ checksum)
         #expect(throws: EngineError.self) { try BatchLoader(images: Self.images, options: options(30, drop: true)) }
         #expect(throws: EngineError.self) { try BatchLoader(images: Self.images, options: options(0)) }
@@ -76,21 +76,22 @@ import Testing
         let loader = try BatchLoader(images: one, options: .init(batchSize: 1, shuffle: false, normalization: .seed))
         var out = [Float](repeating: 0, count: 3072)
         var label: Int32 = 0
-        _ = out.withUnsafeMutableBufferPointer { loader.next(images: $0.baseAddress!, labels: &label) }
+        _ = try out.withUnsafeMutableBufferPointer { try loader.next(images: $0.baseAddress!, labels: &label) }
         for (y, x, c) in [(0, 0, 0), (5, 17, 1), (31, 31, 2)] {
             #expect(abs(out[(y * 32 + x) * 3 + c] - (Float(one.pixels[c * 1024 + y * 32 + x]) / 127.5 - 1)) < 1e-6)
         }
         // Mean/std: a black pixel becomes −mean/std.
         let black = try LabeledImages(pixels: [UInt8](repeating: 0, count: 3072), labels: [0])
         let meanStd = try BatchLoader(images: black, options: .init(batchSize: 1, shuffle: false, normalization: .cifar10))
-        _ = out.withUnsafeMutableBufferPointer { meanStd.next(images: $0.baseAddress!, labels: &label) }
+        _ = try out.withUnsafeMutableBufferPointer { try meanStd.next(images: $0.baseAddress!, labels: &label) }
         #expect(abs(out[0] - (-0.4914 / 0.2023)) < 1e-5 && abs(out[2] - (-0.4465 / 0.2010)) < 1e-5)
         // With augmentation every output pixel is the source pixel shifted by one (dx, dy), mirrored or
         // not, or black padding: find the transform and check all 3072 values against it.
-        let augmented = try BatchLoader(images: one, options: .init(batchSize: 1, shuffle: false, augmentation: .standard, normalization: .seed, seed: 5))
+        let augmented = try BatchLoader(images: one, options: .init(batchSize: 1, shuffle: false, transform: .fixedSize(augmentation: .standard, side: 32),
+                                                                     normalization: .seed, seed: 5))
         var sawShiftOrFlip = false
         for _ in 0..<8 {
-            _ = out.withUnsafeMutableBufferPointer { augmented.next(images: $0.baseAddress!, labels: &label) }
+            _ = try out.withUnsafeMutableBufferPointer { try augmented.next(images: $0.baseAddress!, labels: &label) }
             var matched = false
             for dy in -4...4 { for dx in -4...4 { for flip in [false, true] where !matched {
                 matched = (0..<32).allSatisfy { y in (0..<32).allSatisfy { x in (0..<3).allSatisfy { c in

@@ -29,11 +29,11 @@ import Testing
         var labels = [Int32](repeating: 0, count: 32)
         for _ in 0..<600 {
             try labels.withUnsafeMutableBufferPointer { l in
-                loader.next(images: network.input.data, labels: l.baseAddress!)
+                try loader.next(images: network.input.data, labels: l.baseAddress!)
                 _ = try network.trainStep(labels: UnsafeBufferPointer(l), loss: loss, optimizer: optimizer, learningRate: 2e-3)
             }
         }
-        let accuracy = try Evaluation.run(network, on: data.test, normalization: .seed, classCount: 10).accuracy
+        let accuracy = try Evaluation.run(network, on: ImageSet(records: data.test), normalization: .seed, classCount: 10).accuracy
         print("synthetic shapes: SeedNet test accuracy \(accuracy) after 600 steps of 32")
         #expect(accuracy > 0.6, "test accuracy \(accuracy) after 600 steps")
     }

@@ -44,7 +44,7 @@ import Testing
         let record = try CheckpointRecord(metadata: file.metadata)
         try Checkpoint.restore(file, into: try record.model.makeNetwork(maxBatchSize: 1))
         guard let options = record.options else { return }
-        let data = try SyntheticShapes.dataset(trainCount: 64, testCount: 16, seed: 0)
+        let data = ImageDataset(try SyntheticShapes.dataset(trainCount: 64, testCount: 16, seed: 0))
         _ = try TrainingRun(options: options, dataset: data, checkpoint: nil, log: RunLog(url: nil), resume: file)
     }
 
