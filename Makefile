@@ -73,12 +73,14 @@ bench-compare: setup release
 	@[ -x ~/.cache/tf-venv/bin/python ] || (python3 -m venv ~/.cache/tf-venv && ~/.cache/tf-venv/bin/pip install tensorflow-cpu)
 	python3 bench/compare.py $(COMPARE_ARGS)
 
-# libFuzzer on each reader of untrusted bytes (Fuzz/), starting from its folder of Tests/Corpus, with
+# libFuzzer on each reader of untrusted bytes (Fuzz/) for FUZZ_RUNS executions or FUZZ_SECONDS,
+# starting from its folder of Tests/Corpus, with
 # AddressSanitizer. New inputs go to .build-fuzz/corpus; a crash stops with its input in
 # .build-fuzz/crashes, to be added to Tests/Corpus/<reader>/crash-<what> (make test replays those).
 # The coverage flags are explicit because --sanitize=fuzzer alone left the library's modules without
 # the counters libFuzzer reads (it found no coverage at all); --disable-dead-strip keeps them linked.
 FUZZ_RUNS ?= 10000000
+FUZZ_SECONDS ?= 3600
 FUZZ_READERS ?= Pickle Archive Records Safetensors Metadata
 fuzz: setup
 	@for r in $(FUZZ_READERS); do \
@@ -88,8 +90,8 @@ fuzz: setup
 	@mkdir -p .build-fuzz/crashes
 	@for r in $(FUZZ_READERS); do \
 	  corpus=$$(echo $$r | tr A-Z a-z); mkdir -p .build-fuzz/corpus/$$corpus; \
-	  echo "fuzz: $$r, $(FUZZ_RUNS) runs"; \
-	  Fuzz/.build/release/Fuzz$$r -runs=$(FUZZ_RUNS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+	  echo "fuzz: $$r, $(FUZZ_RUNS) runs or $(FUZZ_SECONDS) s, whichever ends first"; \
+	  Fuzz/.build/release/Fuzz$$r -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
 	    -artifact_prefix=.build-fuzz/crashes/$$corpus- .build-fuzz/corpus/$$corpus Tests/Corpus/$$corpus || exit 1; \
 	done
 

@@ -59,7 +59,7 @@ let package = Package(
         ),
         // Fixtures live in Tests/Fixtures and are found through #filePath, so no bundle is needed.
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
-        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels", "CZlib", "Training"]),
+        .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels", "CZlib", "CTurboJPEG", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         // Runs the built `mobilenet` executable end to end (depending on it makes sure it is built).
         .testTarget(name: "MobilenetCLITests", dependencies: ["mobilenet", "ConvEngine"]),

@@ -125,10 +125,12 @@ int mnc_png_decode_rgb(const uint8_t *data, size_t size, size_t max_pixels, mnc_
             if (clipGrey16) {
                 unsigned v = (unsigned)source[2 * x] << 8 | source[2 * x + 1];
                 out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = (uint8_t)(v > 255 ? 255 : v);
-            } else if (channels == 1) {
-                out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = source[x];
+            } else if (channels <= 2) {
+                // Grey, or grey + alpha: the alpha is dropped.
+                out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = source[channels * x];
             } else {
-                memcpy(out + 3 * x, source + 3 * x, 3);
+                // RGB, or RGB + alpha (a palette's transparency expands to one): the alpha is dropped.
+                memcpy(out + 3 * x, source + channels * x, 3);
             }
         }
     }
