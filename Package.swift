@@ -47,7 +47,7 @@ let package = Package(
         // A training run: the loop over epochs, evaluation, JSON Lines log, checkpoints, resume.
         .target(name: "Training", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
         // Performance measurement: throughput, per-layer timing, OpenBLAS reference rates, memory.
-        .target(name: "Bench", dependencies: ["ConvEngine", "ConvModels"]),
+        .target(name: "Bench", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
         // The library product: re-exports the engine, the models, the data pipeline, training runs and benchmarks.
         .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR", "Training", "Bench"]),
         .executableTarget(

@@ -51,8 +51,8 @@ public enum ImageFolder {
         let decodedBytes = train.decodedBytes + test.decodedBytes
         let keep = decodedBytes <= memoryBudget
         let sets = try [train, test].map { keep ? try $0.decodedSet(skipBadImages: skipBadImages, skipped: &skipped) : try $0.fileSet(skipBadImages: skipBadImages, skipped: &skipped) }
-        let note = keep
-            ? "decoded once and kept in memory (\(megabytes(decodedBytes)))"
+        let note = keep ? "decoded once and kept in memory (\(megabytes(decodedBytes)))"
+            : memoryBudget == 0 ? "decoded on the fly on background threads, as asked"
             : "decoded on the fly on background threads (\(megabytes(decodedBytes)) decoded would not fit in \(megabytes(memoryBudget)))"
         return ImageDataset(kind: .folder, train: sets[0], test: sets[1], classNames: classes,
                             source: "image folder \(root.path) (\(evalName)/ for evaluation)", storageNote: note, skipped: skipped)

@@ -41,7 +41,7 @@ public struct ImageSet: Sendable {
     }
 
     /// Image files, their labels, and their sizes (from their headers).
-    init(files: [String], labels: [Int32], sizes: [(width: Int, height: Int)]) {
+    public init(files: [String], labels: [Int32], sizes: [(width: Int, height: Int)]) {
         storage = .files(files)
         self.labels = labels
         fixedSide = Self.commonSide(sizes)

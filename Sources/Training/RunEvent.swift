@@ -112,6 +112,8 @@ public enum RunEvent: Equatable, Sendable {
         public var steps: Int
         public var wallTime: Double
         public var imagesPerSecond: Double
+        /// The share of training time spent waiting for data.
+        public var dataWaitFraction: Double?
         public var macs: Int
         public var params: Int
         public var baselineMacs: Int
@@ -119,13 +121,14 @@ public enum RunEvent: Equatable, Sendable {
         public var standard: Bool
 
         /// Creates the event from its fields.
-        public init(model: String, testAccuracy: Double, bestAccuracy: Double, steps: Int, wallTime: Double, imagesPerSecond: Double, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, standard: Bool) {
+        public init(model: String, testAccuracy: Double, bestAccuracy: Double, steps: Int, wallTime: Double, imagesPerSecond: Double, dataWaitFraction: Double?, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, standard: Bool) {
             self.model = model
             self.testAccuracy = testAccuracy
             self.bestAccuracy = bestAccuracy
             self.steps = steps
             self.wallTime = wallTime
             self.imagesPerSecond = imagesPerSecond
+            self.dataWaitFraction = dataWaitFraction
             self.macs = macs
             self.params = params
             self.baselineMacs = baselineMacs

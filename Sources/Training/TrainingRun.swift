@@ -42,6 +42,9 @@ public final class TrainingRun {
         public var wallTime: Double
         /// Training images per second (evaluation excluded).
         public var imagesPerSecond: Double
+        /// The share of the training time spent waiting for the next batch of data, after the first
+        /// batch (0 when the prefetching kept ahead).
+        public var dataWaitFraction: Double
         /// The separable model beside its standard baseline (`options.model.standard` says which was trained).
         public var cost: CostComparison
     }
@@ -171,7 +174,7 @@ public final class TrainingRun {
                                    data: dataset.source, threads: Parallel.threadCount)))
         let normalization = options.pixelNormalization(for: dataset.kind)
         let wallStart = Date()
-        var trainingSeconds = 0.0, imagesTrained = 0
+        var trainingSeconds = 0.0, dataSeconds = 0.0, imagesTrained = 0
         var emaLoss = 0.0, emaAccuracy = 0.0, emaWeight = 0.0
         var windowLoss = 0.0, windowCorrect = 0, windowImages = 0
         let logEvery = max(1, stepsPerEpoch / 20)
@@ -184,6 +187,8 @@ public final class TrainingRun {
             let lr = schedule.rate(at: step)
             let result = try labels.withUnsafeMutableBufferPointer { l -> SoftmaxCrossEntropy.Result in
                 let n = try loader.next(images: network.input.data, labels: l.baseAddress!)
+                // The first batch of a process cannot be prefetched behind a step: its wait is not counted.
+                if step > firstStep { dataSeconds += Date().timeIntervalSince(stepStart) }
                 return try network.trainStep(labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
             }
             step += 1
@@ -218,10 +223,12 @@ public final class TrainingRun {
         if !evaluatedHere { try evaluate(normalization: normalization, since: wallStart, evaluated) }
         let summary = Summary(testAccuracy: lastAccuracy ?? 0, bestAccuracy: bestAccuracy, steps: totalSteps,
                               wallTime: Date().timeIntervalSince(wallStart),
-                              imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9), cost: cost)
+                              imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9),
+                              dataWaitFraction: trainingSeconds > 0 ? dataSeconds / trainingSeconds : 0, cost: cost)
         try log.write(.summary(.init(model: options.model.displayName, testAccuracy: summary.testAccuracy,
                                      bestAccuracy: summary.bestAccuracy, steps: totalSteps, wallTime: summary.wallTime,
-                                     imagesPerSecond: summary.imagesPerSecond, macs: cost.model.multiplyAccumulates,
+                                     imagesPerSecond: summary.imagesPerSecond, dataWaitFraction: summary.dataWaitFraction,
+                                     macs: cost.model.multiplyAccumulates,
                                      params: cost.model.parameters, baselineMacs: cost.baseline.multiplyAccumulates,
                                      baselineParams: cost.baseline.parameters, standard: options.model.standard)))
         return summary

@@ -106,8 +106,12 @@ enum DataSource {
 
     /// The data set, and what to load to get it again (an absolute path, or "synthetic").
     ///
-    /// - Parameter skipBadImages: in an image folder, leave out files that cannot be decoded.
-    static func load(_ argument: String?, seed: UInt64 = 0, skipBadImages: Bool = false) throws -> (dataset: ImageDataset, location: String) {
+    /// - Parameters:
+    ///   - skipBadImages: in an image folder, leave out files that cannot be decoded.
+    ///   - decodeOnTheFly: in an image folder, decode images as batches need them even when all would
+    ///     fit in memory.
+    static func load(_ argument: String?, seed: UInt64 = 0, skipBadImages: Bool = false,
+                     decodeOnTheFly: Bool = false) throws -> (dataset: ImageDataset, location: String) {
         let environment = ProcessInfo.processInfo.environment["CIFAR10_DIR"]
         if argument == nil && environment == nil && !FileManager.default.fileExists(atPath: "data") {
             throw ValidationError("""
@@ -122,7 +126,8 @@ enum DataSource {
         }
         let url = URL(fileURLWithPath: path).standardizedFileURL
         if ImageFolder.isRoot(url) {
-            let dataset = try ImageFolder.load(from: url, skipBadImages: skipBadImages)
+            let dataset = try ImageFolder.load(from: url, skipBadImages: skipBadImages,
+                                               memoryBudget: decodeOnTheFly ? 0 : ImageFolder.defaultMemoryBudget)
             if !dataset.skipped.isEmpty {
                 note("skipped \(dataset.skipped.count) unreadable image file(s), for example: \(dataset.skipped[0])")
             }

@@ -21,6 +21,9 @@ struct Train: ParsableCommand {
     @Flag(help: "In an image folder, leave out (and count) files that cannot be decoded instead of stopping.")
     var skipBadImages = false
 
+    @Flag(help: "In an image folder, decode images as batches need them, on background threads, even when all would fit in memory.")
+    var decodeOnTheFly = false
+
     @Option(parsing: .unconditional, help: "Epochs to train. (default: 10 unless --steps is given)")
     var epochs: Int?
 
@@ -145,7 +148,8 @@ struct Train: ParsableCommand {
             }
             return location
         }
-        let (dataset, location) = try DataSource.load(dataArgument, seed: resolved?.seed ?? seed ?? 0, skipBadImages: skipBadImages)
+        let (dataset, location) = try DataSource.load(dataArgument, seed: resolved?.seed ?? seed ?? 0, skipBadImages: skipBadImages,
+                                                      decodeOnTheFly: decodeOnTheFly)
         let options: TrainingOptions
         do { options = try resolved ?? choices.options(classCount: dataset.classNames.count) } catch let error as TrainingOptions.OptionError {
             throw error.usageError
@@ -184,12 +188,12 @@ struct Train: ParsableCommand {
                                 "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
                                 "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
                                 "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters,
-                                "skipped_images": dataset.skipped.count]))
+                                "skipped_images": dataset.skipped.count, "data_wait_fraction": summary.dataWaitFraction]))
             return
         }
         print("""
             \(o.model.displayName): test accuracy \(String(format: "%.2f%%", 100 * summary.testAccuracy)) (best \(String(format: "%.2f%%", 100 * summary.bestAccuracy))) after \(summary.steps) steps
-              wall time \(clock(summary.wallTime)), \(String(format: "%.0f", summary.imagesPerSecond)) training images/s
+              wall time \(clock(summary.wallTime)), \(String(format: "%.0f", summary.imagesPerSecond)) training images/s, \(String(format: "%.1f%%", 100 * summary.dataWaitFraction)) of it waiting for data
               separable \(millions(c.model.multiplyAccumulates)) MACs, \(millions(c.model.parameters)) parameters\(o.model.standard ? "" : "  (trained)")
               standard  \(millions(c.baseline.multiplyAccumulates)) MACs, \(millions(c.baseline.parameters)) parameters\(o.model.standard ? "  (trained)" : "")
               MACs ratio \(String(format: "%.3f", c.macsRatio)), parameter ratio \(String(format: "%.3f", c.parameterRatio))
