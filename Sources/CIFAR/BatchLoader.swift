@@ -74,6 +74,9 @@ public final class BatchLoader: @unchecked Sendable {
     public let batchesPerEpoch: Int
     /// The next batch to deliver.
     public private(set) var position = Position(epoch: 0, batch: 0)
+    /// Seconds the last `next` waited for its batch to be assembled: the whole assembly without
+    /// prefetching, only what the prefetch thread had not finished with it (the copy out excluded).
+    public private(set) var lastWaitSeconds = 0.0
 
     private var assembler: Assembler
     private var prefetcher: Prefetcher?
@@ -156,9 +159,13 @@ public final class BatchLoader: @unchecked Sendable {
     public func next(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {
         let count: Int
         if let prefetcher {
+            let before = prefetcher.waitedSeconds
             count = try prefetcher.take(images: images, labels: labels)
+            lastWaitSeconds = prefetcher.waitedSeconds - before
         } else {
+            let start = DispatchTime.now().uptimeNanoseconds
             count = try assembler.assemble(position, batchesPerEpoch: batchesPerEpoch, images: images, labels: labels)
+            lastWaitSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         }
         position = Self.advance(position, batchesPerEpoch: batchesPerEpoch)
         return count

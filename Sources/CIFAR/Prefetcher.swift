@@ -17,6 +17,8 @@ final class Prefetcher: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let batchSize: Int
     private let floatsPerImage: Int
+    /// Seconds `take` spent blocked, waiting for a batch not yet assembled.
+    private(set) var waitedSeconds = 0.0
 
     init(assembler: Assembler, from position: BatchLoader.Position, batchesPerEpoch: Int, floatsPerImage: Int, batchSize: Int) {
         self.assembler = assembler
@@ -53,7 +55,9 @@ final class Prefetcher: @unchecked Sendable {
     ///
     /// - Throws: what assembling it threw (an image that cannot be decoded).
     func take(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {
+        let start = DispatchTime.now().uptimeNanoseconds
         filled.wait()
+        waitedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         defer {
             consumerSlot ^= 1
             free.signal()

@@ -188,7 +188,7 @@ public final class TrainingRun {
             let result = try labels.withUnsafeMutableBufferPointer { l -> SoftmaxCrossEntropy.Result in
                 let n = try loader.next(images: network.input.data, labels: l.baseAddress!)
                 // The first batch of a process cannot be prefetched behind a step: its wait is not counted.
-                if step > firstStep { dataSeconds += Date().timeIntervalSince(stepStart) }
+                if step > firstStep { dataSeconds += loader.lastWaitSeconds }
                 return try network.trainStep(labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
             }
             step += 1

@@ -1,3 +1,4 @@
+import ConvEngine
 import Foundation
 import Testing
 
@@ -38,6 +39,14 @@ import Testing
                                      root.appendingPathComponent("val/dog/0.ppm").path], in: dir)
         #expect(predict.status == 0, "\(predict.err)")
         #expect(["cat", "dog", "emu"].contains { predict.out.contains("\"\($0)\"") }, "\(predict.out)")
+        // JPEG and PNG files (the committed fixtures, made by Pillow), of another size than the model's.
+        let fixtures = try SafeTensors(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/images.safetensors"))
+        for (name, file) in [("photo.jpg", "jpeg_420.file"), ("drawing.png", "png_palette.file")] {
+            try Data(fixtures.entries[file]?.bytes ?? []).write(to: dir.appendingPathComponent(name))
+        }
+        let files = try mobilenet(["predict", "--checkpoint", "pets.safetensors", "photo.jpg", "drawing.png"], in: dir)
+        #expect(files.status == 0 && files.out.hasPrefix("photo.jpg: ") && files.out.contains("\ndrawing.png: "), "\(files.out) \(files.err)")
 
         // A corrupt file stops training, naming it; --skip-bad-images leaves it out and says so.
         try Data("P6\n24 24\n255\n".utf8 + [1, 2, 3]).write(to: root.appendingPathComponent("train/dog/9.ppm"))
