@@ -81,7 +81,7 @@ bench-compare: setup release
 # the counters libFuzzer reads (it found no coverage at all); --disable-dead-strip keeps them linked.
 FUZZ_RUNS ?= 10000000
 FUZZ_SECONDS ?= 3600
-FUZZ_READERS ?= Pickle Archive Records Safetensors Metadata
+FUZZ_READERS ?= Pickle Archive Records Images Safetensors Metadata
 fuzz: setup
 	@for r in $(FUZZ_READERS); do \
 	  (cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer --sanitize=address --disable-dead-strip \

@@ -4,7 +4,7 @@
 // guides the fuzzer and AddressSanitizer catches bad memory accesses in the unsafe loops.
 import PackageDescription
 
-let readers = ["Pickle", "Archive", "Records", "Safetensors", "Metadata"]
+let readers = ["Pickle", "Archive", "Records", "Images", "Safetensors", "Metadata"]
 
 let package = Package(
     name: "MobileNetCPUFuzz",

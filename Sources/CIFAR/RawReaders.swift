@@ -30,6 +30,12 @@ import ConvEngine
         _ = try? ImageFile.decodeNetpbm(bytes, source: "fuzz")
     }
 
+    /// An image file: its header, then the whole decode (JPEG, PNG, PPM/PGM).
+    public static func image(_ bytes: [UInt8]) {
+        _ = try? ImageDecoder.size(of: bytes, source: "fuzz")
+        _ = try? ImageDecoder.decode(bytes, source: "fuzz")
+    }
+
     /// Whether each reader refuses `bytes` with an `EngineError` (for the corpus of known-bad inputs).
     public static func rejects(_ reader: String, _ bytes: [UInt8]) -> Bool {
         func throwsEngineError(_ body: () throws -> Void) -> Bool {
@@ -42,6 +48,7 @@ import ConvEngine
                 let tar = bytes.starts(with: [0x1f, 0x8b]) ? try Gzip.decompress(bytes, source: "corpus", limit: 64 << 20) : bytes
                 _ = try Tar.files(in: tar, source: "corpus")
             }
+        case "images": return throwsEngineError { _ = try ImageDecoder.decode(bytes, source: "corpus") }
         case "records":
             return throwsEngineError { _ = try BinaryBatches.records((bytes, "corpus"), labelBytes: 1, classes: 10) }
                 && throwsEngineError { _ = try ImageFile.decodeNetpbm(bytes, source: "corpus") }

@@ -13,7 +13,7 @@ import Testing
         return names.sorted().map { folder.appendingPathComponent($0) }
     }
 
-    @Test(arguments: ["pickle", "archive", "records"])
+    @Test(arguments: ["pickle", "archive", "records", "images"])
     func everyCorpusFileIsReadOrRefused(_ reader: String) throws {
         let files = Self.files(reader)
         #expect(files.contains { $0.lastPathComponent.hasPrefix("valid-") }, "no seeds for \(reader)")
@@ -22,6 +22,7 @@ import Testing
             switch reader {
             case "pickle": RawCIFARReaders.pickle(bytes)
             case "archive": RawCIFARReaders.archive(bytes)
+            case "images": RawCIFARReaders.image(bytes)
             default: RawCIFARReaders.records(bytes)
             }
             let name = file.lastPathComponent

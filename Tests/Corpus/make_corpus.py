@@ -6,6 +6,7 @@ refused with a clear error, and small valid inputs (`valid-*`) that seed the fuz
 
 `make test` replays every file (CorpusTests); `make fuzz` starts each fuzzer from its folder.
 One folder per reader: pickle, archive (.tar.gz or bare tar), records (CIFAR records, PPM/PGM),
+images (JPEG, PNG),
 safetensors, metadata (checkpoint metadata as key=value lines).
 """
 import gzip
@@ -79,6 +80,25 @@ def records():
     write("records", "bad-ppm-huge-size.ppm", b"P6\n999999999 999999999\n255\n" + bytes(16))
 
 
+def images():
+    """Seeds from the image fixtures (Tests/Fixtures/images.safetensors), and broken files."""
+    path = os.path.join(os.path.dirname(HERE), "Fixtures", "images.safetensors")
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    def fixture(name):
+        begin, end = header[name]["data_offsets"]
+        return raw[8 + n + begin:8 + n + end]
+    for name in ("jpeg_420", "jpeg_grey", "jpeg_progressive", "png_rgb", "png_palette_transparent", "png_grey16", "png_interlaced"):
+        write("images", "valid-" + name, fixture(name + ".file"))
+    jpeg, png = fixture("jpeg_420.file"), fixture("png_rgb.file")
+    write("images", "bad-truncated-jpeg", jpeg[: len(jpeg) * 3 // 4])
+    write("images", "bad-truncated-png", png[: len(png) // 2])
+    # A PNG header claiming 2^31 − 1 square pixels.
+    write("images", "bad-png-huge-size", png[:16] + struct.pack(">II", 0x7FFFFFFF, 0x7FFFFFFF) + png[24:])
+
+
 def safetensors(header, data=b""):
     text = json.dumps(header).encode()
     return struct.pack("<Q", len(text)) + text + data
@@ -122,4 +142,5 @@ if __name__ == "__main__":
     pickles()
     archives()
     records()
+    images()
     checkpoints()
