@@ -4,8 +4,8 @@ import Dispatch
 import Foundation
 
 /// Measures a model's training and inference speed on random data, layer by layer, beside what
-/// OpenBLAS alone achieves on the same GEMM shapes. Every figure is the median of repeated runs after
-/// warm-up, measured in one process.
+/// OpenBLAS alone achieves on the GEMMs of the plain lowering of the same layers. Every figure is the
+/// median of repeated runs after warm-up, measured in one process.
 public struct Benchmark {
     /// One layer's figures for one batch.
     public struct Layer: Sendable {
@@ -44,6 +44,8 @@ public struct Benchmark {
         public var batchSize: Int
         /// Threads the engine used (`Parallel.threadCount`).
         public var threads: Int
+        /// How the convolutions ran.
+        public var convolutionAlgorithm: ConvolutionAlgorithm
         /// MACs per image, as the paper counts them.
         public var multiplyAccumulatesPerImage: Int
         /// Counted parameters.
@@ -72,15 +74,19 @@ public struct Benchmark {
     public var repeats: Int
     /// Untimed repetitions first.
     public var warmup: Int
+    /// How the convolutions run.
+    public var convolutionAlgorithm: ConvolutionAlgorithm
 
     /// Describes a benchmark.
-    public init(configuration: ModelConfiguration, batchSize: Int = 128, repeats: Int = 10, warmup: Int = 2) throws {
+    public init(configuration: ModelConfiguration, batchSize: Int = 128, repeats: Int = 10, warmup: Int = 2,
+                convolutionAlgorithm: ConvolutionAlgorithm = .auto) throws {
         try require(batchSize > 0, "batch size must be positive, got \(batchSize)")
         try require(repeats > 0 && warmup >= 0, "repeats must be positive and warm-up not negative")
         self.configuration = configuration
         self.batchSize = batchSize
         self.repeats = repeats
         self.warmup = warmup
+        self.convolutionAlgorithm = convolutionAlgorithm
     }
 
     static func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -96,7 +102,7 @@ public struct Benchmark {
 
     /// Runs the measurements; `progress` is told what is being measured.
     public func run(progress: (String) -> Void = { _ in }) throws -> Result {
-        let network = try configuration.makeNetwork(maxBatchSize: batchSize, seed: 1)
+        let network = try configuration.makeNetwork(maxBatchSize: batchSize, seed: 1, convolutionAlgorithm: convolutionAlgorithm)
         let optimizer = try SGD(parameters: network.trainableParameters, momentum: 0.9)
         let loss = try SoftmaxCrossEntropy()
         var generator = RandomGenerator(seed: 2)
@@ -122,21 +128,24 @@ public struct Benchmark {
         progress("layers")
         let count = network.entries.count
         var forward = Array(repeating: [Double](), count: count), backward = Array(repeating: [Double](), count: count)
-        var gemms = Array(repeating: [GemmTrace.Call](), count: count)
         network.train()
         try labels.withUnsafeBufferPointer { l in
             for r in 0..<(warmup + repeats) {
-                let timer = LayerTimer(layerCount: count, recordingGemms: r == 0)
-                try network.forward(timer: timer)
+                let timer = LayerTimer(layerCount: count)
+                try network.forward(observer: timer)
                 _ = try loss.evaluate(logits: network.output, labels: l, gradient: network.outputGradient)
                 network.zeroGradients()
-                try network.backward(timer: timer)
-                if r == 0 { gemms = timer.gemmCalls ?? gemms }
+                try network.backward(observer: timer)
                 if r >= warmup { for i in 0..<count { forward[i].append(timer.forward[i]); backward[i].append(timer.backward[i]) } }
             }
         }
 
         progress("OpenBLAS on the same GEMM shapes")
+        // What the design's plain lowering would multiply for each layer (im2col + GEMM, or one GEMM),
+        // whatever path the layer actually takes: the reference a layer's time is compared with.
+        let gemms = network.entries.indices.map { i in
+            Self.loweredProducts(network.entries[i].layer, input: network.shapes[i], inputGradient: i > 0)
+        }
         var rates: [GemmTrace.Call: Double] = [:]
         for call in Set(gemms.joined()) { rates[call] = Self.gemmRate(call, repeats: repeats) }
 
@@ -154,10 +163,32 @@ public struct Benchmark {
         }
         let cost = ModelCost(name: configuration.displayName, network: network)
         return Result(model: configuration.displayName, batchSize: batchSize, threads: Parallel.threadCount,
+                      convolutionAlgorithm: convolutionAlgorithm,
                       multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
                       trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,
                       gemmRates: rates.map { ($0.key, $0.value) }.sorted { $0.0.m * $0.0.n * $0.0.k > $1.0.m * $1.0.n * $1.0.k },
                       peakResidentBytes: Self.peakResidentBytes())
+    }
+
+    /// The GEMMs im2col + GEMM would issue for a layer's passes at its prepared shape: forward
+    /// `Y = X̂ · Wᵀ`, backward `dW = dYᵀ · X̂` and, when the input gradient is wanted, `dX̂ = dY · W`;
+    /// none for layers without a product.
+    static func loweredProducts(_ layer: ConvEngine.Layer, input: Shape, inputGradient: Bool) -> [GemmTrace.Call] {
+        let rows: Int, outputs: Int, width: Int
+        switch layer {
+        case let conv as Conv2D:
+            guard let output = conv.outputShape else { return [] }
+            (rows, outputs, width) = (output.count / output.channels, conv.outputChannels, conv.kernelSize * conv.kernelSize * conv.inputChannels)
+        case let pointwise as PointwiseConv2D:
+            (rows, outputs, width) = (input.count / input.channels, pointwise.outputChannels, pointwise.inputChannels)
+        case let linear as Linear:
+            (rows, outputs, width) = (input.batch, linear.outputFeatures, linear.inputFeatures)
+        default:
+            return []
+        }
+        return [GemmTrace.Call(m: rows, n: outputs, k: width, transposeB: true),
+                GemmTrace.Call(m: outputs, n: width, k: rows, transposeA: true)]
+            + (inputGradient ? [GemmTrace.Call(m: rows, n: width, k: outputs)] : [])
     }
 
     /// OpenBLAS's GFLOP/s on one shape (median over repeats, at least ~20 ms of work each).
@@ -186,5 +217,26 @@ public struct Benchmark {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss * 1024
+    }
+}
+
+/// Per-layer seconds of one forward and one backward pass, taken as a `LayerObserver`.
+final class LayerTimer: LayerObserver {
+    /// Forward seconds per layer.
+    var forward: [Double]
+    /// Backward seconds per layer.
+    var backward: [Double]
+    private var start: UInt64 = 0
+
+    init(layerCount: Int) {
+        forward = [Double](repeating: 0, count: layerCount)
+        backward = [Double](repeating: 0, count: layerCount)
+    }
+
+    func layerWillRun(_ index: Int, backward: Bool) { start = DispatchTime.now().uptimeNanoseconds }
+
+    func layerDidRun(_ index: Int, backward isBackward: Bool) {
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        if isBackward { backward[index] += seconds } else { forward[index] += seconds }
     }
 }

@@ -124,15 +124,17 @@ public enum LayerSpec: Equatable, Sendable {
     }
 
     /// Builds the engine's layer (allocating its parameters).
-    public func makeLayer() throws -> Layer {
+    ///
+    /// - Parameter algorithm: how its convolutions run (`auto`: chosen per shape).
+    public func makeLayer(algorithm: ConvolutionAlgorithm = .auto) throws -> Layer {
         switch self {
         case let .conv(inputs, outputs, kernel, stride, padding, bias):
             return try Conv2D(inputChannels: inputs, outputChannels: outputs, kernelSize: kernel, stride: stride,
-                              padding: padding, bias: bias)
+                              padding: padding, bias: bias, algorithm: algorithm)
         case let .depthwise(channels, kernel, stride, padding, bias):
             return try DepthwiseConv2D(channels: channels, kernelSize: kernel, stride: stride, padding: padding, bias: bias)
         case let .pointwise(inputs, outputs, bias):
-            return try PointwiseConv2D(inputChannels: inputs, outputChannels: outputs, bias: bias)
+            return try PointwiseConv2D(inputChannels: inputs, outputChannels: outputs, bias: bias, algorithm: algorithm)
         case let .batchNorm(channels):
             return try BatchNorm(channels: channels)
         case .relu:

@@ -117,8 +117,10 @@ public struct ModelConfiguration: Equatable, Sendable {
     }
 
     /// The layers, named by their `nn.Sequential` index in the equivalent PyTorch module.
-    public func layers() throws -> [Sequential.Entry] {
-        try plan().map { Sequential.Entry($0.name, try $0.spec.makeLayer()) }
+    ///
+    /// - Parameter algorithm: how the convolutions run (`auto`: chosen per shape).
+    public func layers(algorithm: ConvolutionAlgorithm = .auto) throws -> [Sequential.Entry] {
+        try plan().map { Sequential.Entry($0.name, try $0.spec.makeLayer(algorithm: algorithm)) }
     }
 
     /// Bytes that training this model at `batchSize` holds, estimated from the plan: parameters with
@@ -155,14 +157,16 @@ public struct ModelConfiguration: Equatable, Sendable {
     /// He for MobileNet with batch norm).
     public var defaultInitializer: WeightInitializer { family == .seed ? .glorotUniform : .heNormal }
 
-    /// Builds the network for batches of up to `maxBatchSize` and initialises its weights.
+    /// Builds the network for batches of up to `maxBatchSize` and initialises its weights (the same
+    /// weights whatever `convolutionAlgorithm` runs the convolutions).
     ///
     /// - Throws: `EngineError.invalidArgument` before allocating anything when the network would not
     ///   fit in the machine's memory (`checkMemory`), or for a non-positive batch size.
-    public func makeNetwork(maxBatchSize: Int, seed: UInt64 = 0, initializer: WeightInitializer? = nil) throws -> Sequential {
+    public func makeNetwork(maxBatchSize: Int, seed: UInt64 = 0, initializer: WeightInitializer? = nil,
+                            convolutionAlgorithm: ConvolutionAlgorithm = .auto) throws -> Sequential {
         try require(maxBatchSize > 0, "batch size must be positive, got \(maxBatchSize)")
         try checkMemory(batchSize: maxBatchSize)
-        let network = try Sequential(layers(), itemShape: itemShape, maxBatchSize: maxBatchSize, seed: seed)
+        let network = try Sequential(layers(algorithm: convolutionAlgorithm), itemShape: itemShape, maxBatchSize: maxBatchSize, seed: seed)
         var generator = RandomGenerator(seed: seed)
         let initializer = initializer ?? defaultInitializer
         for (_, p) in network.namedParameters where p.isWeight { try initializer.fill(p, generator: &generator) }

@@ -98,8 +98,9 @@ public final class TrainingRun {
     ///   - log: where events go.
     ///   - resume: a checkpoint to continue from.
     ///   - purpose: what this process does, recorded in the locks for a refused second writer.
+    ///   - convolutionAlgorithm: how the convolutions run (a matter of speed only; not recorded).
     public init(options: TrainingOptions, dataset: ImageDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
-                resume: SafeTensors? = nil, purpose: String = "training") throws {
+                resume: SafeTensors? = nil, purpose: String = "training", convolutionAlgorithm: ConvolutionAlgorithm = .auto) throws {
         try options.validate()
         guard options.model.classCount == dataset.classNames.count else {
             throw EngineError.invalidArgument("the model has \(options.model.classCount) classes but the data has \(dataset.classNames.count)")
@@ -127,7 +128,8 @@ public final class TrainingRun {
             try url.flatMap { try FileLock(guarding: $0, purpose: purpose) }
         }
         try options.model.checkMemory(batchSize: options.batchSize)
-        network = try options.model.makeNetwork(maxBatchSize: options.batchSize, seed: options.seed)
+        network = try options.model.makeNetwork(maxBatchSize: options.batchSize, seed: options.seed,
+                                                convolutionAlgorithm: convolutionAlgorithm)
         optimizer = try options.makeOptimizer(network.trainableParameters)
         loss = try SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
         schedule = try options.makeSchedule(totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)

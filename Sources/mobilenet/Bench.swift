@@ -25,6 +25,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also measure the standard-convolution baseline and compare wall-clock with MACs.")
     var compareStandard = false
 
+    @Option(help: "How convolutions run: auto, im2col (the plain lowering), direct or winograd; repeat it to measure several side by side.")
+    var convAlgorithm: [ConvolutionAlgorithm] = [.auto]
+
     @Flag(help: "Print everything as JSON.")
     var json = false
 
@@ -41,13 +44,16 @@ struct Bench: ParsableCommand {
         var configurations = [configuration.separable]
         if compareStandard || configuration.standard { configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration] }
         var results: [Benchmark.Result] = []
-        for c in configurations {
-            results.append(try Benchmark(configuration: c, batchSize: batchSize, repeats: repeats).run { note("\(c.displayName): \($0)…") })
+        for algorithm in convAlgorithm {
+            for c in configurations {
+                let benchmark = try Benchmark(configuration: c, batchSize: batchSize, repeats: repeats, convolutionAlgorithm: algorithm)
+                results.append(try benchmark.run { note("\(c.displayName), \(algorithm.rawValue) convolutions: \($0)…") })
+            }
         }
         if json {
             var object: [String: Any] = ["cpu_cores": ProcessInfo.processInfo.activeProcessorCount, "openblas_core": BLAS.coreName,
                                          "results": results.map(Self.dictionary)]
-            if results.count == 2 {
+            if results.count == 2 && configurations.count == 2 {
                 object["macs_ratio"] = Double(results[0].multiplyAccumulatesPerImage) / Double(results[1].multiplyAccumulatesPerImage)
                 object["train_time_ratio"] = results[0].trainStepSeconds / results[1].trainStepSeconds
                 object["inference_time_ratio"] = results[0].inferenceSeconds / results[1].inferenceSeconds
@@ -56,7 +62,14 @@ struct Bench: ParsableCommand {
             return
         }
         for r in results { print(Self.table(r)) }
-        if results.count == 2 {
+        if convAlgorithm.count > 1 {
+            print("\nside by side (training / inference images/s):")
+            for r in results {
+                print(String(format: "  %-32@ %-9@ %9.1f %9.1f", r.model as NSString, r.convolutionAlgorithm.rawValue as NSString,
+                             r.trainImagesPerSecond, r.inferenceImagesPerSecond))
+            }
+        }
+        if results.count == 2 && configurations.count == 2 {
             let (m, b) = (results[0], results[1])
             print(String(format: "\n%@ against its baseline: MACs ratio %.3f, training time ratio %.3f, inference time ratio %.3f",
                          m.model, Double(m.multiplyAccumulatesPerImage) / Double(b.multiplyAccumulatesPerImage),
@@ -67,7 +80,8 @@ struct Bench: ParsableCommand {
     }
 
     static func table(_ r: Benchmark.Result) -> String {
-        var lines = [String(format: "%@, batch %d, %d threads (OpenBLAS %@)", r.model, r.batchSize, r.threads, BLAS.coreName),
+        var lines = [String(format: "%@, batch %d, %d threads (OpenBLAS %@), %@ convolutions", r.model, r.batchSize, r.threads, BLAS.coreName,
+                            r.convolutionAlgorithm.rawValue),
                      String(format: "  training   %8.1f img/s  (%.2f ms/step)", r.trainImagesPerSecond, 1000 * r.trainStepSeconds),
                      String(format: "  inference  %8.1f img/s  (%.2f ms/batch)", r.inferenceImagesPerSecond, 1000 * r.inferenceSeconds),
                      String(format: "  peak resident memory %.0f MB", Double(r.peakResidentBytes) / 1e6), "",
@@ -81,7 +95,7 @@ struct Bench: ParsableCommand {
                                 1000 * l.forwardSeconds, 1000 * l.backwardSeconds, 100 * share, l.forwardGFLOPs, l.backwardGFLOPs, gemm, bandwidth))
         }
         if r.layers.contains(where: \.fusedIntoPrevious) { lines.append("  * done by the layer before it, in the same passes over memory") }
-        lines.append("\n  OpenBLAS sgemm on the network's shapes, as BLAS.gemm runs it (m × n × k, transposes): GFLOP/s")
+        lines.append("\n  OpenBLAS sgemm on the plain lowering's shapes, as BLAS.gemm runs it (m × n × k, transposes): GFLOP/s")
         for (call, gflops) in r.gemmRates.prefix(12) {
             lines.append(String(format: "    %6d × %5d × %5d %@%@  %6.1f", call.m, call.n, call.k, call.transposeA ? "Aᵀ" : "  ", call.transposeB ? "Bᵀ" : "  ", gflops))
         }
@@ -89,7 +103,8 @@ struct Bench: ParsableCommand {
     }
 
     static func dictionary(_ r: Benchmark.Result) -> [String: Any] {
-        ["model": r.model, "batch_size": r.batchSize, "threads": r.threads, "macs_per_image": r.multiplyAccumulatesPerImage,
+        ["model": r.model, "batch_size": r.batchSize, "threads": r.threads, "conv_algorithm": r.convolutionAlgorithm.rawValue,
+         "macs_per_image": r.multiplyAccumulatesPerImage,
          "params": r.parameters, "train_images_per_second": r.trainImagesPerSecond, "inference_images_per_second": r.inferenceImagesPerSecond,
          "train_step_seconds": r.trainStepSeconds, "inference_seconds": r.inferenceSeconds, "peak_resident_bytes": r.peakResidentBytes,
          "layers": r.layers.map { l -> [String: Any] in

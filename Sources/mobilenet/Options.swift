@@ -9,6 +9,7 @@ extension TrainingOptions.ScheduleKind: ExpressibleByArgument {}
 extension TrainingOptions.NormalizationKind: ExpressibleByArgument {}
 extension CIFARVariant: ExpressibleByArgument {}
 extension CIFARFormat: ExpressibleByArgument {}
+extension ConvolutionAlgorithm: ExpressibleByArgument {}
 
 /// The options that choose a model, shared by `train`, `summary` and `bench`. Each is nil when not
 /// given, so that a resumed run can tell a given option from a default.

@@ -71,6 +71,9 @@ struct Train: ParsableCommand {
             help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
+    @Option(help: "How convolutions run: auto (the fastest measured per shape), im2col (the plain lowering), direct or winograd (wherever they apply).")
+    var convAlgorithm: ConvolutionAlgorithm = .auto
+
     @Option(parsing: .unconditional, help: "Evaluate every this many steps. (default: every epoch)")
     var evalEvery: Int?
 
@@ -161,7 +164,7 @@ struct Train: ParsableCommand {
         do {
             run = try TrainingRun(options: options, dataset: dataset, dataLocation: location,
                                   checkpoint: checkpointPath.map { URL(fileURLWithPath: $0) }, log: log, resume: resumeFile,
-                                  purpose: purpose)
+                                  purpose: purpose, convolutionAlgorithm: convAlgorithm)
         } catch let error as TrainingOptions.OptionError {
             throw error.usageError
         }

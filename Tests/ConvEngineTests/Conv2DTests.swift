@@ -2,27 +2,34 @@
 import Testing
 
 @Suite struct Conv2DTests {
+    /// The path a case is meant to take under `auto` (im2col cut into per-slice blocks or whole-batch
+    /// chunks, with the chunk's images for Winograd when it matters).
+    enum Expected: Hashable, Sendable {
+        case direct, winograd(chunkImages: Int? = nil), sliced, chunked
+    }
+
     struct Case: CustomStringConvertible, Sendable {
         var n, h, w, cin, cout, k, s, p: Int
         var bias = true
         var maxColumnFloats = Conv2D.defaultMaxColumnFloats
+        var path: Expected
         var description: String { "\(n)x\(h)x\(w)x\(cin)→\(cout) k\(k) s\(s) p\(p)\(bias ? " bias" : "") cap \(maxColumnFloats)" }
     }
 
     static let cases: [Case] = [
-        Case(n: 2, h: 7, w: 6, cin: 5, cout: 7, k: 3, s: 1, p: 1),
-        Case(n: 3, h: 9, w: 8, cin: 3, cout: 10, k: 3, s: 2, p: 0, bias: false),
-        Case(n: 2, h: 8, w: 5, cin: 6, cout: 4, k: 3, s: 2, p: 1),
-        Case(n: 2, h: 11, w: 8, cin: 4, cout: 9, k: 5, s: 2, p: 2),
-        Case(n: 2, h: 5, w: 3, cin: 17, cout: 6, k: 1, s: 1, p: 0),
+        Case(n: 2, h: 7, w: 6, cin: 5, cout: 7, k: 3, s: 1, p: 1, path: .chunked),
+        Case(n: 3, h: 9, w: 8, cin: 3, cout: 10, k: 3, s: 2, p: 0, bias: false, path: .direct),
+        Case(n: 2, h: 8, w: 5, cin: 6, cout: 4, k: 3, s: 2, p: 1, path: .chunked),
+        Case(n: 2, h: 11, w: 8, cin: 4, cout: 9, k: 5, s: 2, p: 2, path: .direct),
+        Case(n: 2, h: 5, w: 3, cin: 17, cout: 6, k: 1, s: 1, p: 0, path: .chunked),
         // 32 and 16 input channels at stride 1: the direct kernels, dx through the flipped filters
         // (with 16, six pixels of 16 at a time).
-        Case(n: 2, h: 4, w: 5, cin: 32, cout: 9, k: 3, s: 1, p: 1),
-        Case(n: 2, h: 3, w: 9, cin: 16, cout: 16, k: 3, s: 1, p: 1),
+        Case(n: 2, h: 4, w: 5, cin: 32, cout: 9, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 2, h: 3, w: 9, cin: 16, cout: 16, k: 3, s: 1, p: 1, path: .direct),
         // 64 input channels, 3×3 at stride 1: Winograd, with a tile past the edge down and across.
-        Case(n: 2, h: 3, w: 5, cin: 64, cout: 5, k: 3, s: 1, p: 1),
+        Case(n: 2, h: 3, w: 5, cin: 64, cout: 5, k: 3, s: 1, p: 1, path: .winograd()),
         // A cap of one image's columns forces one GEMM per image.
-        Case(n: 3, h: 6, w: 7, cin: 5, cout: 3, k: 3, s: 1, p: 1, maxColumnFloats: 6 * 7 * 45),
+        Case(n: 3, h: 6, w: 7, cin: 5, cout: 3, k: 3, s: 1, p: 1, maxColumnFloats: 6 * 7 * 45, path: .chunked),
     ]
 
     func make(_ c: Case) throws -> Conv2D {
@@ -55,39 +62,39 @@ import Testing
     /// layers whose weights are too large for partials (chunks, GEMMs in bands). The naive results,
     /// and the same bits on one thread or two.
     static let largeCases: [Case] = [
-        Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 1, p: 1),
-        Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 2, p: 1),
+        Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 2, p: 1, path: .direct),
         // Odd widths, a 5×5 window with padding 2, 40 outputs (a block of 32 and 8 more).
-        Case(n: 6, h: 13, w: 11, cin: 3, cout: 40, k: 5, s: 1, p: 2),
-        Case(n: 6, h: 13, w: 15, cin: 4, cout: 40, k: 5, s: 2, p: 2),
+        Case(n: 6, h: 13, w: 11, cin: 3, cout: 40, k: 5, s: 1, p: 2, path: .direct),
+        Case(n: 6, h: 13, w: 15, cin: 4, cout: 40, k: 5, s: 2, p: 2, path: .direct),
         // MobileNet 0.5's stem: 16 outputs, two registers of eight and no block of 32; and 13 = 8 + 5.
-        Case(n: 8, h: 32, w: 32, cin: 3, cout: 16, k: 3, s: 1, p: 1),
-        Case(n: 8, h: 17, w: 15, cin: 3, cout: 13, k: 3, s: 2, p: 1),
+        Case(n: 8, h: 32, w: 32, cin: 3, cout: 16, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 8, h: 17, w: 15, cin: 3, cout: 13, k: 3, s: 2, p: 1, path: .direct),
         // 32 channels at stride 1 (direct, dx by the forward kernel over the flipped filters): SeedNet
         // baseline's layer; 40 outputs at an odd width; no padding (dy padded by 2 for dx); 64 outputs.
-        Case(n: 8, h: 16, w: 16, cin: 32, cout: 32, k: 3, s: 1, p: 1),
-        Case(n: 5, h: 9, w: 11, cin: 32, cout: 40, k: 3, s: 1, p: 1),
-        Case(n: 5, h: 10, w: 9, cin: 32, cout: 32, k: 3, s: 1, p: 0),
-        Case(n: 3, h: 8, w: 8, cin: 32, cout: 64, k: 3, s: 1, p: 1),
+        Case(n: 8, h: 16, w: 16, cin: 32, cout: 32, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 5, h: 9, w: 11, cin: 32, cout: 40, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 5, h: 10, w: 9, cin: 32, cout: 32, k: 3, s: 1, p: 0, path: .direct),
+        Case(n: 3, h: 8, w: 8, cin: 32, cout: 64, k: 3, s: 1, p: 1, path: .direct),
         // 128 channels (Winograd, ahead of direct), and a 5×5 window over 32 (direct).
-        Case(n: 3, h: 6, w: 7, cin: 128, cout: 48, k: 3, s: 1, p: 1),
-        Case(n: 3, h: 9, w: 10, cin: 32, cout: 32, k: 5, s: 1, p: 2),
+        Case(n: 3, h: 6, w: 7, cin: 128, cout: 48, k: 3, s: 1, p: 1, path: .winograd()),
+        Case(n: 3, h: 9, w: 10, cin: 32, cout: 32, k: 5, s: 1, p: 2, path: .direct),
         // 16 channels: dx has six pixels of 16 outputs at a time (MobileNet 0.5 baseline's 16→32).
-        Case(n: 8, h: 16, w: 16, cin: 16, cout: 32, k: 3, s: 1, p: 1),
+        Case(n: 8, h: 16, w: 16, cin: 16, cout: 32, k: 3, s: 1, p: 1, path: .direct),
         // 24 outputs (six pixels of 16, then pairs of 8) and 13 (8 + 5), odd widths.
-        Case(n: 4, h: 9, w: 13, cin: 16, cout: 24, k: 3, s: 1, p: 1),
-        Case(n: 4, h: 7, w: 11, cin: 16, cout: 13, k: 3, s: 1, p: 1),
-        Case(n: 8, h: 16, w: 16, cin: 8, cout: 32, k: 3, s: 1, p: 1),
-        Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1),
-        Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0),
+        Case(n: 4, h: 9, w: 13, cin: 16, cout: 24, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 4, h: 7, w: 11, cin: 16, cout: 13, k: 3, s: 1, p: 1, path: .direct),
+        Case(n: 8, h: 16, w: 16, cin: 8, cout: 32, k: 3, s: 1, p: 1, path: .sliced),
+        Case(n: 9, h: 16, w: 15, cin: 32, cout: 24, k: 3, s: 2, p: 1, path: .sliced),
+        Case(n: 8, h: 16, w: 16, cin: 64, cout: 64, k: 1, s: 1, p: 0, path: .sliced),
         // Winograd: odd sizes (tiles past the edge), padding 0 and 2 (dx's window then pads 2 and 0).
-        Case(n: 3, h: 10, w: 9, cin: 64, cout: 48, k: 3, s: 1, p: 1),
-        Case(n: 2, h: 7, w: 8, cin: 64, cout: 64, k: 3, s: 1, p: 0),
-        Case(n: 2, h: 4, w: 5, cin: 72, cout: 16, k: 3, s: 1, p: 2),
+        Case(n: 3, h: 10, w: 9, cin: 64, cout: 48, k: 3, s: 1, p: 1, path: .winograd()),
+        Case(n: 2, h: 7, w: 8, cin: 64, cout: 64, k: 3, s: 1, p: 0, path: .winograd()),
+        Case(n: 2, h: 4, w: 5, cin: 72, cout: 16, k: 3, s: 1, p: 2, path: .winograd()),
         // A cap that leaves room for two images' tiles: chunks of 2, 2 and 1.
-        Case(n: 5, h: 6, w: 6, cin: 64, cout: 32, k: 3, s: 1, p: 1, maxColumnFloats: 60480),
-        Case(n: 4, h: 2, w: 2, cin: 512, cout: 1024, k: 3, s: 1, p: 1),
-        Case(n: 4, h: 4, w: 4, cin: 512, cout: 1024, k: 3, s: 2, p: 1),
+        Case(n: 5, h: 6, w: 6, cin: 64, cout: 32, k: 3, s: 1, p: 1, maxColumnFloats: 60480, path: .winograd(chunkImages: 2)),
+        Case(n: 4, h: 2, w: 2, cin: 512, cout: 1024, k: 3, s: 1, p: 1, path: .winograd()),
+        Case(n: 4, h: 4, w: 4, cin: 512, cout: 1024, k: 3, s: 2, p: 1, path: .chunked),
     ]
 
     @Test(arguments: largeCases)
@@ -114,30 +121,56 @@ import Testing
         #expect(runs[0].dweight == runs[1].dweight && runs[0].dbias == runs[1].dbias)
     }
 
-    /// The cases above take the path they are meant to test.
-    @Test func largeCasesCoverEveryPath() throws {
-        var paths: [String] = []
-        for c in Self.largeCases {
-            let g = try WindowGeometry(input: .nhwc(c.n, c.h, c.w, c.cin), kernel: c.k, stride: c.s, padding: c.p, role: "conv")
-            switch Conv2D.path(for: g, outputChannels: c.cout, maxColumnFloats: c.maxColumnFloats) {
-            case .direct: paths.append("direct")
-            case .winograd: paths.append("winograd")
-            case .column(let plan): paths.append(plan.isSliced ? "sliced" : "chunked")
-            }
+    /// Every case above takes the path it states (under `auto`), so each path's tests test it.
+    @Test(arguments: cases + largeCases)
+    func everyCaseTakesThePathItStates(_ c: Case) throws {
+        let g = try WindowGeometry(input: .nhwc(c.n, c.h, c.w, c.cin), kernel: c.k, stride: c.s, padding: c.p, role: "conv")
+        let actual: Expected
+        switch ConvolutionPolicy.plan(g, outputChannels: c.cout, algorithm: .auto, maxColumnFloats: c.maxColumnFloats) {
+        case .direct: actual = .direct
+        case .winograd(let plan): actual = .winograd(chunkImages: c.path == .winograd() ? nil : plan.chunkImages)
+        case .column(let plan): actual = plan.isSliced ? .sliced : .chunked
         }
-        #expect(paths == ["direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct", "direct",
-                          "winograd", "direct", "direct", "direct", "direct", "sliced", "sliced", "sliced",
-                          "winograd", "winograd", "winograd", "winograd", "winograd", "chunked"])
-        let g = try WindowGeometry(input: .nhwc(5, 6, 6, 64), kernel: 3, stride: 1, padding: 1, role: "conv")
-        guard case .winograd(let plan) = Conv2D.path(for: g, outputChannels: 32, maxColumnFloats: 60480) else { return }
-        #expect(plan.chunkImages == 2)
+        #expect(actual == c.path)
+        let conv = try make(c)
+        _ = try conv.prepare(for: .nhwc(c.n, c.h, c.w, c.cin))
+        #expect(conv.path == [.direct: .direct, .sliced: .im2col, .chunked: .im2col][c.path] ?? .winograd)
+    }
+
+    /// A forced algorithm runs wherever it applies (else im2row + GEMM) and gives the naive loop's
+    /// results and gradients, on strides, paddings and channel counts of every kind.
+    @Test(arguments: [ConvolutionAlgorithm.im2col, .direct, .winograd])
+    func forcedAlgorithmsMatchTheNaiveLoops(_ algorithm: ConvolutionAlgorithm) throws {
+        for c in Self.cases + Self.largeCases.filter({ $0.cin <= 128 }) {
+            let conv = try Conv2D(inputChannels: c.cin, outputChannels: c.cout, kernelSize: c.k, stride: c.s, padding: c.p,
+                                  bias: c.bias, maxColumnFloats: c.maxColumnFloats, algorithm: algorithm)
+            randomize(conv.weight, seed: 1)
+            if let b = conv.bias { randomize(b, seed: 2) }
+            let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 6)
+            let y = try conv.forward(x)
+            let applies: Bool
+            switch algorithm {
+            case .im2col, .auto: applies = true
+            case .direct: applies = c.cin <= ConvolutionPolicy.stemChannels || (c.s == 1 && c.cin % 16 == 0)
+            case .winograd: applies = c.k == 3 && c.s == 1
+            }
+            #expect(conv.path == (applies ? [.im2col: .im2col, .direct: .direct][algorithm] ?? .winograd : .im2col), "\(c)")
+            let ref = referenceConv(x, weight: Array(conv.weight.value.buffer), bias: conv.bias.map { Array($0.value.buffer) },
+                                    outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+            #expect(relativeError(y.scalars, ref.values) <= 1e-5, "\(algorithm) \(c)")
+            let dy = Tensor.random(ref.shape, seed: 7)
+            let dx = try conv.backward(dy, input: x, output: y)
+            let grads = referenceConvBackward(x, weight: Array(conv.weight.value.buffer), dy: dy, kernel: c.k, stride: c.s, padding: c.p)
+            #expect(relativeError(dx.scalars, grads.dx) <= 1e-5 && relativeError(Array(conv.weight.gradient.buffer), grads.dweight) <= 1e-5,
+                    "\(algorithm) \(c)")
+        }
     }
 
     /// Winograd's buffers keep within the column cap: in chunks of images, and past one image's
     /// buffers the layer takes another path (here, with 72 channels, the column path).
     @Test func winogradKeepsWithinTheColumnCap() throws {
         let g = try WindowGeometry(input: .nhwc(4, 8, 8, 72), kernel: 3, stride: 1, padding: 1, role: "conv")
-        func path(cap: Int) -> Conv2D.Path { Conv2D.path(for: g, outputChannels: 64, maxColumnFloats: cap) }
+        func path(cap: Int) -> Conv2D.Plan { ConvolutionPolicy.plan(g, outputChannels: 64, algorithm: .auto, maxColumnFloats: cap) }
         guard case .winograd(let whole) = path(cap: Conv2D.defaultMaxColumnFloats),
               case .winograd(let single) = path(cap: whole.minimumScratchCount) else {
             Issue.record("expected Winograd")
@@ -151,24 +184,23 @@ import Testing
         }
     }
 
-    /// The direct and Winograd paths run no im2row GEMM, but record the whole-batch products it
-    /// would issue, which `bench` times OpenBLAS on.
-    @Test(arguments: [32, 64])
-    func directAndWinogradLayersRecordTheProductsTheyStandFor(_ cin: Int) throws {
-        let conv = try make(Case(n: 2, h: 6, w: 6, cin: cin, cout: 8, k: 3, s: 1, p: 1))
-        let x = Tensor.random([2, 6, 6, cin], seed: 8)
-        let forwardTrace = GemmTrace(), backwardTrace = GemmTrace()
-        let y = try GemmTrace.$current.withValue(forwardTrace) { try conv.forward(x) }
-        _ = try GemmTrace.$current.withValue(backwardTrace) { try conv.backward(y, input: x, output: y) }
-        let (rows, width) = (2 * 6 * 6, 9 * cin)
-        #expect(forwardTrace.calls == [GemmTrace.Call(m: rows, n: 8, k: width, transposeB: true)])
-        #expect(backwardTrace.calls == [GemmTrace.Call(m: 8, n: width, k: rows, transposeA: true),
-                                        GemmTrace.Call(m: rows, n: width, k: 8)])
+    /// GemmTrace records only the products `BLAS.gemm` computes for the caller: none for the direct
+    /// kernels, whose work is their own.
+    @Test func directLayersIssueNoGEMM() throws {
+        let conv = try make(Case(n: 2, h: 6, w: 6, cin: 32, cout: 8, k: 3, s: 1, p: 1, path: .direct))
+        let x = Tensor.random([2, 6, 6, 32], seed: 8)
+        let trace = GemmTrace()
+        try GemmTrace.$current.withValue(trace) {
+            let y = try conv.forward(x)
+            _ = try conv.backward(y, input: x, output: y)
+        }
+        #expect(conv.path == .direct && trace.calls.isEmpty)
     }
 
+    /// A cap of one image's columns: one GEMM per image, the same result as the whole batch at once.
     @Test func chunkingGivesTheSameResultAsOneGEMM() throws {
-        let chunked = try make(Self.cases[8])
-        var c = Self.cases[8]
+        var c = Case(n: 3, h: 6, w: 7, cin: 5, cout: 3, k: 3, s: 1, p: 1, maxColumnFloats: 6 * 7 * 45, path: .chunked)
+        let chunked = try make(c)
         c.maxColumnFloats = Conv2D.defaultMaxColumnFloats
         let single = try make(c)
         let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 5)

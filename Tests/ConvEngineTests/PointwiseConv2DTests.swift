@@ -10,14 +10,16 @@ import Testing
     }
 
     /// The last two have 32 input channels, which take the direct kernels
-    /// (`PointwiseConv2D.directKernelChannels`).
-    @Test(arguments: [(2, 5, 3, 19, 11, true), (3, 4, 7, 6, 17, false), (1, 1, 1, 33, 5, true),
-                      (2, 3, 5, 32, 40, true), (2, 4, 3, 32, 13, false)])
+    /// (`ConvolutionPolicy.pointwiseDirectChannels`); each case states its path.
+    @Test(arguments: [(2, 5, 3, 19, 11, true, ConvolutionPath.gemm), (3, 4, 7, 6, 17, false, .gemm), (1, 1, 1, 33, 5, true, .gemm),
+                      (2, 3, 5, 32, 40, true, .direct), (2, 4, 3, 32, 13, false, .direct)])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(
-        _ c: (n: Int, h: Int, w: Int, cin: Int, cout: Int, bias: Bool)
+        _ c: (n: Int, h: Int, w: Int, cin: Int, cout: Int, bias: Bool, path: ConvolutionPath)
     ) throws {
         let pw = try make(cin: c.cin, cout: c.cout, bias: c.bias)
         let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 23)
+        _ = try pw.prepare(for: x.shape)
+        #expect(pw.path == c.path)
         let y = try pw.forward(x)
         // A 1×1 convolution is the k = 1 case of the reference convolution ([O, I] = OHWI with k = 1).
         let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: pw.bias.map { Array($0.value.buffer) },
@@ -47,6 +49,25 @@ import Testing
         #expect(relativeError(runs[0][1], grads.dx) <= 1e-5)
         #expect(relativeError(runs[0][2], grads.dweight) <= 1e-5)
         #expect(runs[0] == runs[1])
+    }
+
+    /// Forced to the direct kernels or to the GEMM, any channel count gives the naive results.
+    @Test(arguments: [ConvolutionAlgorithm.direct, .im2col])
+    func forcedAlgorithmsMatchTheNaiveLoop(_ algorithm: ConvolutionAlgorithm) throws {
+        for (cin, cout) in [(19, 11), (32, 40), (64, 24), (3, 8)] {
+            let pw = try PointwiseConv2D(inputChannels: cin, outputChannels: cout, bias: true, algorithm: algorithm)
+            randomize(pw.weight, seed: 21)
+            randomize(pw.bias!, seed: 22)
+            let x = Tensor.random([2, 5, 3, cin], seed: 23), dy = Tensor.random([2, 5, 3, cout], seed: 24)
+            let y = try pw.forward(x)
+            #expect(pw.path == (algorithm == .direct ? .direct : .gemm))
+            let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: Array(pw.bias!.value.buffer),
+                                    outputChannels: cout, kernel: 1, stride: 1, padding: 0)
+            let dx = try pw.backward(dy, input: x, output: y)
+            let grads = referenceConvBackward(x, weight: Array(pw.weight.value.buffer), dy: dy, kernel: 1, stride: 1, padding: 0)
+            #expect(relativeError(y.scalars, ref.values) <= 1e-5 && relativeError(dx.scalars, grads.dx) <= 1e-5
+                    && relativeError(Array(pw.weight.gradient.buffer), grads.dweight) <= 1e-5, "\(algorithm) \(cin)→\(cout)")
+        }
     }
 
     @Test func issuesExactlyOneSgemmPerPassForTheWholeBatch() throws {

@@ -77,3 +77,27 @@ import Testing
         #expect(BLAS.partition(m: Int.max / 2, n: 4, k: 4, transposeA: false).bands == BLAS.maximumBands)
     }
 }
+
+/// Forcing an algorithm changes how convolutions run, not what they compute: a training step of each
+/// model under im2col, direct and Winograd gives `auto`'s weights and logits to rounding.
+@Suite struct ConvolutionAlgorithmTests {
+    @Test(arguments: [try! ModelConfiguration(family: .seed, standard: true),
+                      try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true),
+                      try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar)])
+    func everyAlgorithmTrainsTheSameModel(_ config: ModelConfiguration) throws {
+        func train(_ algorithm: ConvolutionAlgorithm) throws -> [Float] {
+            let network = try config.makeNetwork(maxBatchSize: 4, seed: 3, convolutionAlgorithm: algorithm)
+            let optimizer = try SGD(parameters: network.trainableParameters, momentum: 0.9)
+            try step(network, syntheticBatch(step: 0, batch: 4, side: 32, classes: 10), optimizer, lr: 0.01)
+            let logits = try network.predict(syntheticBatch(step: 1, batch: 4, side: 32, classes: 10).images)
+            return network.namedParameters.flatMap { Array($0.parameter.value.buffer) } + logits.scalars
+        }
+        let reference = try train(.auto)
+        for algorithm in [ConvolutionAlgorithm.im2col, .direct, .winograd] {
+            let values = try train(algorithm)
+            var num = 0.0, den = 0.0
+            for (a, b) in zip(values, reference) { num += Double((a - b) * (a - b)); den += Double(b * b) }
+            #expect((num / den).squareRoot() <= 1e-5, "\(config.displayName), \(algorithm): relative error \((num / den).squareRoot())")
+        }
+    }
+}

@@ -165,6 +165,13 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         // Every ReLU of the SeedNet follows a convolution, which applies it; nothing else is fused.
         #expect(layers.allSatisfy { ($0["fused_into_previous"] as? Bool) == ($0["kind"] as? String == "relu") })
 
+        // Two algorithms side by side: the plain lowering beside auto's choice.
+        let both = try mobilenet(["bench", "--model", "seed", "--standard", "--batch-size", "4", "--repeats", "1",
+                                  "--conv-algorithm", "auto", "--conv-algorithm", "im2col", "--json"], in: dir)
+        #expect(both.status == 0, "\(both.err)")
+        let algorithms = (try jsonObject(both.out)["results"] as? [[String: Any]] ?? []).compactMap { $0["conv_algorithm"] as? String }
+        #expect(algorithms == ["auto", "im2col"])
+
         // In MobileNet every ReLU follows a batch norm, which applies it.
         let mobile = try mobilenet(["bench", "--model", "mobilenet", "--alpha", "0.25", "--batch-size", "4", "--repeats", "1", "--threads", "2", "--json"], in: dir)
         #expect(mobile.status == 0, "\(mobile.err)")

@@ -71,8 +71,7 @@ public enum BLAS {
 
     /// `gemm` for a kernel that already runs on one of `Parallel`'s threads: with `onThisThread`
     /// the product is one single-threaded call on the calling thread, never cut into bands, and it is
-    /// not traced: it is a block of a larger product, which the kernel records whole
-    /// (`GemmTrace.recordLowered`).
+    /// not traced (it is a block of a kernel's own work, on a worker's thread).
     static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -114,11 +113,12 @@ public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
 }
 
-/// Records the GEMMs issued by the current task: how many, and of which shapes.
+/// Records the products `BLAS.gemm` computes for the current task: how many, of which shapes, cut
+/// into how many bands. Only real calls: the blocks a kernel multiplies on the workers' threads
+/// (column blocks, Winograd's 16 products) are its own work and are not recorded.
 ///
-/// Used by tests (a pointwise pass is exactly one sgemm) and by benchmarks (time sgemm alone on the
-/// network's own shapes). Tracing is bound to a task with `GemmTrace.$current.withValue(trace) { … }`;
-/// calls made on other threads are not seen.
+/// Used by tests (a pointwise pass is exactly one sgemm; bands follow the shape only). Tracing is
+/// bound to a task with `GemmTrace.$current.withValue(trace) { … }`.
 public final class GemmTrace: Sendable {
     /// One recorded call.
     public struct Call: Hashable, Sendable {
@@ -152,28 +152,6 @@ public final class GemmTrace: Sendable {
     public init() {}
 
     func record(_ call: Call) { storage.withLock { $0.append(call) } }
-
-    /// Records, in the current trace if any, a product that a kernel computes in blocks on several
-    /// threads (`BLAS.gemm(…, onThisThread: true)`), as the one call it stands for.
-    static func recordLowered(_ call: Call) { current?.record(call) }
-
-    /// Records the whole-batch products im2row + GEMM would issue for a convolution pass that a
-    /// direct or Winograd kernel computes instead, so that `bench` compares the layer with OpenBLAS
-    /// doing the same convolution: forward `Y = X̂ · Wᵀ`; backward `dW = dYᵀ · X̂` and, with an
-    /// input gradient, `dX̂ = dY · W`.
-    ///
-    /// - Parameters:
-    ///   - g: the convolution's window.
-    ///   - outputs: output channels.
-    ///   - backward: whether the pass is the backward one.
-    ///   - inputGradient: whether the backward pass computes dx.
-    static func recordLoweredConvolution(_ g: WindowGeometry, outputs: Int, backward: Bool = false,
-                                         inputGradient: Bool = false) {
-        let rows = g.batch * g.outputHeight * g.outputWidth, width = g.kernel * g.kernel * g.channels
-        guard backward else { return recordLowered(.init(m: rows, n: outputs, k: width, transposeB: true)) }
-        recordLowered(.init(m: outputs, n: width, k: rows, transposeA: true))
-        if inputGradient { recordLowered(.init(m: rows, n: width, k: outputs)) }
-    }
 
     /// The calls recorded so far, in order.
     public var calls: [Call] { storage.withLock { $0 } }

@@ -20,7 +20,6 @@
 // - chunked, when there are many outputs or one partial would be too large (deep layers: K·O in the
 //   millions, few rows per image): chunks of images as large as `maxColumnFloats` allows, im2row and
 //   row2im split over images, and each GEMM cut into bands over the threads by `BLAS.gemm`.
-// Either way `GemmTrace` sees the whole batch's products (the sliced mode records them as such).
 // A 1×1 convolution with stride 1 and no padding skips im2row: the input is its own column matrix.
 
 /// How a column convolution cuts its batch, and the scratch it needs.
@@ -123,8 +122,6 @@ func columnConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ p
         plan.forEachBlock(in: 0..<plan.geometry.batch) { first, count in forward.block(first, count, scratch, parallel: true) }
         return
     }
-    GemmTrace.recordLowered(.init(m: plan.geometry.batch * plan.rowsPerImage, n: plan.outputChannels, k: plan.columnWidth,
-                                  transposeB: true))
     Parallel.forEachRange(of: plan.geometry.batch, slices: plan.slices, forward)
 }
 
@@ -157,7 +154,7 @@ private struct ColumnConvForward: RangeJob {
 func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                         _ plan: ColumnPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
                         scratch: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
+    let g = plan.geometry, O = plan.outputChannels, K = plan.columnWidth
     let backward = ColumnConvBackward(dy: dy, x: x, w: w, plan: plan, dx: dx, scratch: scratch)
     guard plan.isSliced else {
         plan.forEachBlock(in: 0..<g.batch) { first, count in
@@ -165,14 +162,8 @@ func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _
         }
         return
     }
-    GemmTrace.recordLowered(.init(m: O, n: K, k: g.batch * R, transposeA: true))
-    if dx != nil {
-        if plan.transposed != nil {
-            GemmTrace.recordLowered(.init(m: g.batch * g.height * g.width, n: g.channels, k: g.kernel * g.kernel * O, transposeB: true))
-            flipFilters(w, g, outputChannels: O, transposed: false, into: plan.flipped(scratch))
-        } else {
-            GemmTrace.recordLowered(.init(m: g.batch * R, n: K, k: O))
-        }
+    if dx != nil && plan.transposed != nil {
+        flipFilters(w, g, outputChannels: O, transposed: false, into: plan.flipped(scratch))
     }
     Parallel.forEachRange(of: g.batch, slices: plan.slices, backward)
     // dw += the partials, in slice order, element ranges on the threads.

@@ -1,5 +1,5 @@
-// Direct convolution over NHWC activations: the RGB stem, and 3×3 windows over 16 to 128 channels at
-// stride 1.
+// Direct convolution over NHWC activations: RGB stems at any stride, and windows at stride 1 over
+// whole blocks of 16 channels (`ConvolutionPolicy` decides which layers take it).
 //
 // Dimension legend:
 //   N batch, H W input height and width, C input channels, O output channels,
@@ -8,26 +8,9 @@
 // only 27, where OpenBLAS runs at a fraction of its peak. Here each input value instead multiplies a
 // contiguous row of O weights, so the inner loop runs over output channels and vectorises; the
 // weights are used transposed, `[T][O]`, from scratch. Images are split into slices on `Parallel`'s
-// threads as in the depthwise kernels. With C = 32 (SeedNet's baseline) the column matrix's GEMM has
-// only 32 outputs and OpenBLAS ran it at ~137 GFLOP/s after im2row had copied the input 9×; the
-// direct kernels run the same layer at ~190 forward and ~170 backward, and need no column matrix.
-
-/// Input channels up to which a standard convolution takes the direct kernels at any stride.
-let directConvolutionMaxChannels = 4
-
-/// Whether a standard convolution runs on the direct kernels rather than im2row + GEMM: an RGB stem
-/// (at most `directConvolutionMaxChannels` inputs), or a window at stride 1 over whole blocks of 16
-/// input channels (so that dx, the forward kernel over the flipped filters, has whole registers of
-/// outputs) with at most 1152 taps × channels (3×3 over 128), whose 32-output block of weights,
-/// K·K·C·32 floats (up to 144 KiB), stays in L2. Measured against the column path (training step,
-/// batch 128, alternating runs, forward/backward ms): SeedNet baseline's 32→32 4.4/8.8 → 2.9/5.8;
-/// MobileNet-CIFAR 0.5 baseline's 16→32 9.3/20 → 5.9/13; MobileNet-CIFAR 1.0 baseline's 64→128
-/// 51/102 → 47/96 and 128→256 55/108 → 54/102; MobileNet 0.5 baseline's 256→256 at 4×4 13/25 → 19/41
-/// (weights past L2, few pixels inside), so not there. `Conv2D.path` prefers Winograd for 3×3 windows
-/// over 64 or more channels, faster still. (`PointwiseConv2D` decides for its 1×1 windows itself.)
-func isDirectConvolution(inputChannels C: Int, kernel K: Int, stride S: Int) -> Bool {
-    C <= directConvolutionMaxChannels || (S == 1 && C % 16 == 0 && K * K * C <= 1152)
-}
+// threads as in the depthwise kernels. With few outputs (32 in SeedNet's baseline) the column matrix's
+// GEMM is far from OpenBLAS's peak after im2row has copied the input K·K times; the direct kernels
+// need no column matrix at all.
 
 /// Multiply-adds below which a direct convolution pass is not split over threads.
 private let directGrain = 1 << 18
@@ -55,13 +38,12 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
 /// each output is stored once and clamped while in L1. Where three (or two) neighbouring pixels'
 /// windows lie inside the image across, they are computed together, each weight load feeding every
 /// pixel's accumulators: twelve accumulators hide the multiply-adds' latency, which eight did not
-/// (SeedNet baseline's 32→32 forward 3.1 → 2.9 ms, 3 alternating runs). Channels past the last whole block
+/// (measured: `docs/performance.md`). Channels past the last whole block
 /// go eight at a time in one register (MobileNet 0.5's and 0.25's stems have 16 and 8), the last
 /// few in a plain loop.
 func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
                        scratch: UnsafeMutablePointer<Float>) {
-    GemmTrace.recordLoweredConvolution(g, outputs: O)
     transposeWeights(w, taps: g.kernel * g.kernel * g.channels, outputs: O, into: scratch)
     directConvolve(x, scratch, bias, g, outputChannels: O, cap: cap, y)
 }
@@ -71,7 +53,6 @@ func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b
 func directConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                         _ g: WindowGeometry, outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
                         _ dx: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
-    GemmTrace.recordLoweredConvolution(g, outputs: O, backward: true, inputGradient: dx != nil)
     directConvBackwardWeight(dy, x, g, outputChannels: O, dw, scratch: scratch)
     if let dx { directConvBackwardInput(dy, w, g, outputChannels: O, dx, scratch: scratch) }
 }
@@ -466,7 +447,7 @@ private func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePoin
                                      outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
                                      scratch: UnsafeMutablePointer<Float>) {
     let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
-    if g.stride == 1 && C > directConvolutionMaxChannels {
+    if g.stride == 1 && C > ConvolutionPolicy.stemChannels {
         flipFilters(w, g, outputChannels: O, transposed: true, into: wt)
         directConvolve(dy, wt, nil, g.inputGradientWindow(outputChannels: O), outputChannels: C, cap: nil, dx)
         return

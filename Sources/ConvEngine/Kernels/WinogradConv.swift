@@ -109,7 +109,6 @@ private func chunk(_ g: WindowGeometry, _ count: Int) -> WindowGeometry {
 func winogradConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: WinogradPlan,
                          _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     let g = plan.geometry, O = plan.outputChannels, C = g.channels
-    GemmTrace.recordLoweredConvolution(g, outputs: O)
     transformFilters(w, outputs: O, inputs: C, flipped: false, into: plan.filters(scratch))
     plan.forEachChunk { first, count in
         let gc = chunk(g, count)
@@ -124,7 +123,6 @@ func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
                           _ plan: WinogradPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
                           scratch: UnsafeMutablePointer<Float>) {
     let g = plan.geometry, O = plan.outputChannels, C = g.channels
-    GemmTrace.recordLoweredConvolution(g, outputs: O, backward: true, inputGradient: dx != nil)
     let (inputFloats, outputFloats) = (g.height * g.width * C, g.outputHeight * g.outputWidth * O)
     if let dx {
         // The transposed convolution's filters, [ξ][o][c]: inputs o, outputs c, used untransposed.

@@ -1,7 +1,6 @@
-/// A standard k×k convolution over NHWC activations, by one of three paths chosen per shape
-/// (`Conv2D.path`): im2row + GEMM (`ColumnConv.swift`), direct kernels (`DirectConv.swift`: the RGB
-/// stem, stride 1 over 16 or 32 channels) or Winograd F(2×2, 3×3) (`WinogradConv.swift`: 3×3 at
-/// stride 1 over 64 or more channels).
+/// A standard k×k convolution over NHWC activations, by one of three paths that
+/// `ConvolutionPolicy` chooses per shape (or the user forces): im2row + GEMM (`ColumnConv.swift`),
+/// the direct kernels (`DirectConv.swift`) or Winograd F(2×2, 3×3) (`WinogradConv.swift`).
 ///
 /// Weight layout OHWI `[outputChannels, k, k, inputChannels]`, so that a row of the weight matrix
 /// `[Cout × k·k·Cin]` lines up with a row of the column matrix. The column path takes the batch in
@@ -33,19 +32,24 @@ public final class Conv2D: Layer {
     public var fusedRectifier: ReLU? { epilogue.rectifier }
     /// The cap on the column path's buffers, and on Winograd's, in floats.
     public let maxColumnFloats: Int
+    /// The algorithm asked for (`auto`: the policy's choice).
+    public let algorithm: ConvolutionAlgorithm
 
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
     private var geometry: WindowGeometry?
-    private var path: Path?
+    private var plan: Plan?
     private let epilogue: Epilogue
 
     /// Creates a convolution with zero-filled weights.
     ///
+    /// - Parameter algorithm: the algorithm to run; `auto` chooses per shape (`ConvolutionPolicy`),
+    ///   the others run wherever they apply and im2row + GEMM elsewhere.
     /// - Throws: `EngineError.invalidArgument` for non-positive channels, kernel or stride, or a
     ///   negative padding.
     public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, maxColumnFloats: Int = Conv2D.defaultMaxColumnFloats) throws {
+                bias: Bool = true, maxColumnFloats: Int = Conv2D.defaultMaxColumnFloats,
+                algorithm: ConvolutionAlgorithm = .auto) throws {
         try requirePositive(inputChannels, "conv input channels")
         try requirePositive(outputChannels, "conv output channels")
         try requirePositive(kernelSize, "conv kernel size")
@@ -58,6 +62,7 @@ public final class Conv2D: Layer {
         self.stride = stride
         self.padding = padding
         self.maxColumnFloats = maxColumnFloats
+        self.algorithm = algorithm
         let k = kernelSize * kernelSize
         weight = Parameter(name: "weight", shape: try Shape([outputChannels, kernelSize, kernelSize, inputChannels]),
                            layout: .ohwi, isWeight: true,
@@ -73,8 +78,8 @@ public final class Conv2D: Layer {
 
     private var columnWidth: Int { kernelSize * kernelSize * inputChannels }
 
-    /// How the layer computes its passes.
-    enum Path {
+    /// How the layer computes its passes, with each path's plan.
+    enum Plan {
         /// The direct kernels (`DirectConv.swift`).
         case direct
         /// Winograd F(2×2, 3×3) (`WinogradConv.swift`).
@@ -83,24 +88,14 @@ public final class Conv2D: Layer {
         case column(ColumnPlan)
     }
 
-    /// The path for a window `g` with `outputChannels` filters, measured per shape (training step,
-    /// batch 128, forward/backward ms, alternating runs):
-    /// - the RGB stem, and stride 1 over 16 or 32 channels: direct (`isDirectConvolution`; SeedNet
-    ///   baseline's 32→32 2.9/5.8 direct, 3.9/8.9 Winograd, 4.4/8.8 column);
-    /// - 3×3 at stride 1 over 64 or more channels: Winograd (MobileNet-CIFAR 1.0 baseline's 64→128
-    ///   51/101 direct → 33/69; MobileNet 0.5 baseline's 256→256 at 4×4 14/28 column → 7.8/16), in
-    ///   chunks of images whose buffers fit in `maxColumnFloats` (when even one image's do);
-    /// - the rest (strided, 1×1 through `Conv2D`, other kernels): im2row + GEMM.
-    static func path(for g: WindowGeometry, outputChannels O: Int, maxColumnFloats: Int) -> Path {
-        let C = g.channels
-        if g.kernel == 1 && g.stride == 1 && g.padding == 0 {
-            return .column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
+    /// The path the layer takes for its prepared shape (nil before `prepare(for:)`).
+    public var path: ConvolutionPath? {
+        switch plan {
+        case .direct: return .direct
+        case .winograd: return .winograd
+        case .column: return .im2col
+        case nil: return nil
         }
-        if g.kernel == 3 && g.stride == 1 && C >= 64, let plan = WinogradPlan(g, outputChannels: O, maxFloats: maxColumnFloats) {
-            return .winograd(plan)
-        }
-        if isDirectConvolution(inputChannels: C, kernel: g.kernel, stride: g.stride) { return .direct }
-        return .column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
     }
 
     public func prepare(for input: Shape) throws -> Shape {
@@ -110,15 +105,15 @@ public final class Conv2D: Layer {
         }
         geometry = g
         inputShape = input
-        path = Self.path(for: g, outputChannels: outputChannels, maxColumnFloats: maxColumnFloats)
+        plan = ConvolutionPolicy.plan(g, outputChannels: outputChannels, algorithm: algorithm, maxColumnFloats: maxColumnFloats)
         let output = try Shape([input.batch, g.outputHeight, g.outputWidth, outputChannels])
         outputShape = output
         return output
     }
 
     public var workspaceCount: Int {
-        guard let g = geometry, let path else { return 0 }
-        switch path {
+        guard let g = geometry, let plan else { return 0 }
+        switch plan {
         case .direct: return directConvScratch(g, outputChannels: outputChannels)
         case .winograd(let plan): return plan.scratchCount
         case .column(let plan): return plan.scratchCount
@@ -132,10 +127,10 @@ public final class Conv2D: Layer {
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
-        guard let g = geometry, let path else { return }
+        guard let g = geometry, let plan else { return }
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         let rows = g.batch * g.outputHeight * g.outputWidth
-        switch path {
+        switch plan {
         case .direct:
             directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                               outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
@@ -151,11 +146,11 @@ public final class Conv2D: Layer {
     public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
                          context: ExecutionContext) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        guard let g = geometry, let path else { return }
+        guard let g = geometry, let plan else { return }
         let rows = g.batch * g.outputHeight * g.outputWidth
         epilogue.backward(dy, output: y, rows: rows, channels: outputChannels)
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
-        switch path {
+        switch plan {
         case .direct:
             directConvBackward(dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
                                dx?.data, scratch: scratch)

@@ -4,13 +4,9 @@
 /// Backward is `dW += dYᵀ · X` and `dX = dY · W`: two GEMMs, one when no input gradient is needed.
 /// The bias and a following ReLU it absorbs run in one pass after the GEMM (`Epilogue`).
 ///
-/// With 32 input channels (SeedNet's 32→32) the layer takes the direct kernels of `DirectConv.swift`
-/// as a 1×1 window instead: a product with an inner extent of 32 is far from OpenBLAS's peak, and
-/// the kernels apply the bias and rectifier while each output is in registers. Measured at batch 128
-/// (2 alternating runs): SeedNet's 32→32 0.58 → 0.48 ms forward, 1.38 → 1.16 ms backward;
-/// MobileNet-CIFAR 1.0's 32→64 4.6/11.7 → 3.2/8.8 ms. With 64 or 128 input channels the GEMM was
-/// faster (128→128 backward 7.3 → 9.9 ms on the direct kernels), so only 32 take them. This departs
-/// from the one-GEMM-per-pass design only there; `GemmTrace` still records the products they stand for.
+/// Where `ConvolutionPolicy` says so (32 input channels, or when the direct kernels are forced), the
+/// layer runs on the direct kernels of `DirectConv.swift` as a 1×1 window instead, bias and rectifier
+/// in registers.
 public final class PointwiseConv2D: Layer {
     public let kind = "pw"
     /// Input channels.
@@ -24,8 +20,8 @@ public final class PointwiseConv2D: Layer {
     /// The rectifier this layer absorbed and applies itself, if any.
     public var fusedRectifier: ReLU? { epilogue.rectifier }
 
-    /// The input channel count that takes the direct kernels (see above).
-    static let directKernelChannels = 32
+    /// The algorithm asked for (`auto`: the policy's choice).
+    public let algorithm: ConvolutionAlgorithm
 
     private let epilogue: Epilogue
     /// The 1×1 window of the direct kernels, when they run this layer.
@@ -35,12 +31,15 @@ public final class PointwiseConv2D: Layer {
 
     /// Creates a pointwise convolution with zero-filled weights.
     ///
+    /// - Parameter algorithm: `auto` lets `ConvolutionPolicy` choose; `direct` forces the direct
+    ///   kernels; `im2col` and `winograd` (which has nothing for 1×1 windows) the GEMM.
     /// - Throws: `EngineError.invalidArgument` for non-positive channel counts.
-    public init(inputChannels: Int, outputChannels: Int, bias: Bool = false) throws {
+    public init(inputChannels: Int, outputChannels: Int, bias: Bool = false, algorithm: ConvolutionAlgorithm = .auto) throws {
         try requirePositive(inputChannels, "pointwise input channels")
         try requirePositive(outputChannels, "pointwise output channels")
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
+        self.algorithm = algorithm
         weight = Parameter(name: "weight", shape: try Shape([outputChannels, inputChannels]),
                            layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
         self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
@@ -58,11 +57,15 @@ public final class PointwiseConv2D: Layer {
             throw EngineError.shapeMismatch("pointwise conv expects \(inputChannels) input channels, got input \(input)")
         }
         inputShape = input
-        direct = Self.directKernelChannels == inputChannels ? try WindowGeometry(input: input, kernel: 1, stride: 1, padding: 0, role: "pointwise conv") : nil
+        direct = ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
+            ? try WindowGeometry(input: input, kernel: 1, stride: 1, padding: 0, role: "pointwise conv") : nil
         let output = input.withChannels(outputChannels)
         outputShape = output
         return output
     }
+
+    /// The path the layer takes for its prepared shape (nil before `prepare(for:)`).
+    public var path: ConvolutionPath? { inputShape == nil ? nil : direct == nil ? .gemm : .direct }
 
     private var rows: Int { (inputShape?.count ?? 0) / inputChannels }
 

@@ -1,28 +1,10 @@
-import Dispatch
-
-/// Per-layer seconds accumulated by `Sequential.forward(timer:)` and `backward(timer:)`.
-public final class LayerTimer {
-    /// Forward seconds per layer.
-    public var forward: [Double]
-    /// Backward seconds per layer.
-    public var backward: [Double]
-    /// When recording, the GEMMs each layer issued (forward and backward).
-    public var gemmCalls: [[GemmTrace.Call]]?
-
-    /// A timer for `layerCount` layers, all zero; `recordingGemms` also records each layer's GEMMs.
-    public init(layerCount: Int, recordingGemms: Bool = false) {
-        forward = [Double](repeating: 0, count: layerCount)
-        backward = [Double](repeating: 0, count: layerCount)
-        gemmCalls = recordingGemms ? Array(repeating: [], count: layerCount) : nil
-    }
-
-    /// Runs `body` for layer `i`, recording its GEMMs when asked to.
-    func record(_ i: Int, _ body: () throws -> Void) rethrows {
-        guard gemmCalls != nil else { return try body() }
-        let trace = GemmTrace()
-        try GemmTrace.$current.withValue(trace) { try body() }
-        gemmCalls![i] += trace.calls
-    }
+/// Watches a network's passes layer by layer (a benchmark times them). `Sequential` calls it around
+/// every layer it runs when one is given, and does nothing more when none is.
+public protocol LayerObserver: AnyObject {
+    /// Layer `index` is about to run its forward (`backward` false) or backward pass.
+    func layerWillRun(_ index: Int, backward: Bool)
+    /// Layer `index` has run that pass.
+    func layerDidRun(_ index: Int, backward: Bool)
 }
 
 /// A chain of layers planned once for a batch shape: every activation, gradient and scratch buffer is
@@ -158,22 +140,20 @@ public final class Sequential {
 
     /// Runs every layer on the batch in `input`.
     ///
-    /// - Parameter timer: when given, receives each layer's time (for benchmarks).
-    public func forward(timer: LayerTimer? = nil) throws {
+    /// - Parameter observer: told before and after each layer runs (for benchmarks).
+    public func forward(observer: LayerObserver? = nil) throws {
         for i in 0..<entries.count where !isAbsorbed[i] {
-            let start = timer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if let timer {
-                try timer.record(i) { try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context) }
-            } else {
-                try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
-            }
-            timer?.forward[i] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            observer?.layerWillRun(i, backward: false)
+            try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
+            observer?.layerDidRun(i, backward: false)
         }
     }
 
     /// Backpropagates `outputGradient` (the gradient of the loss with respect to `output`, which must
     /// live in `outputGradientBuffer`) through every layer, accumulating parameter gradients.
-    public func backward(timer: LayerTimer? = nil) throws {
+    ///
+    /// - Parameter observer: told before and after each layer runs (for benchmarks).
+    public func backward(observer: LayerObserver? = nil) throws {
         var dy = TensorView(shape: shapes[entries.count], data: gradientBuffers.0.data)
         var other = gradientBuffers.1.data
         for i in stride(from: entries.count - 1, through: 0, by: -1) where !isAbsorbed[i] {
@@ -181,13 +161,9 @@ public final class Sequential {
             let inPlace = activationOffsets[i] == activationOffsets[i + 1]
             let dxData = inPlace ? dy.data : other
             let dx = i == 0 ? nil : TensorView(shape: shapes[i], data: dxData)
-            let start = timer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            if let timer {
-                try timer.record(i) { try layer.backward(dy, input: activation(i), output: activation(i + 1), into: dx, context: context) }
-            } else {
-                try layer.backward(dy, input: activation(i), output: activation(i + 1), into: dx, context: context)
-            }
-            timer?.backward[i] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            observer?.layerWillRun(i, backward: true)
+            try layer.backward(dy, input: activation(i), output: activation(i + 1), into: dx, context: context)
+            observer?.layerDidRun(i, backward: true)
             if let dx {
                 if !inPlace { other = dy.data }
                 dy = dx
