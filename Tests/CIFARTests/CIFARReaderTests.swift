@@ -42,7 +42,7 @@ import Testing
         expectSame(try CIFARDataset.load(from: archivesOnly), "folder of archives")
     }
 
-    @Test func cifar100InBothFormsWithFineAndCoarseLabels() throws {
+    @Test func cifar100ReadsInBothFormsWithFineAndCoarseLabels() throws {
         let w = try FixtureWriter()
         defer { w.remove() }
         let train = FixtureWriter.images(count: 12, classes: 100, seed: 3, coarse: true)

@@ -17,7 +17,7 @@ import Testing
         }
     }
 
-    @Test func binaryFiles() throws {
+    @Test func malformedBinaryFilesAreErrorsNamingTheFile() throws {
         let w = try FixtureWriter()
         defer { w.remove() }
         let train = FixtureWriter.images(count: 10, classes: 10, seed: 5), test = FixtureWriter.images(count: 2, classes: 10, seed: 6)
@@ -41,7 +41,7 @@ import Testing
         expectError("missing batch", containing: "data_batch_5.bin") { _ = try CIFARDataset.load(from: dir) }
     }
 
-    @Test func pickles() throws {
+    @Test func malformedPicklesAreErrorsNamingTheFileAndByte() throws {
         let images = FixtureWriter.images(count: 3, classes: 10, seed: 7)
         let good = FixtureWriter.batchPickle(images, label: "x", form: .python2)
         func read(_ bytes: [UInt8]) throws { _ = try PythonBatches.batch((bytes, "data_batch_1"), fine: "labels", coarse: nil, classes: 10) }
@@ -92,7 +92,7 @@ import Testing
         expectError("list grown after nesting", containing: "grows deeper") { try read(regrown) }
     }
 
-    @Test func archives() throws {
+    @Test func corruptOrTruncatedArchivesAreErrorsNamingTheArchive() throws {
         let w = try FixtureWriter()
         defer { w.remove() }
         _ = try w.writeBinary10(train: FixtureWriter.images(count: 10, classes: 10, seed: 8), test: FixtureWriter.images(count: 2, classes: 10, seed: 9))

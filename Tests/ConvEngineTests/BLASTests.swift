@@ -1,4 +1,5 @@
-import ConvEngine
+@testable import ConvEngine
+import Foundation
 import Testing
 
 @Suite struct BLASTests {
@@ -22,8 +23,21 @@ import Testing
         #expect(relativeError(c, expected) <= 1e-6)
     }
 
-    @Test func reportsItsCoreAndThreads() {
-        #expect(!BLAS.coreName.isEmpty)
-        #expect(Parallel.threadCount >= 1)
+    /// The kernel set reported is OpenBLAS's choice, or the one the environment forces.
+    @Test func reportsTheKernelSetTheEnvironmentChose() {
+        #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")
+        if let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !forced.isEmpty {
+            #expect(BLAS.coreName.lowercased() == forced.lowercased(), "OPENBLAS_CORETYPE=\(forced), OpenBLAS runs \(BLAS.coreName)")
+        }
+    }
+
+    /// Thread counts are clamped to 1...maximumThreadCount, and a task's limit holds only inside it.
+    @Test func threadCountsAreClampedAndScoped() {
+        let outside = Parallel.threadCount
+        #expect(outside >= 1 && outside <= Parallel.maximumThreadCount)
+        Parallel.withThreadCount(0) { #expect(Parallel.currentThreadCount == 1) }
+        Parallel.withThreadCount(1_000_000) { #expect(Parallel.currentThreadCount == Parallel.maximumThreadCount) }
+        Parallel.withThreadCount(3) { #expect(Parallel.currentThreadCount == 3) }
+        #expect(Parallel.threadCount == outside)
     }
 }

@@ -65,7 +65,7 @@ import Testing
         #expect(runs[0].dgamma == runs[1].dgamma)
     }
 
-    @Test func gradientsOnRankTwoInput() throws {
+    @Test func gradientsOnRankTwoInputMatchFiniteDifferences() throws {
         try checkGradients(of: make(5), input: .random([6, 5], seed: 36))
     }
 

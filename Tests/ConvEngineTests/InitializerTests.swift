@@ -34,7 +34,7 @@ import Testing
         } }
     }
 
-    @Test func orthogonalViaLAPACK() throws {
+    @Test func orthogonalInitialisationGivesOrthonormalRowsThroughLAPACK() throws {
         var g = RandomGenerator(seed: 2)
         // Wide: 8 filters over 3·3·4 = 36 inputs; tall: 40 outputs over 12 inputs.
         let conv = try Conv2D(inputChannels: 4, outputChannels: 8, kernelSize: 3)
@@ -49,7 +49,7 @@ import Testing
         checkOrthogonal((0..<5).map { c in (0..<9).map { dw.weight.value.data[$0 * 5 + c] } }, gain: 1)
     }
 
-    @Test func sameSeedSameWeights() throws {
+    @Test func theSameSeedGivesTheSameWeights() throws {
         let a = try Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3), b = try Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3)
         var g1 = RandomGenerator(seed: 7), g2 = RandomGenerator(seed: 7)
         try WeightInitializer.orthogonal(gain: 1).fill(a.weight, generator: &g1)

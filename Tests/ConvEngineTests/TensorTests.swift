@@ -2,7 +2,7 @@ import ConvEngine
 import Testing
 
 @Suite struct TensorTests {
-    @Test func nchwRoundTrip() throws {
+    @Test func nchwConvertsToNHWCAndBack() throws {
         let nchw = try Tensor(shape: Shape([2, 3, 4, 5]), scalars: (0..<120).map(Float.init))
         let nhwc = try Tensor(nchw: nchw)
         #expect(nhwc.shape.dimensions == [2, 4, 5, 3])
@@ -43,7 +43,7 @@ import Testing
 }
 
 @Suite struct RandomGeneratorTests {
-    @Test func deterministicAndRestorable() throws {
+    @Test func theGeneratorIsDeterministicAndRestorable() throws {
         var a = RandomGenerator(seed: 42), b = RandomGenerator(seed: 42)
         #expect((0..<10).map { _ in a.next() } == (0..<10).map { _ in b.next() })
         let saved = a.stateWords

@@ -2,11 +2,13 @@
 import ConvModels
 import Foundation
 import MallocInterposerSwift
+import Synchronization
 import Testing
 
-/// The thread whose allocations are counted, and the count. Read by a C hook, so they are globals.
+/// The thread whose allocations are counted, and the count. Read by a C hook, so they are globals;
+/// the count is atomic because the workers' allocations are counted from their own threads.
 nonisolated(unsafe) private var watchedThread = pthread_self()
-nonisolated(unsafe) private var watchedAllocations = 0
+private let watchedAllocations = Atomic<Int>(0)
 
 /// Counts the heap allocations `body` makes on the calling thread and on the engine's worker threads
 /// (other tests running in parallel on their own threads are not counted; a kernel slice of theirs
@@ -14,10 +16,12 @@ nonisolated(unsafe) private var watchedAllocations = 0
 /// for the whole test binary by being linked into it.
 func countAllocations(_ body: () throws -> Void) rethrows -> Int {
     watchedThread = pthread_self()
-    watchedAllocations = 0
+    watchedAllocations.store(0, ordering: .sequentiallyConsistent)
     _ = WorkerPool.isWorkerThread  // creates its thread key before the hook asks for it
     MallocInterposerSwift.setAllocationHook { _ in
-        if pthread_equal(pthread_self(), watchedThread) != 0 || WorkerPool.isWorkerThread { watchedAllocations += 1 }
+        if pthread_equal(pthread_self(), watchedThread) != 0 || WorkerPool.isWorkerThread {
+            watchedAllocations.add(1, ordering: .relaxed)
+        }
     }
     MallocInterposerSwift.hook()
     defer {
@@ -25,7 +29,7 @@ func countAllocations(_ body: () throws -> Void) rethrows -> Int {
         MallocInterposerSwift.setAllocationHook(nil)
     }
     try body()
-    return watchedAllocations
+    return watchedAllocations.load(ordering: .sequentiallyConsistent)
 }
 
 @Suite(.serialized) struct AllocationTests {

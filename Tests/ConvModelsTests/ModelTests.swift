@@ -32,7 +32,7 @@ import Testing
         let network = try Sequential(config.layers(), itemShape: config.itemShape, maxBatchSize: 1)
         let sides = network.shapes.filter { $0.rank == 4 }.map(\.height)
         #expect(sides.first == 32 && sides.last == 2)
-        #expect(network.shapes.last!.dimensions == [1, 10])
+        #expect(network.shapes.last?.dimensions == [1, 10])
         #expect(network.entries.filter { $0.layer is DepthwiseConv2D }.count == 13)
         #expect(throws: EngineError.self) { try ModelConfiguration(family: .mobilenet, widthMultiplier: 0) }
         #expect(throws: EngineError.self) { try ModelConfiguration(family: .mobilenet, resolution: 8, stem: .cifar) }

@@ -62,7 +62,8 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(events.first?["event"] as? String == "start" && events.last?["event"] as? String == "summary")
         let losses = events.filter { $0["event"] as? String == "step" }.compactMap { $0["loss"] as? Double }
         #expect(losses.count >= 3)
-        #expect(losses.last! < losses.first! - 0.1, "loss \(losses)")
+        let (first, last) = (try #require(losses.first), try #require(losses.last))
+        #expect(last < first - 0.1, "loss \(losses)")
         #expect(events.contains { $0["event"] as? String == "eval" })
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.safetensors").path))
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run.best.safetensors").path))

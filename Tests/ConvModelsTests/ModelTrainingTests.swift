@@ -3,7 +3,7 @@ import ConvModels
 import Foundation
 import Testing
 
-@Suite struct TrainingTests {
+@Suite struct ModelTrainingTests {
     static let models: [(String, ModelConfiguration)] = [
         ("SeedNet", try! ModelConfiguration(family: .seed)),
         ("SeedNet standard", try! ModelConfiguration(family: .seed, standard: true)),
