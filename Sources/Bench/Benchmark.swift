@@ -40,6 +40,8 @@ public struct Benchmark {
     public struct Result: Sendable {
         /// The model's readable name.
         public var model: String
+        /// The model.
+        public var configuration: ModelConfiguration
         /// Images per step.
         public var batchSize: Int
         /// Threads the engine used (`Parallel.threadCount`).
@@ -162,7 +164,7 @@ public struct Benchmark {
                          fusedIntoPrevious: network.isFusedIntoPrevious(i))
         }
         let cost = ModelCost(name: configuration.displayName, network: network)
-        return Result(model: configuration.displayName, batchSize: batchSize, threads: Parallel.threadCount,
+        return Result(model: configuration.displayName, configuration: configuration, batchSize: batchSize, threads: Parallel.threadCount,
                       convolutionAlgorithm: convolutionAlgorithm,
                       multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
                       trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,

@@ -18,8 +18,9 @@ public enum Stem: String, CaseIterable, Sendable, Codable {
 }
 
 /// Everything needed to rebuild a model; saved in checkpoints so that `eval` and `predict` can
-/// rebuild the network a checkpoint came from.
-public struct ModelConfiguration: Equatable, Sendable {
+/// rebuild the network a checkpoint came from. Its JSON form (the `configuration` of every `--json`
+/// output) is `{"family", "width_multiplier", "resolution", "classes", "stem", "standard"}`.
+public struct ModelConfiguration: Equatable, Sendable, Codable {
     /// The network family.
     public private(set) var family: ModelFamily
     /// MobileNet's width multiplier α (channel counts int(c·α), at least 8).
@@ -57,6 +58,29 @@ public struct ModelConfiguration: Equatable, Sendable {
         self.standard = standard
         itemShape = try Shape([side, side, 3])
         _ = try plan()
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case family, widthMultiplier = "width_multiplier", resolution, classCount = "classes", stem, standard
+    }
+
+    /// Encodes the six fields that define the model.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(family, forKey: .family)
+        try c.encode(widthMultiplier, forKey: .widthMultiplier)
+        try c.encode(resolution, forKey: .resolution)
+        try c.encode(classCount, forKey: .classCount)
+        try c.encode(stem, forKey: .stem)
+        try c.encode(standard, forKey: .standard)
+    }
+
+    /// Decodes and validates a configuration.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(family: c.decode(ModelFamily.self, forKey: .family), widthMultiplier: c.decode(Float.self, forKey: .widthMultiplier),
+                      resolution: c.decode(Int.self, forKey: .resolution), classCount: c.decode(Int.self, forKey: .classCount),
+                      stem: c.decode(Stem.self, forKey: .stem), standard: c.decode(Bool.self, forKey: .standard))
     }
 
     /// The configuration of this model's standard-convolution baseline.

@@ -1,12 +1,13 @@
-// The library product: one import for the engine the models, the data pipeline, training runs and benchmarks.
+// The library product: one import for the engine, the models, the data pipeline, training runs and benchmarks.
 @_exported import ConvEngine
 @_exported import ConvModels
 @_exported import CIFAR
 @_exported import Training
 @_exported import Bench
 
-/// Facts about this build of the library.
-public enum MobileNetCPU {
+/// Facts about this build of the library. (Not named after the module, so that `MobileNetCPU.Tensor`
+/// and the like resolve.)
+public enum LibraryInfo {
     /// The library version.
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 }

@@ -10,6 +10,8 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
+    @OptionGroup var baseline: StandardOption
+
     @Option(parsing: .unconditional, help: "Number of classes.")
     var classes = 10
 
@@ -35,12 +37,12 @@ struct Bench: ParsableCommand {
         if batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         if repeats <= 0 { throw ValidationError("--repeats must be positive, got \(repeats)") }
         try validateThreads(threads)
-        _ = try model.configuration(classes: classes)
+        _ = try model.configuration(classes: classes, standard: baseline.standard)
     }
 
     func run() throws {
         if let threads { Parallel.setThreadCount(threads) }
-        let configuration = try model.configuration(classes: classes)
+        let configuration = try model.configuration(classes: classes, standard: baseline.standard)
         var configurations = [configuration.separable]
         if compareStandard || configuration.standard { configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration] }
         var results: [Benchmark.Result] = []
@@ -103,8 +105,8 @@ struct Bench: ParsableCommand {
     }
 
     static func dictionary(_ r: Benchmark.Result) -> [String: Any] {
-        ["model": r.model, "batch_size": r.batchSize, "threads": r.threads, "conv_algorithm": r.convolutionAlgorithm.rawValue,
-         "macs_per_image": r.multiplyAccumulatesPerImage,
+        ["model": r.model, "configuration": (try? jsonValue(r.configuration)) ?? [:], "batch_size": r.batchSize, "threads": r.threads,
+         "conv_algorithm": r.convolutionAlgorithm.rawValue, "macs": r.multiplyAccumulatesPerImage,
          "params": r.parameters, "train_images_per_second": r.trainImagesPerSecond, "inference_images_per_second": r.inferenceImagesPerSecond,
          "train_step_seconds": r.trainStepSeconds, "inference_seconds": r.inferenceSeconds, "peak_resident_bytes": r.peakResidentBytes,
          "layers": r.layers.map { l -> [String: Any] in

@@ -46,7 +46,7 @@ struct Eval: ParsableCommand {
         }
         let names = dataset.classNames
         if json {
-            print(try jsonText(["model": model.configuration.displayName, "images": e.count, "accuracy": e.accuracy, "loss": e.loss,
+            print(try jsonText(["model": model.configuration.displayName, "configuration": jsonValue(model.configuration), "images": e.count, "accuracy": e.accuracy, "loss": e.loss,
                             "per_class_accuracy": Dictionary(uniqueKeysWithValues: zip(names, e.perClassAccuracy)),
                             "classes": names, "confusion": e.confusion]))
             return

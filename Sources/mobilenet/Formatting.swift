@@ -1,4 +1,5 @@
 import Foundation
+import MobileNetCPU
 
 /// Formats seconds as m:ss or h:mm:ss.
 func clock(_ seconds: Double) -> String {
@@ -32,4 +33,9 @@ func jsonText(_ object: Any) throws -> String {
     }
     let data = try JSONSerialization.data(withJSONObject: finite(object), options: [.prettyPrinted, .sortedKeys])
     return String(decoding: data, as: UTF8.self)
+}
+
+/// A Codable value as the dictionaries and arrays `jsonText` takes, keys in snake_case.
+func jsonValue<T: Encodable>(_ value: T) throws -> Any {
+    try JSONSerialization.jsonObject(with: RunEvent.makeEncoder().encode(value))
 }

@@ -7,6 +7,6 @@ struct Mobilenet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mobilenet",
         abstract: "Train and measure depthwise-separable CNNs (SeedNet, MobileNet v1) on the CPU.",
-        version: MobileNetCPU.version,
+        version: LibraryInfo.version,
         subcommands: [Train.self, Eval.self, Predict.self, Summary.self, Bench.self, BenchData.self, Download.self, Plot.self])
 }

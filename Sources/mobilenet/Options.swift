@@ -26,10 +26,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "MobileNet's first layer: cifar (32×32, stride 1) or imagenet (224·ρ, stride 2). (default: cifar)")
     var stem: Stem?
 
-    @Flag(help: "Use the standard-convolution baseline instead of the separable network.")
-    var standard = false
-
-    func configuration(classes: Int) throws -> ModelConfiguration {
+    /// The model; `standard` for its standard-convolution baseline.
+    func configuration(classes: Int, standard: Bool = false) throws -> ModelConfiguration {
         do {
             return try ModelConfiguration(family: model ?? .seed, widthMultiplier: alpha ?? 1, resolution: resolution,
                                           classCount: classes, stem: stem ?? .cifar, standard: standard)
@@ -44,8 +42,14 @@ struct ModelOptions: ParsableArguments {
         choices.widthMultiplier = alpha
         choices.resolution = resolution
         choices.stem = stem
-        choices.standard = standard ? true : nil
     }
+}
+
+/// The flag that picks a model's standard-convolution baseline (`train`, `bench`; `summary` always
+/// shows both).
+struct StandardOption: ParsableArguments {
+    @Flag(help: "Use the standard-convolution baseline instead of the separable network.")
+    var standard = false
 }
 
 /// The command line's spelling of each training option, for messages.

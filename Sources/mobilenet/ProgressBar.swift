@@ -16,15 +16,34 @@ final class ProgressBar {
         if isTerminal {
             guard done == total || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
             lastDraw = now
-            let width = 24, filled = Int(fraction * Double(width))
-            let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(done)/\(total)  \(detail())".utf8))
+            let line = Self.line(done: done, total: total, detail: detail(), columns: Self.terminalColumns())
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
             drawn = true
         } else if fraction - lastPlainFraction >= 0.1 || now.timeIntervalSince(lastPlainTime) >= 30 || done == total {
             lastPlainFraction = fraction
             lastPlainTime = now
             FileHandle.standardError.write(Data("[\(String(format: "%3d", Int(fraction * 100)))%] \(done)/\(total)  \(detail())\n".utf8))
         }
+    }
+
+    /// The in-place line: a bar, the count and the detail, cut to `columns − 1` characters so that it
+    /// never wraps (a wrapped line leaves a stale copy behind at every redraw); the bar narrows
+    /// first, down to 10 cells, then the detail is cut.
+    static func line(done: Int, total: Int, detail: String, columns: Int) -> String {
+        let fraction = total > 0 ? min(1, max(0, Double(done) / Double(total))) : 1
+        let count = " \(done)/\(total)  "
+        let room = max(1, columns - 1)
+        let width = max(10, min(24, room - count.count - detail.count))
+        let filled = Int(fraction * Double(width))
+        let full = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled) + count + detail
+        return String(full.prefix(room))
+    }
+
+    /// The terminal's width (from the terminal, else `$COLUMNS`, else 80).
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
     }
 
     /// Ends the in-place line so that the next output starts on a fresh line.

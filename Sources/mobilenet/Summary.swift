@@ -22,19 +22,22 @@ struct Summary: ParsableCommand {
     }
 
     func run() throws {
-        let comparison = try model.configuration(classes: classes).costComparison()
+        let configuration = try model.configuration(classes: classes)
+        let comparison = try configuration.costComparison()
         if json {
-            func layers(_ cost: ModelCost) -> [String: Any] {
-                ["name": cost.name, "macs": cost.multiplyAccumulates, "params": cost.parameters,
-                 "layers": cost.layers.map { ["name": $0.name, "kind": $0.kind, "output": $0.outputShape, "params": $0.parameters, "macs": $0.multiplyAccumulates] }]
+            func layers(_ cost: ModelCost) -> [[String: Any]] {
+                cost.layers.map { ["name": $0.name, "kind": $0.kind, "output": $0.outputShape, "params": $0.parameters, "macs": $0.multiplyAccumulates] }
             }
-            print(try jsonText(["model": layers(comparison.model), "baseline": layers(comparison.baseline),
-                            "macs_ratio": comparison.macsRatio, "params_ratio": comparison.parameterRatio,
-                            "blocks": comparison.blocks.map { ["depthwise": $0.depthwiseName, "pointwise": $0.pointwiseName,
-                                                               "input_channels": $0.inputChannels, "output_channels": $0.outputChannels,
-                                                               "kernel": $0.kernelSize, "output_side": $0.outputSide,
-                                                               "separable_macs": $0.separableMACs, "standard_macs": $0.standardMACs,
-                                                               "ratio": $0.ratio, "predicted_ratio": $0.predictedRatio] }]))
+            let m = comparison.model, b = comparison.baseline
+            print(try jsonText(["model": m.name, "configuration": jsonValue(configuration), "macs": m.multiplyAccumulates, "params": m.parameters,
+                                "layers": layers(m), "baseline_model": b.name, "baseline_macs": b.multiplyAccumulates,
+                                "baseline_params": b.parameters, "baseline_layers": layers(b),
+                                "macs_ratio": comparison.macsRatio, "params_ratio": comparison.parameterRatio,
+                                "blocks": comparison.blocks.map { ["depthwise": $0.depthwiseName, "pointwise": $0.pointwiseName,
+                                                                   "input_channels": $0.inputChannels, "output_channels": $0.outputChannels,
+                                                                   "kernel": $0.kernelSize, "output_side": $0.outputSide,
+                                                                   "separable_macs": $0.separableMACs, "standard_macs": $0.standardMACs,
+                                                                   "ratio": $0.ratio, "predicted_ratio": $0.predictedRatio] }]))
             return
         }
         print(CostReport.sideBySide(comparison))

@@ -15,6 +15,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
+    @OptionGroup var baseline: StandardOption
+
     @Option(help: DataSource.help)
     var data: String?
 
@@ -93,6 +95,7 @@ struct Train: ParsableCommand {
     var choices: TrainingOptions.Choices {
         var c = TrainingOptions.Choices()
         model.apply(to: &c)
+        c.standard = baseline.standard ? true : nil
         c.length = steps.map { .steps($0) } ?? epochs.map { .epochs($0) }
         c.batchSize = batchSize
         c.optimizer = optimizer
@@ -187,7 +190,8 @@ struct Train: ParsableCommand {
         bar.finishLine()
         let c = summary.cost
         if json {
-            print(try jsonText(["model": o.model.displayName, "standard": o.model.standard, "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
+            print(try jsonText(["model": o.model.displayName, "configuration": jsonValue(o.model), "standard": o.model.standard,
+                                "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
                                 "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
                                 "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
                                 "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters,

@@ -1,4 +1,5 @@
 import ConvEngine
+@testable import mobilenet
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -113,9 +114,15 @@ func jsonObject(_ text: String) throws -> [String: Any] {
 
         let summary = try mobilenet(["summary", "--model", "mobilenet", "--resolution", "224", "--stem", "imagenet", "--classes", "1000", "--json"], in: dir)
         let s = try jsonObject(summary.out)
-        #expect(((s["model"] as? [String: Any])?["macs"] as? Int) == 568_740_352)
-        #expect(((s["baseline"] as? [String: Any])?["params"] as? Int) == 29_282_120)
-        #expect(((s["model"] as? [String: Any])?["layers"] as? [Any])?.isEmpty == false)
+        #expect(s["macs"] as? Int == 568_740_352)
+        #expect(s["baseline_params"] as? Int == 29_282_120)
+        #expect((s["layers"] as? [Any])?.isEmpty == false && (s["baseline_layers"] as? [Any])?.isEmpty == false)
+        // Every JSON output says which model it describes, in one vocabulary.
+        let configuration = s["configuration"] as? [String: Any] ?? [:]
+        #expect(configuration["family"] as? String == "mobilenet" && configuration["resolution"] as? Int == 224
+                && configuration["stem"] as? String == "imagenet" && configuration["classes"] as? Int == 1000
+                && configuration["width_multiplier"] as? Double == 1 && configuration["standard"] as? Bool == false)
+        #expect((e["configuration"] as? [String: Any])?["family"] as? String == "seed")
         #expect((s["macs_ratio"] as? Double).map { abs($0 - 0.11685) < 1e-4 } == true)
         let table = try mobilenet(["summary", "--model", "seed"], in: dir)
         #expect(table.out.contains("MACs ratio 0.2548") && table.out.contains("1/N+1/Dk²"))
@@ -152,6 +159,7 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(results.allSatisfy { $0["threads"] as? Int == 1 })
         #expect(layers.filter { $0["kind"] as? String == "pw" }.allSatisfy { ($0["fraction_of_sgemm"] as? Double).map { $0 > 0 } == true })
         #expect((results.first?["train_images_per_second"] as? Double).map { $0 > 0 } == true)
+        #expect(results.first?["macs"] as? Int == 1_729_536 && (results.first?["configuration"] as? [String: Any])?["family"] as? String == "seed")
         #expect((object["macs_ratio"] as? Double).map { abs($0 - 0.2548) < 1e-3 } == true)
         // --compare-standard: the measured wall-clock ratios beside the MACs ratio.
         #expect(["train_time_ratio", "inference_time_ratio"].allSatisfy { (object[$0] as? Double).map { $0 > 0 } == true })
@@ -215,5 +223,19 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         try Data("not a checkpoint".utf8).write(to: dir.appendingPathComponent("bad.safetensors"))
         let bad = try mobilenet(["eval", "--checkpoint", "bad.safetensors", "--data", "synthetic"], in: dir)
         #expect(bad.status != 0 && bad.err.contains("bad.safetensors"), "\(bad.err)")
+    }
+}
+
+/// The terminal's progress line never wraps: an 80-column terminal gets at most 79 characters.
+@Suite struct ProgressLineTests {
+    @Test(arguments: [40, 80, 120, 200])
+    func theLineFitsTheTerminal(_ columns: Int) {
+        let detail = "9245 img/s  ETA 0:01  loss 2.301  acc 12.5%  lr 0.002"
+        for done in [0, 7, 10_000] {
+            let line = ProgressBar.line(done: done, total: 10_000, detail: detail, columns: columns)
+            #expect(line.count <= columns - 1, "\(columns) columns: \(line.count) characters")
+            #expect(line.contains("\(done)/10000"))
+        }
+        #expect(ProgressBar.line(done: 5, total: 10, detail: detail, columns: 200).hasSuffix(detail))
     }
 }
