@@ -3,6 +3,9 @@ import PackageDescription
 
 let package = Package(
     name: "MobileNetCPU",
+    // Linux is the target platform (it needs no entry); on Apple systems, Synchronization's Atomic
+    // and Mutex need macOS 15.
+    platforms: [.macOS(.v15)],
     products: [
         // Everything: the engine, the models, the data pipeline, training runs and benchmarks.
         .library(name: "MobileNetCPU", targets: ["MobileNetCPU"]),
@@ -40,10 +43,12 @@ let package = Package(
         .target(name: "PNGDecoder", dependencies: ["CPNG"]),
         // CIFAR-10/100 readers (binary, pickle, .tar.gz), image folders (JPEG, PNG), download, synthetic
         // set, transforms, the input pipeline.
-        .target(name: "CIFAR", dependencies: [
-            "ConvEngine", "CZlib", "CTurboJPEG", "PNGDecoder",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "CIFAR",
+            dependencies: [
+                "ConvEngine", "CZlib", "CTurboJPEG", "PNGDecoder",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // A training run: the loop over epochs, evaluation, JSON Lines log, checkpoints, resume.
         .target(name: "Training", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
         // Performance measurement: throughput, per-layer timing, OpenBLAS reference rates, memory.
@@ -63,9 +68,11 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         // Runs the built `mobilenet` executable end to end (depending on it makes sure it is built).
         .testTarget(name: "MobilenetCLITests", dependencies: ["mobilenet", "ConvEngine"]),
-        .testTarget(name: "ConvModelsTests", dependencies: [
-            "ConvModels",
-            .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
-        ]),
+        .testTarget(
+            name: "ConvModelsTests",
+            dependencies: [
+                "ConvModels",
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+            ]),
     ]
 )

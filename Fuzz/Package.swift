@@ -10,9 +10,11 @@ let package = Package(
     name: "MobileNetCPUFuzz",
     dependencies: [.package(name: "MobileNetCPU", path: "..")],
     targets: readers.map { reader in
-        .executableTarget(name: "Fuzz\(reader)", dependencies: [
-            .product(name: "CIFAR", package: "MobileNetCPU"),
-            .product(name: "Training", package: "MobileNetCPU"),
-        ])
+        .executableTarget(
+            name: "Fuzz\(reader)",
+            dependencies: [
+                .product(name: "CIFAR", package: "MobileNetCPU"),
+                .product(name: "Training", package: "MobileNetCPU"),
+            ])
     }
 )

@@ -80,8 +80,10 @@ public struct Benchmark {
     public var convolutionAlgorithm: ConvolutionAlgorithm
 
     /// Describes a benchmark.
-    public init(configuration: ModelConfiguration, batchSize: Int = 128, repeats: Int = 10, warmup: Int = 2,
-                convolutionAlgorithm: ConvolutionAlgorithm = .auto) throws {
+    public init(
+        configuration: ModelConfiguration, batchSize: Int = 128, repeats: Int = 10, warmup: Int = 2,
+        convolutionAlgorithm: ConvolutionAlgorithm = .auto
+    ) throws {
         try require(batchSize > 0, "batch size must be positive, got \(batchSize)")
         try require(repeats > 0 && warmup >= 0, "repeats must be positive and warm-up not negative")
         self.configuration = configuration
@@ -99,7 +101,8 @@ public struct Benchmark {
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.isEmpty
+            ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Runs the measurements; `progress` is told what is being measured.
@@ -115,7 +118,9 @@ public struct Benchmark {
         var steps: [Double] = []
         try labels.withUnsafeBufferPointer { l in
             for r in 0..<(warmup + repeats) {
-                let t = try Self.seconds { _ = try network.trainStep(labels: l, loss: loss, optimizer: optimizer, learningRate: 1e-4) }
+                let t = try Self.seconds {
+                    _ = try network.trainStep(labels: l, loss: loss, optimizer: optimizer, learningRate: 1e-4)
+                }
                 if r >= warmup { steps.append(t) }
             }
         }
@@ -138,7 +143,12 @@ public struct Benchmark {
                 _ = try loss.evaluate(logits: network.output, labels: l, gradient: network.outputGradient)
                 network.zeroGradients()
                 try network.backward(observer: timer)
-                if r >= warmup { for i in 0..<count { forward[i].append(timer.forward[i]); backward[i].append(timer.backward[i]) } }
+                if r >= warmup {
+                    for i in 0..<count {
+                        forward[i].append(timer.forward[i])
+                        backward[i].append(timer.backward[i])
+                    }
+                }
             }
         }
 
@@ -157,19 +167,21 @@ public struct Benchmark {
             let reference = gemms[i].isEmpty ? nil : gemms[i].reduce(0.0) { $0 + 2e-9 * Double($1.m * $1.n * $1.k) / rates[$1]! }
             let inputFloats = network.shapes[i].count, outputFloats = network.shapes[i + 1].count
             let backwardMACs = i == 0 ? macs : 2 * macs
-            return Layer(name: entry.name, kind: entry.layer.kind, multiplyAccumulates: macs, forwardSeconds: f, backwardSeconds: b,
-                         backwardGFLOPs: backwardMACs == 0 ? 0 : 2e-9 * Double(backwardMACs) / b,
-                         gemmReferenceSeconds: reference,
-                         forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats),
-                         fusedIntoPrevious: network.isFusedIntoPrevious(i))
+            return Layer(
+                name: entry.name, kind: entry.layer.kind, multiplyAccumulates: macs, forwardSeconds: f, backwardSeconds: b,
+                backwardGFLOPs: backwardMACs == 0 ? 0 : 2e-9 * Double(backwardMACs) / b,
+                gemmReferenceSeconds: reference,
+                forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats),
+                fusedIntoPrevious: network.isFusedIntoPrevious(i))
         }
         let cost = ModelCost(name: configuration.displayName, network: network)
-        return Result(model: configuration.displayName, configuration: configuration, batchSize: batchSize, threads: Parallel.threadCount,
-                      convolutionAlgorithm: convolutionAlgorithm,
-                      multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
-                      trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,
-                      gemmRates: rates.map { ($0.key, $0.value) }.sorted { $0.0.m * $0.0.n * $0.0.k > $1.0.m * $1.0.n * $1.0.k },
-                      peakResidentBytes: Self.peakResidentBytes())
+        return Result(
+            model: configuration.displayName, configuration: configuration, batchSize: batchSize, threads: Parallel.threadCount,
+            convolutionAlgorithm: convolutionAlgorithm,
+            multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
+            trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,
+            gemmRates: rates.map { ($0.key, $0.value) }.sorted { $0.0.m * $0.0.n * $0.0.k > $1.0.m * $1.0.n * $1.0.k },
+            peakResidentBytes: Self.peakResidentBytes())
     }
 
     /// The GEMMs im2col + GEMM would issue for a layer's passes at its prepared shape: forward
@@ -180,7 +192,9 @@ public struct Benchmark {
         switch layer {
         case let conv as Conv2D:
             guard let output = conv.outputShape else { return [] }
-            (rows, outputs, width) = (output.count / output.channels, conv.outputChannels, conv.kernelSize * conv.kernelSize * conv.inputChannels)
+            (rows, outputs, width) = (
+                output.count / output.channels, conv.outputChannels, conv.kernelSize * conv.kernelSize * conv.inputChannels
+            )
         case let pointwise as PointwiseConv2D:
             (rows, outputs, width) = (input.count / input.channels, pointwise.outputChannels, pointwise.inputChannels)
         case let linear as Linear:
@@ -188,14 +202,17 @@ public struct Benchmark {
         default:
             return []
         }
-        return [GemmTrace.Call(m: rows, n: outputs, k: width, transposeB: true),
-                GemmTrace.Call(m: outputs, n: width, k: rows, transposeA: true)]
+        return [
+            GemmTrace.Call(m: rows, n: outputs, k: width, transposeB: true),
+            GemmTrace.Call(m: outputs, n: width, k: rows, transposeA: true),
+        ]
             + (inputGradient ? [GemmTrace.Call(m: rows, n: width, k: outputs)] : [])
     }
 
     /// OpenBLAS's GFLOP/s on one shape (median over repeats, at least ~20 ms of work each).
     static func gemmRate(_ call: GemmTrace.Call, repeats: Int) -> Double {
-        let a = FloatStorage(count: call.m * call.k), b = FloatStorage(count: call.k * call.n), c = FloatStorage(count: call.m * call.n)
+        let a = FloatStorage(count: call.m * call.k), b = FloatStorage(count: call.k * call.n),
+            c = FloatStorage(count: call.m * call.n)
         var g = RandomGenerator(seed: 3)
         for i in 0..<a.count { a.data[i] = g.nextUniform() }
         for i in 0..<b.count { b.data[i] = g.nextUniform() }
@@ -205,8 +222,9 @@ public struct Benchmark {
         for r in 0..<(repeats + 1) {
             let t = seconds {
                 for _ in 0..<inner {
-                    BLAS.gemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
-                              a: a.data, b: b.data, c: c.data)
+                    BLAS.gemm(
+                        transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
+                        a: a.data, b: b.data, c: c.data)
                 }
             }
             if r > 0 { samples.append(t / Double(inner)) }

@@ -35,7 +35,9 @@ public struct DataBenchmark {
     public init(root: URL, limit: Int, threads: Int, side: Int) throws {
         try require(limit > 0 && threads > 0 && side > 0, "limit, threads and side must be positive")
         let data = try ImageFolder.load(from: root, memoryBudget: 0)
-        guard case .files(let paths) = data.train.storage else { throw EngineError.invalidArgument("\(root.path) is not decoded from files") }
+        guard case .files(let paths) = data.train.storage else {
+            throw EngineError.invalidArgument("\(root.path) is not decoded from files")
+        }
         files = Array(paths.prefix(limit))
         self.threads = threads
         self.side = side
@@ -49,7 +51,9 @@ public struct DataBenchmark {
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 for i in stride(from: t, to: paths.count, by: threads) {
                     do {
-                        guard let data = FileManager.default.contents(atPath: paths[i]) else { throw EngineError.io("cannot read \(paths[i])") }
+                        guard let data = FileManager.default.contents(atPath: paths[i]) else {
+                            throw EngineError.io("cannot read \(paths[i])")
+                        }
                         _ = try ImageDecoder.decode([UInt8](data), source: paths[i])
                     } catch { failure.withLock { $0 = $0 ?? error } }
                 }
@@ -67,19 +71,25 @@ public struct DataBenchmark {
         let set = ImageSet(files: paths, labels: [Int32](repeating: 0, count: paths.count), sizes: sizes)
         let batch = min(32, paths.count)
         let transform = ImageTransform.choose(side: side, fixedSide: set.fixedSide, training: true, augment: true)
-        let loader = try BatchLoader(images: set, options: .init(batchSize: batch, transform: transform, normalization: .imagenet,
-                                                                 decodeThreads: threads))
+        let loader = try BatchLoader(
+            images: set,
+            options: .init(
+                batchSize: batch, transform: transform, normalization: .imagenet,
+                decodeThreads: threads))
         var out = [Float](repeating: 0, count: loader.imageFloatsPerBatch), labels = [Int32](repeating: 0, count: batch)
         func epoch() throws {
             for _ in 0..<loader.batchesPerEpoch {
-                _ = try out.withUnsafeMutableBufferPointer { o in try labels.withUnsafeMutableBufferPointer { try loader.next(images: o.baseAddress!, labels: $0.baseAddress!) } }
+                _ = try out.withUnsafeMutableBufferPointer { o in
+                    try labels.withUnsafeMutableBufferPointer { try loader.next(images: o.baseAddress!, labels: $0.baseAddress!) }
+                }
             }
         }
         try epoch()
         let batchStart = DispatchTime.now().uptimeNanoseconds
         try epoch()
         let batchSeconds = Double(DispatchTime.now().uptimeNanoseconds - batchStart) * 1e-9
-        return Result(files: paths.count, threads: threads, decodedPerSecond: Double(paths.count) / decodeSeconds,
-                      batchedPerSecond: Double(loader.batchesPerEpoch * batch) / batchSeconds, side: side)
+        return Result(
+            files: paths.count, threads: threads, decodedPerSecond: Double(paths.count) / decodeSeconds,
+            batchedPerSecond: Double(loader.batchesPerEpoch * batch) / batchSeconds, side: side)
     }
 }

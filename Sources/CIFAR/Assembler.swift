@@ -22,8 +22,9 @@ struct Assembler {
     /// A generator for a (seed, epoch, item) triple: SplitMix-seeded, so neighbouring triples differ.
     /// Item −1 is the epoch's shuffle.
     static func generator(_ seed: UInt64, _ epoch: Int, _ item: Int) -> RandomGenerator {
-        RandomGenerator(seed: seed ^ (UInt64(bitPattern: Int64(epoch)) &* 0xD1B5_4A32_D192_ED03)
-            ^ (UInt64(bitPattern: Int64(item)) &* 0x8CB9_2BA7_2F3D_8DD7))
+        RandomGenerator(
+            seed: seed ^ (UInt64(bitPattern: Int64(epoch)) &* 0xD1B5_4A32_D192_ED03)
+                ^ (UInt64(bitPattern: Int64(item)) &* 0x8CB9_2BA7_2F3D_8DD7))
     }
 
     /// Reshuffles `order` in place for `epoch` (Fisher–Yates), from the identity.
@@ -39,19 +40,23 @@ struct Assembler {
         }
     }
 
-    mutating func assemble(_ position: BatchLoader.Position, batchesPerEpoch: Int,
-                           images out: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {
+    mutating func assemble(
+        _ position: BatchLoader.Position, batchesPerEpoch: Int,
+        images out: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
+    ) throws -> Int {
         prepareOrder(position.epoch)
         let start = position.batch * options.batchSize
         let count = min(options.batchSize, images.count - start)
         for i in 0..<count { labels[i] = images.labels[Int(order[start + i])] }
         // CIFAR's records at their own size: straight from the planar bytes.
-        if case .records(let records) = images.storage, case .fixedSize(let augmentation, LabeledImages.side) = options.transform {
+        if case .records(let records) = images.storage, case .fixedSize(let augmentation, LabeledImages.side) = options.transform
+        {
             assembleRecords(records, augmentation: augmentation, position: position, start: start, count: count, into: out)
             return count
         }
-        let item = ItemAssembly(images: images, order: order, transform: options.transform, seed: options.seed,
-                                epoch: position.epoch, start: start, scale: scale, shift: shift, out: out)
+        let item = ItemAssembly(
+            images: images, order: order, transform: options.transform, seed: options.seed,
+            epoch: position.epoch, start: start, scale: scale, shift: shift, out: out)
         guard images.decodesOnTheFly && options.decodeThreads > 1 && count > 1 else {
             for i in 0..<count { try item.run(i) }
             return count
@@ -68,8 +73,10 @@ struct Assembler {
         return count
     }
 
-    private func assembleRecords(_ records: LabeledImages, augmentation: Augmentation?, position: BatchLoader.Position,
-                                 start: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+    private func assembleRecords(
+        _ records: LabeledImages, augmentation: Augmentation?, position: BatchLoader.Position,
+        start: Int, count: Int, into out: UnsafeMutablePointer<Float>
+    ) {
         let floatsPerImage = LabeledImages.imageBytes
         records.pixels.withUnsafeBufferPointer { pixels in
             for i in 0..<count {
@@ -84,8 +91,9 @@ struct Assembler {
                     }
                     flip = a.horizontalFlip && g.next() & 1 == 1
                 }
-                assembleImage(pixels.baseAddress! + index * floatsPerImage, dx: dx, dy: dy, flip: flip,
-                              scale: scale, shift: shift, into: out + i * floatsPerImage)
+                assembleImage(
+                    pixels.baseAddress! + index * floatsPerImage, dx: dx, dy: dy, flip: flip,
+                    scale: scale, shift: shift, into: out + i * floatsPerImage)
             }
         }
     }

@@ -30,9 +30,11 @@ public final class BatchLoader: @unchecked Sendable {
         public var decodeThreads: Int
 
         /// Creates options.
-        public init(batchSize: Int, shuffle: Bool = true, transform: ImageTransform = .fixedSize(augmentation: nil, side: 32),
-                    normalization: Normalization = .cifar10, dropLastPartialBatch: Bool = true, seed: UInt64 = 0,
-                    decodeThreads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        public init(
+            batchSize: Int, shuffle: Bool = true, transform: ImageTransform = .fixedSize(augmentation: nil, side: 32),
+            normalization: Normalization = .cifar10, dropLastPartialBatch: Bool = true, seed: UInt64 = 0,
+            decodeThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+        ) {
             self.batchSize = batchSize
             self.shuffle = shuffle
             self.transform = transform
@@ -90,20 +92,26 @@ public final class BatchLoader: @unchecked Sendable {
         try require(options.batchSize > 0, "batch size must be positive, got \(options.batchSize)")
         try require(options.decodeThreads > 0, "decode threads must be positive, got \(options.decodeThreads)")
         try require(images.count > 0, "the image set is empty")
-        try require(!options.dropLastPartialBatch || options.batchSize <= images.count,
-                    "batch size \(options.batchSize) is larger than the \(images.count) images, and partial batches are dropped")
+        try require(
+            !options.dropLastPartialBatch || options.batchSize <= images.count,
+            "batch size \(options.batchSize) is larger than the \(images.count) images, and partial batches are dropped")
         let side = options.transform.side
         try require(side > 0 && side <= 16384, "the input side must be in 1...16384, got \(side)")
         if case .fixedSize(let a?, _) = options.transform {
             try require(images.fixedSide != nil, "a random crop with padding needs images of one square size")
-            try require(a.padding >= 0 && a.padding < images.fixedSide ?? 0, "crop padding must be in 0..<\(images.fixedSide ?? 0), got \(a.padding)")
+            try require(
+                a.padding >= 0 && a.padding < images.fixedSide ?? 0,
+                "crop padding must be in 0..<\(images.fixedSide ?? 0), got \(a.padding)")
         }
         _ = try options.normalization.validated()
-        _ = try Checked.product([options.batchSize, side, side, 3],
-                                orThrow: EngineError.invalidArgument("a batch of \(options.batchSize) images of \(side)×\(side) is too large"))
+        _ = try Checked.product(
+            [options.batchSize, side, side, 3],
+            orThrow: EngineError.invalidArgument("a batch of \(options.batchSize) images of \(side)×\(side) is too large"))
         self.images = images
         self.options = options
-        batchesPerEpoch = options.dropLastPartialBatch ? images.count / options.batchSize
+        batchesPerEpoch =
+            options.dropLastPartialBatch
+            ? images.count / options.batchSize
             : (images.count + options.batchSize - 1) / options.batchSize
         assembler = Assembler(images: images, options: options)
     }
@@ -127,7 +135,8 @@ public final class BatchLoader: @unchecked Sendable {
     ///
     /// - Throws: `EngineError.invalidArgument` for a batch index past the epoch's end.
     public func seek(to position: Position) throws {
-        try require(position.batch < batchesPerEpoch, "batch \(position.batch) is past the \(batchesPerEpoch) batches of an epoch")
+        try require(
+            position.batch < batchesPerEpoch, "batch \(position.batch) is past the \(batchesPerEpoch) batches of an epoch")
         let wasPrefetching = prefetcher != nil
         stopPrefetching()
         self.position = position
@@ -137,9 +146,10 @@ public final class BatchLoader: @unchecked Sendable {
     /// Assembles batches on a background thread, one ahead of the consumer (two buffers).
     public func startPrefetching() {
         guard prefetcher == nil else { return }
-        prefetcher = Prefetcher(assembler: Assembler(images: images, options: options), from: position,
-                                batchesPerEpoch: batchesPerEpoch, floatsPerImage: Self.floatsPerImage(options),
-                                batchSize: options.batchSize)
+        prefetcher = Prefetcher(
+            assembler: Assembler(images: images, options: options), from: position,
+            batchesPerEpoch: batchesPerEpoch, floatsPerImage: Self.floatsPerImage(options),
+            batchSize: options.batchSize)
     }
 
     /// Stops the background thread (batches then are assembled on the caller's thread).

@@ -17,8 +17,9 @@ enum BinaryBatches {
             let test = try records(files.read("test.bin"), labelBytes: 2, classes: 100)
             let fine = try classNames(files.read("fine_label_names.txt"), expected: 100)
             let coarse = try classNames(files.read("coarse_label_names.txt"), expected: 20)
-            return CIFARDataset(variant: .cifar100, train: train, test: test, classNames: fine,
-                                coarseClassNames: coarse, source: description)
+            return CIFARDataset(
+                variant: .cifar100, train: train, test: test, classNames: fine,
+                coarseClassNames: coarse, source: description)
         }
     }
 
@@ -27,7 +28,9 @@ enum BinaryBatches {
         let recordSize = labelBytes + LabeledImages.imageBytes
         let bytes = file.bytes
         guard !bytes.isEmpty, bytes.count % recordSize == 0 else {
-            throw EngineError.corruptData("\(file.path): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records (truncated or not a CIFAR batch)")
+            throw EngineError.corruptData(
+                "\(file.path): \(bytes.count) bytes is not a whole number of \(recordSize)-byte records (truncated or not a CIFAR batch)"
+            )
         }
         let n = bytes.count / recordSize
         var pixels = [UInt8](repeating: 0, count: n * LabeledImages.imageBytes)
@@ -38,7 +41,8 @@ enum BinaryBatches {
                     let record = src.baseAddress! + i * recordSize
                     if labelBytes == 2 { coarse[i] = Int32(record[0]) }
                     labels[i] = Int32(record[labelBytes - 1])
-                    (dst.baseAddress! + i * LabeledImages.imageBytes).update(from: record + labelBytes, count: LabeledImages.imageBytes)
+                    (dst.baseAddress! + i * LabeledImages.imageBytes).update(
+                        from: record + labelBytes, count: LabeledImages.imageBytes)
                 }
             }
         }

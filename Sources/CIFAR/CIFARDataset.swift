@@ -36,8 +36,10 @@ public struct CIFARDataset: Sendable {
     public var source: String
 
     /// Creates a data set from parts.
-    public init(variant: CIFARVariant, train: LabeledImages, test: LabeledImages, classNames: [String],
-                coarseClassNames: [String] = [], source: String) {
+    public init(
+        variant: CIFARVariant, train: LabeledImages, test: LabeledImages, classNames: [String],
+        coarseClassNames: [String] = [], source: String
+    ) {
         self.variant = variant
         self.train = train
         self.test = test

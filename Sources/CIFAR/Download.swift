@@ -1,8 +1,9 @@
 import ConvEngine
 import Crypto
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Fetches the official archives: resumable, verified by MD5, never leaving a partial file under the
@@ -30,17 +31,21 @@ public enum CIFARDownload {
         let base = "https://www.cs.toronto.edu/~kriz/"
         switch (variant, format) {
         case (.cifar10, .binary):
-            return Archive(name: "cifar-10-binary.tar.gz", url: URL(string: base + "cifar-10-binary.tar.gz")!,
-                           md5: "c32a1d4ab5d03f1284b67883e8d87530", size: 170_052_171)
+            return Archive(
+                name: "cifar-10-binary.tar.gz", url: URL(string: base + "cifar-10-binary.tar.gz")!,
+                md5: "c32a1d4ab5d03f1284b67883e8d87530", size: 170_052_171)
         case (.cifar10, .python):
-            return Archive(name: "cifar-10-python.tar.gz", url: URL(string: base + "cifar-10-python.tar.gz")!,
-                           md5: "c58f30108f718f92721af3b95e74349a", size: 170_498_071)
+            return Archive(
+                name: "cifar-10-python.tar.gz", url: URL(string: base + "cifar-10-python.tar.gz")!,
+                md5: "c58f30108f718f92721af3b95e74349a", size: 170_498_071)
         case (.cifar100, .binary):
-            return Archive(name: "cifar-100-binary.tar.gz", url: URL(string: base + "cifar-100-binary.tar.gz")!,
-                           md5: "03b5dce01913d631647c71ecec9e9cb8", size: 168_513_733)
+            return Archive(
+                name: "cifar-100-binary.tar.gz", url: URL(string: base + "cifar-100-binary.tar.gz")!,
+                md5: "03b5dce01913d631647c71ecec9e9cb8", size: 168_513_733)
         case (.cifar100, .python):
-            return Archive(name: "cifar-100-python.tar.gz", url: URL(string: base + "cifar-100-python.tar.gz")!,
-                           md5: "eb9058c3a382ffc7106e4002c42a8d85", size: 169_001_437)
+            return Archive(
+                name: "cifar-100-python.tar.gz", url: URL(string: base + "cifar-100-python.tar.gz")!,
+                md5: "eb9058c3a382ffc7106e4002c42a8d85", size: 169_001_437)
         }
     }
 
@@ -56,8 +61,10 @@ public enum CIFARDownload {
     /// - Throws: `EngineError.io` for network or file errors, `EngineError.corruptData` for an MD5
     ///   mismatch (the bad file is deleted).
     @discardableResult
-    public static func download(_ archive: Archive, to directory: URL,
-                                progress: ((Int64, Int64?) -> Void)? = nil) throws -> URL {
+    public static func download(
+        _ archive: Archive, to directory: URL,
+        progress: ((Int64, Int64?) -> Void)? = nil
+    ) throws -> URL {
         let fm = FileManager.default
         do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw EngineError.io("cannot create \(directory.path): \(error.localizedDescription)")
@@ -69,7 +76,9 @@ public enum CIFARDownload {
         let digest = try md5(of: partial)
         guard digest == archive.md5 else {
             try? fm.removeItem(at: partial)
-            throw EngineError.corruptData("\(archive.url.absoluteString): MD5 \(digest) does not match the published \(archive.md5); the download was deleted, try again")
+            throw EngineError.corruptData(
+                "\(archive.url.absoluteString): MD5 \(digest) does not match the published \(archive.md5); the download was deleted, try again"
+            )
         }
         guard rename(partial.path, final.path) == 0 else {
             throw EngineError.io("cannot rename \(partial.path) to \(final.path): \(String(cString: strerror(errno)))")
@@ -101,7 +110,9 @@ public enum CIFARDownload {
         session.dataTask(with: request).resume()
         delegate.done.wait()
         if let error = delegate.failure {
-            throw EngineError.io("downloading \(url.absoluteString) failed after \(delegate.received) bytes: \(error); run the same command again to resume")
+            throw EngineError.io(
+                "downloading \(url.absoluteString) failed after \(delegate.received) bytes: \(error); run the same command again to resume"
+            )
         }
     }
 }
@@ -121,9 +132,14 @@ private final class StreamingDelegate: NSObject, URLSessionDataDelegate, @unchec
         received = existing
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        guard let http = response as? HTTPURLResponse else { completionHandler(.allow); return }
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
+        guard let http = response as? HTTPURLResponse else {
+            completionHandler(.allow)
+            return
+        }
         switch http.statusCode {
         case 206:
             total = http.expectedContentLength >= 0 ? received + http.expectedContentLength : nil

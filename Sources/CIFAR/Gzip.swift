@@ -1,5 +1,5 @@
-import ConvEngine
 import CZlib
+import ConvEngine
 
 /// gzip (or zlib) decompression of a whole buffer, through the system's zlib.
 enum Gzip {
@@ -37,7 +37,8 @@ enum Gzip {
                 switch status {
                 case Z_OK, Z_STREAM_END:
                     guard produced <= limit - output.count else {
-                        throw EngineError.corruptData("\(source): inflates past \(limit >> 20) MiB, more than any CIFAR archive holds")
+                        throw EngineError.corruptData(
+                            "\(source): inflates past \(limit >> 20) MiB, more than any CIFAR archive holds")
                     }
                     output += chunk[0..<produced]
                 case Z_BUF_ERROR where stream.avail_in == 0:

@@ -27,17 +27,20 @@ public struct ImageDataset: Sendable {
     public var skipped: [String]
 
     /// Creates a data set from parts.
-    public init(kind: Kind, train: ImageSet, test: ImageSet, classNames: [String], source: String,
-                storageNote: String = "", skipped: [String] = []) {
+    public init(
+        kind: Kind, train: ImageSet, test: ImageSet, classNames: [String], source: String,
+        storageNote: String = "", skipped: [String] = []
+    ) {
         (self.kind, self.train, self.test, self.classNames) = (kind, train, test, classNames)
         (self.source, self.storageNote, self.skipped) = (source, storageNote, skipped)
     }
 
     /// A CIFAR data set (or the synthetic set, which has CIFAR's layout).
     public init(_ cifar: CIFARDataset) {
-        self.init(kind: cifar.variant == .cifar100 ? .cifar100 : .cifar10, train: ImageSet(records: cifar.train),
-                  test: ImageSet(records: cifar.test), classNames: cifar.classNames, source: cifar.source,
-                  storageNote: "CIFAR records in memory")
+        self.init(
+            kind: cifar.variant == .cifar100 ? .cifar100 : .cifar10, train: ImageSet(records: cifar.train),
+            test: ImageSet(records: cifar.test), classNames: cifar.classNames, source: cifar.source,
+            storageNote: "CIFAR records in memory")
     }
 
 }

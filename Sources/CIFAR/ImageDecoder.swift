@@ -1,5 +1,5 @@
-import ConvEngine
 import CTurboJPEG
+import ConvEngine
 import PNGDecoder
 
 /// Decodes image files to RGB with the real codecs: JPEG through libjpeg-turbo, PNG through libpng,
@@ -72,12 +72,16 @@ public enum ImageDecoder {
         return try body(handle)
     }
 
-    private static func readJPEGHeader(_ handle: tjhandle, _ bytes: [UInt8], source: String) throws -> (width: Int, height: Int, colorspace: Int32) {
+    private static func readJPEGHeader(_ handle: tjhandle, _ bytes: [UInt8], source: String) throws -> (
+        width: Int, height: Int, colorspace: Int32
+    ) {
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         let status = bytes.withUnsafeBufferPointer {
             tjDecompressHeader3(handle, $0.baseAddress, UInt(clamping: $0.count), &width, &height, &subsampling, &colorspace)
         }
-        guard status == 0 else { throw EngineError.corruptData("\(source): corrupt JPEG (\(String(cString: tjGetErrorStr2(handle))))") }
+        guard status == 0 else {
+            throw EngineError.corruptData("\(source): corrupt JPEG (\(String(cString: tjGetErrorStr2(handle))))")
+        }
         guard width > 0, height > 0, Int(width) * Int(height) <= maximumPixels else {
             throw EngineError.corruptData("\(source): a JPEG of \(width)×\(height) pixels is out of range")
         }
@@ -93,8 +97,9 @@ public enum ImageDecoder {
             var pixels = [UInt8](repeating: 0, count: header.width * header.height * 3)
             let status = bytes.withUnsafeBufferPointer { input in
                 pixels.withUnsafeMutableBufferPointer { output in
-                    tjDecompress2(handle, input.baseAddress, UInt(clamping: input.count), output.baseAddress, Int32(header.width), 0,
-                                  Int32(header.height), Int32(TJPF_RGB.rawValue), 0)
+                    tjDecompress2(
+                        handle, input.baseAddress, UInt(clamping: input.count), output.baseAddress, Int32(header.width), 0,
+                        Int32(header.height), Int32(TJPF_RGB.rawValue), 0)
                 }
             }
             if status != 0 {

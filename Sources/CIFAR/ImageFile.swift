@@ -9,7 +9,8 @@ public enum ImageFile {
     /// - Throws: `EngineError.corruptData` naming the file and what is wrong with its header or size.
     public static func decodeNetpbm(_ bytes: [UInt8], source: String) throws -> RGBImage {
         func corrupt(_ why: String) -> EngineError { .corruptData("\(source): \(why)") }
-        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6") else {
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6")
+        else {
             throw corrupt("not a binary PPM (P6) or PGM (P5) image")
         }
         let channels = bytes[1] == UInt8(ascii: "6") ? 3 : 1
@@ -21,15 +22,21 @@ public enum ImageFile {
             }
             var value = 0, digits = 0
             while position < bytes.count, (48...57).contains(bytes[position]), digits < 9 {
-                value = value * 10 + Int(bytes[position] - 48); position += 1; digits += 1
+                value = value * 10 + Int(bytes[position] - 48)
+                position += 1
+                digits += 1
             }
             guard digits > 0 else { throw corrupt("malformed header (width, height and maximum value expected)") }
             fields.append(value)
         }
         position += 1  // the single whitespace after the maximum value
         let (width, height, maxValue) = (fields[0], fields[1], fields[2])
-        guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw corrupt("image size \(width)×\(height) is out of range") }
-        guard maxValue > 0, maxValue <= 255 else { throw corrupt("maximum value \(maxValue) is not in 1...255 (16-bit images are not supported)") }
+        guard width > 0, height > 0, width <= 16384, height <= 16384 else {
+            throw corrupt("image size \(width)×\(height) is out of range")
+        }
+        guard maxValue > 0, maxValue <= 255 else {
+            throw corrupt("maximum value \(maxValue) is not in 1...255 (16-bit images are not supported)")
+        }
         guard bytes.count - position >= width * height * channels else {
             throw corrupt("holds \(max(0, bytes.count - position)) pixel bytes, needs \(width * height * channels) (truncated?)")
         }
@@ -55,6 +62,7 @@ public enum ImageFile {
                 }
             }
         }
-        throw EngineError.corruptData("\(source): \(bytes.count) bytes is neither a PPM/PGM image nor whole CIFAR records (3073 or 3074 bytes each)")
+        throw EngineError.corruptData(
+            "\(source): \(bytes.count) bytes is neither a PPM/PGM image nor whole CIFAR records (3073 or 3074 bytes each)")
     }
 }

@@ -29,8 +29,10 @@ public enum ImageFolder {
     /// - Throws: `EngineError` for a missing `train` or `val`/`test` folder, a class folder of one
     ///   missing from the other, an empty class, no images at all, or (without `skipBadImages`)
     ///   a file that is not a readable image, naming it.
-    public static func load(from root: URL, skipBadImages: Bool = false,
-                            memoryBudget: Int = defaultMemoryBudget) throws -> ImageDataset {
+    public static func load(
+        from root: URL, skipBadImages: Bool = false,
+        memoryBudget: Int = defaultMemoryBudget
+    ) throws -> ImageDataset {
         let trainFolder = root.appendingPathComponent("train")
         guard let evalName = ["val", "test"].first(where: { isDirectory(root.appendingPathComponent($0)) }) else {
             throw EngineError.io("\(root.path): an image folder needs train/ and val/ (or test/) folders; found no val/ or test/")
@@ -50,12 +52,20 @@ public enum ImageFolder {
         let test = try loadSplit(evalFolder, classes: classes, skipBadImages: skipBadImages, skipped: &skipped)
         let decodedBytes = train.decodedBytes + test.decodedBytes
         let keep = decodedBytes <= memoryBudget
-        let sets = try [train, test].map { keep ? try $0.decodedSet(skipBadImages: skipBadImages, skipped: &skipped) : try $0.fileSet(skipBadImages: skipBadImages, skipped: &skipped) }
-        let note = keep ? "decoded once and kept in memory (\(megabytes(decodedBytes)))"
-            : memoryBudget == 0 ? "decoded on the fly on background threads, as asked"
-            : "decoded on the fly on background threads (\(megabytes(decodedBytes)) decoded would not fit in \(megabytes(memoryBudget)))"
-        return ImageDataset(kind: .folder, train: sets[0], test: sets[1], classNames: classes,
-                            source: "image folder \(root.path) (\(evalName)/ for evaluation)", storageNote: note, skipped: skipped)
+        let sets = try [train, test].map {
+            keep
+                ? try $0.decodedSet(skipBadImages: skipBadImages, skipped: &skipped)
+                : try $0.fileSet(skipBadImages: skipBadImages, skipped: &skipped)
+        }
+        let note =
+            keep
+            ? "decoded once and kept in memory (\(megabytes(decodedBytes)))"
+            : memoryBudget == 0
+                ? "decoded on the fly on background threads, as asked"
+                : "decoded on the fly on background threads (\(megabytes(decodedBytes)) decoded would not fit in \(megabytes(memoryBudget)))"
+        return ImageDataset(
+            kind: .folder, train: sets[0], test: sets[1], classNames: classes,
+            source: "image folder \(root.path) (\(evalName)/ for evaluation)", storageNote: note, skipped: skipped)
     }
 
     /// A quarter of the machine's memory, at most 16 GiB.
@@ -76,7 +86,9 @@ public enum ImageFolder {
             DispatchQueue.concurrentPerform(iterations: slices) { slice in
                 for i in stride(from: slice, to: files.count, by: slices) {
                     let result = Result { () throws -> RGBImage in
-                        guard let data = FileManager.default.contents(atPath: files[i]) else { throw EngineError.io("cannot read \(files[i])") }
+                        guard let data = FileManager.default.contents(atPath: files[i]) else {
+                            throw EngineError.io("cannot read \(files[i])")
+                        }
                         return try ImageDecoder.decode([UInt8](data), source: files[i])
                     }
                     results.withLock { $0[i] = result }
@@ -104,7 +116,9 @@ public enum ImageFolder {
             DispatchQueue.concurrentPerform(iterations: max(1, min(files.count, 64))) { slice in
                 for i in stride(from: slice, to: files.count, by: max(1, min(files.count, 64))) {
                     do {
-                        guard let data = FileManager.default.contents(atPath: files[i]) else { throw EngineError.io("cannot read \(files[i])") }
+                        guard let data = FileManager.default.contents(atPath: files[i]) else {
+                            throw EngineError.io("cannot read \(files[i])")
+                        }
                         _ = try ImageDecoder.decode([UInt8](data), source: files[i])
                     } catch {
                         good.withLock { $0[i] = false }
@@ -116,11 +130,16 @@ public enum ImageFolder {
             skipped += reasons.withLock { $0 }.sorted()
             let indices = files.indices.filter { keep[$0] }
             try requireImages(indices.count)
-            return ImageSet(files: indices.map { files[$0] }, labels: indices.map { labels[$0] }, sizes: indices.map { sizes[$0] })
+            return ImageSet(
+                files: indices.map { files[$0] }, labels: indices.map { labels[$0] }, sizes: indices.map { sizes[$0] })
         }
 
         private func requireImages(_ count: Int) throws {
-            guard count > 0 else { throw EngineError.corruptData("no readable images left in \(files.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().deletingLastPathComponent().path } ?? "the folder")") }
+            guard count > 0 else {
+                throw EngineError.corruptData(
+                    "no readable images left in \(files.first.map { URL(fileURLWithPath: $0).deletingLastPathComponent().deletingLastPathComponent().path } ?? "the folder")"
+                )
+            }
         }
     }
 
@@ -134,7 +153,9 @@ public enum ImageFolder {
             }
             for file in files {
                 do {
-                    guard let data = FileManager.default.contents(atPath: file) else { throw EngineError.io("cannot read \(file)") }
+                    guard let data = FileManager.default.contents(atPath: file) else {
+                        throw EngineError.io("cannot read \(file)")
+                    }
                     let size = try ImageDecoder.size(of: [UInt8](data), source: file)
                     split.files.append(file)
                     split.labels.append(Int32(label))
@@ -161,7 +182,8 @@ public enum ImageFolder {
         var folders: [String] = []
         func walk(_ path: String) {
             folders.append(path)
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where isDirectory(URL(fileURLWithPath: path + "/" + name)) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            where isDirectory(URL(fileURLWithPath: path + "/" + name)) {
                 walk(path + "/" + name)
             }
         }

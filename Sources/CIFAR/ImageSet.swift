@@ -68,7 +68,9 @@ public struct ImageSet: Sendable {
     public func image(at index: Int) throws -> RGBImage {
         switch storage {
         case .records(let records):
-            return records.pixels.withUnsafeBufferPointer { RGBImage(planarRecord: $0.baseAddress! + index * LabeledImages.imageBytes) }
+            return records.pixels.withUnsafeBufferPointer {
+                RGBImage(planarRecord: $0.baseAddress! + index * LabeledImages.imageBytes)
+            }
         case .decoded(let images):
             return images[index]
         case .files(let paths):

@@ -16,10 +16,13 @@ public enum ImageTransform: Equatable, Sendable {
     public var description: String {
         switch self {
         case .fixedSize(let a, let side):
-            let crop = a.map { "RandomCrop(padding=\($0.padding))" + ($0.horizontalFlip ? " + RandomHorizontalFlip()" : "") + ", then " } ?? ""
+            let crop =
+                a.map { "RandomCrop(padding=\($0.padding))" + ($0.horizontalFlip ? " + RandomHorizontalFlip()" : "") + ", then " }
+                ?? ""
             return crop + "Resize(\(side)) where the images are not \(side)×\(side)"
         case .randomResizedCrop(let side, let scale, let ratio):
-            return "RandomResizedCrop(\(side), scale=(\(scale.lowerBound), \(scale.upperBound)), ratio=(\(String(format: "%.3g", ratio.lowerBound)), \(String(format: "%.3g", ratio.upperBound)))) + RandomHorizontalFlip()"
+            return
+                "RandomResizedCrop(\(side), scale=(\(scale.lowerBound), \(scale.upperBound)), ratio=(\(String(format: "%.3g", ratio.lowerBound)), \(String(format: "%.3g", ratio.upperBound)))) + RandomHorizontalFlip()"
         case .resizeCenterCrop(let side):
             return "Resize(\(Int(Double(side) / 0.875))) + CenterCrop(\(side))"
         }
@@ -52,15 +55,18 @@ public enum ImageTransform: Equatable, Sendable {
             var out = image
             if let a = augmentation {
                 if a.padding > 0 {
-                    let dx = Int(generator.next() % UInt64(2 * a.padding + 1)), dy = Int(generator.next() % UInt64(2 * a.padding + 1))
+                    let dx = Int(generator.next() % UInt64(2 * a.padding + 1)),
+                        dy = Int(generator.next() % UInt64(2 * a.padding + 1))
                     out = out.cropped(left: dx - a.padding, top: dy - a.padding, width: out.width, height: out.height)
                 }
                 if a.horizontalFlip && generator.next() & 1 == 1 { out = out.flippedHorizontally() }
             }
             return out.resized(width: side, height: side)
         case .randomResizedCrop(let side, let scale, let ratio):
-            let box = Self.randomResizedCropBox(width: image.width, height: image.height, scale: scale, ratio: ratio, generator: &generator)
-            var out = image.cropped(left: box.left, top: box.top, width: box.width, height: box.height).resized(width: side, height: side)
+            let box = Self.randomResizedCropBox(
+                width: image.width, height: image.height, scale: scale, ratio: ratio, generator: &generator)
+            var out = image.cropped(left: box.left, top: box.top, width: box.width, height: box.height).resized(
+                width: side, height: side)
             if generator.next() & 1 == 1 { out = out.flippedHorizontally() }
             return out
         case .resizeCenterCrop(let side):
@@ -72,8 +78,10 @@ public enum ImageTransform: Equatable, Sendable {
     /// torchvision's `RandomResizedCrop.get_params`: up to ten tries at an area fraction in `scale`
     /// and a log-uniform aspect ratio in `ratio` that fit the image, else the central crop of the
     /// nearest allowed ratio. (The draws come from `generator`, not torch's generator.)
-    public static func randomResizedCropBox(width: Int, height: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
-                                            generator: inout RandomGenerator) -> (left: Int, top: Int, width: Int, height: Int) {
+    public static func randomResizedCropBox(
+        width: Int, height: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
+        generator: inout RandomGenerator
+    ) -> (left: Int, top: Int, width: Int, height: Int) {
         let area = Double(width * height)
         let logRatio = log(ratio.lowerBound)...log(ratio.upperBound)
         for _ in 0..<10 {

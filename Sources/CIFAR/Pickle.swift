@@ -210,92 +210,96 @@ struct PickleReader {
             let offset = position
             let opcode = try bytes(1).first!
             switch opcode {
-            case 0x80: _ = try uint(1)                                    // PROTO
-            case 0x95: _ = try uint(8)                                    // FRAME
-            case UInt8(ascii: "."):                                       // STOP
+            case 0x80: _ = try uint(1)  // PROTO
+            case 0x95: _ = try uint(8)  // FRAME
+            case UInt8(ascii: "."):  // STOP
                 guard stack.count == 1 else { throw corrupt("STOP with \(stack.count) values on the stack", at: offset) }
                 return stack[0].value
-            case UInt8(ascii: "("): marks.append(stack.count)             // MARK
-            case UInt8(ascii: "}"): push(.dict(PickleDict()))     // EMPTY_DICT
-            case UInt8(ascii: "]"): push(.list(PickleList()))     // EMPTY_LIST
-            case UInt8(ascii: ")"): push(.tuple([]))              // EMPTY_TUPLE
-            case UInt8(ascii: "N"): push(.none)                   // NONE
-            case 0x88: push(.bool(true))                          // NEWTRUE
-            case 0x89: push(.bool(false))                         // NEWFALSE
-            case UInt8(ascii: "K"): push(.int(try uint(1)))       // BININT1
-            case UInt8(ascii: "M"): push(.int(try uint(2)))       // BININT2
+            case UInt8(ascii: "("): marks.append(stack.count)  // MARK
+            case UInt8(ascii: "}"): push(.dict(PickleDict()))  // EMPTY_DICT
+            case UInt8(ascii: "]"): push(.list(PickleList()))  // EMPTY_LIST
+            case UInt8(ascii: ")"): push(.tuple([]))  // EMPTY_TUPLE
+            case UInt8(ascii: "N"): push(.none)  // NONE
+            case 0x88: push(.bool(true))  // NEWTRUE
+            case 0x89: push(.bool(false))  // NEWFALSE
+            case UInt8(ascii: "K"): push(.int(try uint(1)))  // BININT1
+            case UInt8(ascii: "M"): push(.int(try uint(2)))  // BININT2
             case UInt8(ascii: "J"): push(.int(Int(Int32(truncatingIfNeeded: try uint(4)))))  // BININT
-            case 0x8a:                                                    // LONG1
+            case 0x8a:  // LONG1
                 let n = try uint(1)
                 guard n <= 8 else { throw corrupt("LONG1 of \(n) bytes is too large", at: offset) }
                 var v = 0
                 for (i, b) in try bytes(n).enumerated() { v |= Int(b) << (8 * i) }
                 if n > 0 && n < 8 && (v >> (8 * n - 1)) & 1 == 1 { v -= 1 << (8 * n) }
                 push(.int(v))
-            case UInt8(ascii: "G"):                                       // BINFLOAT (big-endian)
+            case UInt8(ascii: "G"):  // BINFLOAT (big-endian)
                 var bits: UInt64 = 0
                 for b in try bytes(8) { bits = bits << 8 | UInt64(b) }
                 push(.float(Double(bitPattern: bits)))
             case UInt8(ascii: "U"), UInt8(ascii: "C"): push(.bytes(Array(try bytes(try uint(1)))))  // SHORT_BINSTRING/BYTES
             case UInt8(ascii: "T"), UInt8(ascii: "B"): push(.bytes(Array(try bytes(try uint(4)))))  // BINSTRING/BINBYTES
-            case 0x8e, 0x96: push(.bytes(Array(try bytes(try uint(8)))))                          // BINBYTES8/BYTEARRAY8
-            case 0x8c: push(.string(String(decoding: try bytes(try uint(1)), as: UTF8.self)))    // SHORT_BINUNICODE
+            case 0x8e, 0x96: push(.bytes(Array(try bytes(try uint(8)))))  // BINBYTES8/BYTEARRAY8
+            case 0x8c: push(.string(String(decoding: try bytes(try uint(1)), as: UTF8.self)))  // SHORT_BINUNICODE
             case UInt8(ascii: "X"): push(.string(String(decoding: try bytes(try uint(4)), as: UTF8.self)))  // BINUNICODE
-            case 0x8d: push(.string(String(decoding: try bytes(try uint(8)), as: UTF8.self)))    // BINUNICODE8
-            case UInt8(ascii: "q"): memo[try uint(1)] = try topEntry()     // BINPUT
-            case UInt8(ascii: "r"): memo[try uint(4)] = try topEntry()     // LONG_BINPUT
-            case 0x94: memo[memo.count] = try topEntry()                   // MEMOIZE
-            case UInt8(ascii: "h"), UInt8(ascii: "j"):                     // BINGET, LONG_BINGET
+            case 0x8d: push(.string(String(decoding: try bytes(try uint(8)), as: UTF8.self)))  // BINUNICODE8
+            case UInt8(ascii: "q"): memo[try uint(1)] = try topEntry()  // BINPUT
+            case UInt8(ascii: "r"): memo[try uint(4)] = try topEntry()  // LONG_BINPUT
+            case 0x94: memo[memo.count] = try topEntry()  // MEMOIZE
+            case UInt8(ascii: "h"), UInt8(ascii: "j"):  // BINGET, LONG_BINGET
                 let index = try uint(opcode == UInt8(ascii: "h") ? 1 : 4)
                 guard let v = memo[index] else { throw corrupt("memo entry \(index) was never stored", at: offset) }
                 stack.append(v)
-            case UInt8(ascii: "c"):                                       // GLOBAL
+            case UInt8(ascii: "c"):  // GLOBAL
                 let module = try line(), name = try line()
                 push(.global(module: module, name: name))
-            case 0x93:                                                    // STACK_GLOBAL
+            case 0x93:  // STACK_GLOBAL
                 let name = try pop(), module = try pop()
-                guard let m = module.value.text, let n = name.value.text else { throw corrupt("STACK_GLOBAL needs two strings", at: offset) }
+                guard let m = module.value.text, let n = name.value.text else {
+                    throw corrupt("STACK_GLOBAL needs two strings", at: offset)
+                }
                 push(.global(module: m, name: n))
-            case 0x85: let a = try pop(); try push(.tuple([a.value]), holding: [a], at: offset)  // TUPLE1
-            case 0x86:                                                    // TUPLE2
+            case 0x85:
+                let a = try pop()
+                try push(.tuple([a.value]), holding: [a], at: offset)  // TUPLE1
+            case 0x86:  // TUPLE2
                 let b = try pop(), a = try pop()
                 try push(.tuple([a.value, b.value]), holding: [a, b], at: offset)
-            case 0x87:                                                    // TUPLE3
+            case 0x87:  // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
                 try push(.tuple([a.value, b.value, c.value]), holding: [a, b, c], at: offset)
-            case UInt8(ascii: "t"):                                       // TUPLE
+            case UInt8(ascii: "t"):  // TUPLE
                 let items = try popToMark()
                 try push(.tuple(items.map(\.value)), holding: items, at: offset)
-            case UInt8(ascii: "l"):                                       // LIST
+            case UInt8(ascii: "l"):  // LIST
                 let list = PickleList(), items = try popToMark()
                 list.items = items.map(\.value)
                 try push(.list(list), holding: items, at: offset)
-            case UInt8(ascii: "a"):                                       // APPEND
+            case UInt8(ascii: "a"):  // APPEND
                 let v = try pop()
                 guard case .list(let list) = try top() else { throw corrupt("APPEND to a non-list", at: offset) }
                 try grow(list, holding: [v], at: offset)
                 list.items.append(v.value)
-            case UInt8(ascii: "e"):                                       // APPENDS
+            case UInt8(ascii: "e"):  // APPENDS
                 let items = try popToMark()
                 guard case .list(let list) = try top() else { throw corrupt("APPENDS to a non-list", at: offset) }
                 try grow(list, holding: items, at: offset)
                 list.items += items.map(\.value)
-            case UInt8(ascii: "s"):                                       // SETITEM
+            case UInt8(ascii: "s"):  // SETITEM
                 let v = try pop(), k = try pop()
                 guard case .dict(let dict) = try top() else { throw corrupt("SETITEM on a non-dict", at: offset) }
                 try grow(dict, holding: [k, v], at: offset)
                 dict.items.append((k.value, v.value))
-            case UInt8(ascii: "u"):                                       // SETITEMS
+            case UInt8(ascii: "u"):  // SETITEMS
                 let items = try popToMark()
                 guard items.count % 2 == 0 else { throw corrupt("SETITEMS with an odd number of values", at: offset) }
                 guard case .dict(let dict) = try top() else { throw corrupt("SETITEMS on a non-dict", at: offset) }
                 try grow(dict, holding: items, at: offset)
                 for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i].value, items[i + 1].value)) }
-            case UInt8(ascii: "R"), 0x81:                                 // REDUCE, NEWOBJ
+            case UInt8(ascii: "R"), 0x81:  // REDUCE, NEWOBJ
                 let args = try pop(), callable = try pop()
                 guard case .tuple(let arguments) = args.value else { throw corrupt("call arguments are not a tuple", at: offset) }
                 try push(try call(callable.value, arguments, at: offset), holding: [callable, args], at: offset)
-            case UInt8(ascii: "b"):                                       // BUILD
+            case UInt8(ascii: "b"):  // BUILD
                 let state = try pop()
                 guard case .object(let object) = try top() else { throw corrupt("BUILD on a \(try top().kind)", at: offset) }
                 try grow(object, holding: [state], at: offset)
@@ -309,7 +313,9 @@ struct PickleReader {
     private func call(_ callable: PickleValue, _ arguments: [PickleValue], at offset: Int) throws -> PickleValue {
         if case .global("_codecs", "encode") = callable {
             // Python 3's protocol-2 form of bytes: _codecs.encode(latin-1 text, "latin1").
-            guard let text = arguments.first, case .string(let s) = text else { throw corrupt("_codecs.encode without text", at: offset) }
+            guard let text = arguments.first, case .string(let s) = text else {
+                throw corrupt("_codecs.encode without text", at: offset)
+            }
             var out = [UInt8]()
             out.reserveCapacity(s.unicodeScalars.count)
             for scalar in s.unicodeScalars {

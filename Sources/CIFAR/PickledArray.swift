@@ -14,30 +14,40 @@ struct PickledArray {
     init(_ value: PickleValue, what: String, source: String) throws {
         func corrupt(_ why: String) -> EngineError { .corruptData("\(source): \(what) \(why)") }
         guard case .object(let object) = value, case .global(let module, let name) = object.callable,
-              module.hasPrefix("numpy") else {
+            module.hasPrefix("numpy")
+        else {
             throw corrupt("is a \(value.kind), not a numpy array")
         }
         switch name {
         case "_reconstruct":
             guard case .tuple(let state)? = object.state, state.count == 5,
-                  case .tuple(let shape) = state[1], case .bool(let fortran) = state[3] else {
+                case .tuple(let shape) = state[1], case .bool(let fortran) = state[3]
+            else {
                 throw corrupt("has a malformed ndarray state")
             }
             guard !fortran else { throw corrupt("is in Fortran order") }
             guard let raw = state[4].bytesValue else { throw corrupt("has no raw data (\(state[4].kind))") }
-            self.shape = try shape.map { guard case .int(let n) = $0, n >= 0 else { throw corrupt("has a bad shape") }; return n }
+            self.shape = try shape.map {
+                guard case .int(let n) = $0, n >= 0 else { throw corrupt("has a bad shape") }
+                return n
+            }
             type = try Self.dtype(state[2], corrupt)
             bytes = raw
         case "_frombuffer":
             guard object.arguments.count == 4, let raw = object.arguments[0].bytesValue,
-                  case .tuple(let shape) = object.arguments[2] else { throw corrupt("has malformed _frombuffer arguments") }
-            self.shape = try shape.map { guard case .int(let n) = $0, n >= 0 else { throw corrupt("has a bad shape") }; return n }
+                case .tuple(let shape) = object.arguments[2]
+            else { throw corrupt("has malformed _frombuffer arguments") }
+            self.shape = try shape.map {
+                guard case .int(let n) = $0, n >= 0 else { throw corrupt("has a bad shape") }
+                return n
+            }
             type = try Self.dtype(object.arguments[1], corrupt)
             bytes = raw
         default:
             throw corrupt("is built by numpy \(name), which is not an array constructor")
         }
-        let needed = try Checked.product(self.shape + [elementSize], orThrow: corrupt("has shape \(self.shape), too large to hold"))
+        let needed = try Checked.product(
+            self.shape + [elementSize], orThrow: corrupt("has shape \(self.shape), too large to hold"))
         guard bytes.count == needed else {
             throw corrupt("holds \(bytes.count) bytes, but shape \(self.shape) of \(type) needs \(needed)")
         }
@@ -70,7 +80,10 @@ struct PickledArray {
         case "i1", "int8": return bytes.map { Int(Int8(bitPattern: $0)) }
         case "i4", "int32":
             return stride(from: 0, to: bytes.count, by: 4).map { o in
-                Int(Int32(bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24))
+                Int(
+                    Int32(
+                        bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(
+                            bytes[o + 3]) << 24))
             }
         case "i8", "int64":
             return stride(from: 0, to: bytes.count, by: 8).map { o in

@@ -35,8 +35,9 @@ final class Prefetcher: @unchecked Sendable {
                 free.wait()
                 if stopping.load(ordering: .acquiring) { break }
                 do {
-                    slotCounts[slot] = try self.assembler.assemble(p, batchesPerEpoch: batchesPerEpoch, images: slots[slot].data,
-                                                                   labels: slotLabels[slot])
+                    slotCounts[slot] = try self.assembler.assemble(
+                        p, batchesPerEpoch: batchesPerEpoch, images: slots[slot].data,
+                        labels: slotLabels[slot])
                     slotErrors[slot] = nil
                 } catch {
                     slotErrors[slot] = error
@@ -74,7 +75,7 @@ final class Prefetcher: @unchecked Sendable {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         free.signal()
         finished.wait()
-        slotLabels.forEach { $0.deallocate() }
+        for labels in slotLabels { labels.deallocate() }
         slotCounts.deallocate()
     }
 }

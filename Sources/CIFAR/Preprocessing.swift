@@ -54,8 +54,10 @@ public struct Augmentation: Equatable, Sendable {
 
 /// Writes one CIFAR record as an NHWC float image `[32, 32, 3]`, shifted by (dx, dy) with black
 /// fill (the crop of the padded image) and mirrored when `flip`.
-func assembleImage(_ record: UnsafePointer<UInt8>, dx: Int, dy: Int, flip: Bool,
-                   scale: (Float, Float, Float), shift: (Float, Float, Float), into out: UnsafeMutablePointer<Float>) {
+func assembleImage(
+    _ record: UnsafePointer<UInt8>, dx: Int, dy: Int, flip: Bool,
+    scale: (Float, Float, Float), shift: (Float, Float, Float), into out: UnsafeMutablePointer<Float>
+) {
     let side = LabeledImages.side, plane = side * side
     for y in 0..<side {
         let sy = y + dy
@@ -63,7 +65,9 @@ func assembleImage(_ record: UnsafePointer<UInt8>, dx: Int, dy: Int, flip: Bool,
             let o = out + (y * side + x) * 3
             let sx = (flip ? side - 1 - x : x) + dx
             if sy < 0 || sy >= side || sx < 0 || sx >= side {
-                o[0] = shift.0; o[1] = shift.1; o[2] = shift.2   // a black pixel, normalised
+                o[0] = shift.0
+                o[1] = shift.1
+                o[2] = shift.2  // a black pixel, normalised
                 continue
             }
             let p = sy * side + sx

@@ -15,10 +15,11 @@ enum PythonBatches {
             let train = try batch(files.read("train"), fine: "fine_labels", coarse: "coarse_labels", classes: 100)
             let test = try batch(files.read("test"), fine: "fine_labels", coarse: "coarse_labels", classes: 100)
             let meta = try files.read("meta")
-            return CIFARDataset(variant: .cifar100, train: train, test: test,
-                                classNames: try classNames(meta, key: "fine_label_names", expected: 100),
-                                coarseClassNames: try classNames(meta, key: "coarse_label_names", expected: 20),
-                                source: description)
+            return CIFARDataset(
+                variant: .cifar100, train: train, test: test,
+                classNames: try classNames(meta, key: "fine_label_names", expected: 100),
+                coarseClassNames: try classNames(meta, key: "coarse_label_names", expected: 20),
+                source: description)
         }
     }
 
@@ -30,7 +31,8 @@ enum PythonBatches {
         return dict
     }
 
-    static func batch(_ file: (bytes: [UInt8], path: String), fine: String, coarse: String?, classes: Int) throws -> LabeledImages {
+    static func batch(_ file: (bytes: [UInt8], path: String), fine: String, coarse: String?, classes: Int) throws -> LabeledImages
+    {
         let dict = try dictionary(file)
         guard let data = dict["data"] else {
             throw EngineError.corruptData("\(file.path): the dict has no \"data\" (keys: \(dict.keys))")
@@ -51,11 +53,15 @@ enum PythonBatches {
 
     /// A list of ints (the official form) or an integer numpy array, with one label per image.
     static func labelList(_ dict: PickleDict, _ key: String, _ path: String, count: Int) throws -> [Int32] {
-        guard let value = dict[key] else { throw EngineError.corruptData("\(path): the dict has no \"\(key)\" (keys: \(dict.keys))") }
+        guard let value = dict[key] else {
+            throw EngineError.corruptData("\(path): the dict has no \"\(key)\" (keys: \(dict.keys))")
+        }
         var ints: [Int]
         if case .list(let list) = value {
             ints = try list.items.map {
-                guard case .int(let v) = $0 else { throw EngineError.corruptData("\(path): \"\(key)\" holds a \($0.kind), not an int") }
+                guard case .int(let v) = $0 else {
+                    throw EngineError.corruptData("\(path): \"\(key)\" holds a \($0.kind), not an int")
+                }
                 return v
             }
         } else {

@@ -39,13 +39,18 @@ import ConvEngine
     /// Whether each reader refuses `bytes` with an `EngineError` (for the corpus of known-bad inputs).
     public static func rejects(_ reader: String, _ bytes: [UInt8]) -> Bool {
         func throwsEngineError(_ body: () throws -> Void) -> Bool {
-            do { try body(); return false } catch is EngineError { return true } catch { return false }
+            do {
+                try body()
+                return false
+            } catch is EngineError { return true } catch { return false }
         }
         switch reader {
-        case "pickle": return throwsEngineError { _ = try PythonBatches.batch((bytes, "corpus"), fine: "labels", coarse: nil, classes: 10) }
+        case "pickle":
+            return throwsEngineError { _ = try PythonBatches.batch((bytes, "corpus"), fine: "labels", coarse: nil, classes: 10) }
         case "archive":
             return throwsEngineError {
-                let tar = bytes.starts(with: [0x1f, 0x8b]) ? try Gzip.decompress(bytes, source: "corpus", limit: 64 << 20) : bytes
+                let tar =
+                    bytes.starts(with: [0x1f, 0x8b]) ? try Gzip.decompress(bytes, source: "corpus", limit: 64 << 20) : bytes
                 _ = try Tar.files(in: tar, source: "corpus")
             }
         case "images": return throwsEngineError { _ = try ImageDecoder.decode(bytes, source: "corpus") }

@@ -80,10 +80,14 @@ extension RGBImage {
                             var s0 = round, s1 = round, s2 = round
                             for x in 0..<n {
                                 let w = Int64(horizontal.weights[k + x]), p = row + (x0 + x) * 3
-                                s0 += Int64(p[0]) * w; s1 += Int64(p[1]) * w; s2 += Int64(p[2]) * w
+                                s0 += Int64(p[0]) * w
+                                s1 += Int64(p[1]) * w
+                                s2 += Int64(p[2]) * w
                             }
                             let o = dst.baseAddress! + (y * width + xx) * 3
-                            o[0] = ResampleCoefficients.clip(s0); o[1] = ResampleCoefficients.clip(s1); o[2] = ResampleCoefficients.clip(s2)
+                            o[0] = ResampleCoefficients.clip(s0)
+                            o[1] = ResampleCoefficients.clip(s1)
+                            o[2] = ResampleCoefficients.clip(s2)
                         }
                     }
                 }
@@ -128,7 +132,9 @@ extension RGBImage {
         for y in 0..<height {
             for x in 0..<width {
                 let s = (y * width + width - 1 - x) * 3, d = (y * width + x) * 3
-                out.pixels[d] = pixels[s]; out.pixels[d + 1] = pixels[s + 1]; out.pixels[d + 2] = pixels[s + 2]
+                out.pixels[d] = pixels[s]
+                out.pixels[d + 1] = pixels[s + 1]
+                out.pixels[d + 2] = pixels[s + 2]
             }
         }
         return out

@@ -5,17 +5,20 @@ import ConvEngine
 /// with pixel noise. The same seed gives the same images on every machine.
 public enum SyntheticShapes {
     /// The class names, indexed by label.
-    public static let classNames = ["circle", "square", "triangle", "ring", "frame",
-                                    "horizontal bar", "vertical bar", "plus", "cross", "diamond"]
+    public static let classNames = [
+        "circle", "square", "triangle", "ring", "frame",
+        "horizontal bar", "vertical bar", "plus", "cross", "diamond",
+    ]
 
     /// A data set of `trainCount` training and `testCount` test images (disjoint draws).
     ///
     /// - Throws: `EngineError.invalidArgument` for a non-positive count.
     public static func dataset(trainCount: Int = 10_000, testCount: Int = 2_000, seed: UInt64 = 0) throws -> CIFARDataset {
         try require(trainCount > 0 && testCount > 0, "synthetic set sizes must be positive, got \(trainCount) and \(testCount)")
-        return CIFARDataset(variant: .cifar10, train: images(count: trainCount, seed: seed, split: 0),
-                            test: images(count: testCount, seed: seed, split: 1), classNames: classNames,
-                            source: "synthetic shapes (seed \(seed))")
+        return CIFARDataset(
+            variant: .cifar10, train: images(count: trainCount, seed: seed, split: 0),
+            test: images(count: testCount, seed: seed, split: 1), classNames: classNames,
+            source: "synthetic shapes (seed \(seed))")
     }
 
     /// `count` images; image i depends only on (seed, split, i).
@@ -39,10 +42,12 @@ public enum SyntheticShapes {
         switch label {
         case 0: return dx * dx + dy * dy <= s * s
         case 1: return ax <= 0.8 * s && ay <= 0.8 * s
-        case 2: // upward triangle: apex at the top, base at 0.8 s below the centre
+        case 2:  // upward triangle: apex at the top, base at 0.8 s below the centre
             let t = (dy + s) / (1.8 * s)
             return t >= 0 && t <= 1 && ax <= t * s
-        case 3: let r2 = dx * dx + dy * dy; return r2 <= s * s && r2 >= 0.3 * s * s
+        case 3:
+            let r2 = dx * dx + dy * dy
+            return r2 <= s * s && r2 >= 0.3 * s * s
         case 4: return max(ax, ay) <= 0.85 * s && max(ax, ay) >= 0.5 * s
         case 5: return ay <= 0.3 * s && ax <= s
         case 6: return ax <= 0.3 * s && ay <= s
@@ -60,18 +65,20 @@ public enum SyntheticShapes {
             background = (0..<3).map { _ in Float(g.next() % 256) }
             foreground = (0..<3).map { _ in Float(g.next() % 256) }
         }
-        let size = 6 + Float(g.next() % 7)            // half-size 6…12 pixels
+        let size = 6 + Float(g.next() % 7)  // half-size 6…12 pixels
         let margin = Int(size * 0.6)
         let cx = Float(margin + Int(g.next() % UInt64(32 - 2 * margin)))
         let cy = Float(margin + Int(g.next() % UInt64(32 - 2 * margin)))
         let noise: Float = 12 + Float(g.next() % 20)
-        for y in 0..<32 { for x in 0..<32 {
-            let isShape = inside(label, Float(x) + 0.5 - cx, Float(y) + 0.5 - cy, size)
-            for c in 0..<3 {
-                let base = isShape ? foreground[c] : background[c]
-                let value = base + (g.nextUniform() * 2 - 1) * noise
-                image[c * 1024 + y * 32 + x] = UInt8(min(max(value, 0), 255))
+        for y in 0..<32 {
+            for x in 0..<32 {
+                let isShape = inside(label, Float(x) + 0.5 - cx, Float(y) + 0.5 - cy, size)
+                for c in 0..<3 {
+                    let base = isShape ? foreground[c] : background[c]
+                    let value = base + (g.nextUniform() * 2 - 1) * noise
+                    image[c * 1024 + y * 32 + x] = UInt8(min(max(value, 0), 255))
+                }
             }
-        } }
+        }
     }
 }

@@ -24,15 +24,18 @@ enum Tar {
             }
             let dataStart = offset + 512
             guard size <= archive.count - dataStart else {
-                throw EngineError.corruptData("\(source): tar entry at byte \(offset) needs \(size) bytes but the archive ends (truncated?)")
+                throw EngineError.corruptData(
+                    "\(source): tar entry at byte \(offset) needs \(size) bytes but the archive ends (truncated?)")
             }
             let type = header[header.startIndex + 156]
-            var name = longName ?? (string(header, 345, 155).map { $0.isEmpty ? "" : $0 + "/" } ?? "") + (string(header, 0, 100) ?? "")
+            var name =
+                longName ?? (string(header, 345, 155).map { $0.isEmpty ? "" : $0 + "/" } ?? "") + (string(header, 0, 100) ?? "")
             longName = nil
             if name.hasPrefix("./") { name.removeFirst(2) }
             switch type {
             case UInt8(ascii: "0"), 0: files[name] = archive[dataStart..<(dataStart + size)]
-            case UInt8(ascii: "L"): longName = String(decoding: archive[dataStart..<(dataStart + size)].prefix { $0 != 0 }, as: UTF8.self)
+            case UInt8(ascii: "L"):
+                longName = String(decoding: archive[dataStart..<(dataStart + size)].prefix { $0 != 0 }, as: UTF8.self)
             default: break  // directories, links, pax headers
             }
             offset = dataStart + (size + 511) / 512 * 512

@@ -86,8 +86,9 @@ extension ModelCost {
     public init(name: String, plan: [ModelConfiguration.PlannedLayer]) {
         self.name = name
         layers = plan.map {
-            LayerCost(name: $0.name, kind: $0.spec.kind, outputShape: $0.plan.output, parameters: $0.plan.parameters,
-                      multiplyAccumulates: $0.plan.multiplyAccumulates)
+            LayerCost(
+                name: $0.name, kind: $0.spec.kind, outputShape: $0.plan.output, parameters: $0.plan.parameters,
+                multiplyAccumulates: $0.plan.multiplyAccumulates)
         }
     }
 }
@@ -104,17 +105,21 @@ extension ModelConfiguration {
         var blocks: [SeparableBlockCost] = []
         for (i, layer) in plan.enumerated() {
             guard case let .depthwise(channels, kernel, _, _, _) = layer.spec,
-                  let j = plan[(i + 1)...].firstIndex(where: { if case .pointwise = $0.spec { true } else { false } }),
-                  case let .pointwise(_, outputs, _) = plan[j].spec else { continue }
+                let j = plan[(i + 1)...].firstIndex(where: { if case .pointwise = $0.spec { true } else { false } }),
+                case let .pointwise(_, outputs, _) = plan[j].spec
+            else { continue }
             let side = plan[j].plan.output[0]
-            blocks.append(SeparableBlockCost(
-                depthwiseName: layer.name, pointwiseName: plan[j].name,
-                inputChannels: channels, outputChannels: outputs, kernelSize: kernel, outputSide: side,
-                separableMACs: layer.plan.multiplyAccumulates + plan[j].plan.multiplyAccumulates,
-                standardMACs: try Checked.product([kernel, kernel, channels, outputs, side, side],
-                                                  orThrow: EngineError.invalidArgument("\(displayName)'s baseline is too large to count"))))
+            blocks.append(
+                SeparableBlockCost(
+                    depthwiseName: layer.name, pointwiseName: plan[j].name,
+                    inputChannels: channels, outputChannels: outputs, kernelSize: kernel, outputSide: side,
+                    separableMACs: layer.plan.multiplyAccumulates + plan[j].plan.multiplyAccumulates,
+                    standardMACs: try Checked.product(
+                        [kernel, kernel, channels, outputs, side, side],
+                        orThrow: EngineError.invalidArgument("\(displayName)'s baseline is too large to count"))))
         }
-        return CostComparison(model: ModelCost(name: separable.displayName, plan: plan),
-                              baseline: try baseline.cost(), blocks: blocks)
+        return CostComparison(
+            model: ModelCost(name: separable.displayName, plan: plan),
+            baseline: try baseline.cost(), blocks: blocks)
     }
 }

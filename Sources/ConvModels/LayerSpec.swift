@@ -83,20 +83,23 @@ public enum LayerSpec: Equatable, Sendable {
             let g = try window(inputs, kernel, stride, padding)
             let weights = try product(outputs, kernel, kernel, inputs)
             let parameters = try Checked.sum(weights, bias ? outputs : 0, orThrow: tooLarge())
-            return Plan(output: [g.outputHeight, g.outputWidth, outputs], parameters: parameters, storedFloats: parameters,
-                        multiplyAccumulates: try product(g.outputHeight, g.outputWidth, weights))
+            return Plan(
+                output: [g.outputHeight, g.outputWidth, outputs], parameters: parameters, storedFloats: parameters,
+                multiplyAccumulates: try product(g.outputHeight, g.outputWidth, weights))
         case let .depthwise(channels, kernel, stride, padding, bias):
             let g = try window(channels, kernel, stride, padding)
             let weights = try product(kernel, kernel, channels)
             let parameters = try Checked.sum(weights, bias ? channels : 0, orThrow: tooLarge())
-            return Plan(output: [g.outputHeight, g.outputWidth, channels], parameters: parameters, storedFloats: parameters,
-                        multiplyAccumulates: try product(g.outputHeight, g.outputWidth, weights))
+            return Plan(
+                output: [g.outputHeight, g.outputWidth, channels], parameters: parameters, storedFloats: parameters,
+                multiplyAccumulates: try product(g.outputHeight, g.outputWidth, weights))
         case let .pointwise(inputs, outputs, bias):
             let g = try window(inputs, 1, 1, 0)
             let weights = try product(outputs, inputs)
             let parameters = try Checked.sum(weights, bias ? outputs : 0, orThrow: tooLarge())
-            return Plan(output: [g.height, g.width, outputs], parameters: parameters, storedFloats: parameters,
-                        multiplyAccumulates: try product(g.height, g.width, weights))
+            return Plan(
+                output: [g.height, g.width, outputs], parameters: parameters, storedFloats: parameters,
+                multiplyAccumulates: try product(g.height, g.width, weights))
         case let .batchNorm(channels):
             guard input.last == channels else {
                 throw EngineError.shapeMismatch("bn expects \(channels) channels, got input \(input)")
@@ -106,13 +109,15 @@ public enum LayerSpec: Equatable, Sendable {
             return Plan(output: input, parameters: 0, storedFloats: 0, multiplyAccumulates: 0)
         case let .maxPool(kernel):
             let g = try window(input.last ?? 0, kernel, kernel, 0)
-            return Plan(output: [g.outputHeight, g.outputWidth, g.channels], parameters: 0, storedFloats: 0, multiplyAccumulates: 0)
+            return Plan(
+                output: [g.outputHeight, g.outputWidth, g.channels], parameters: 0, storedFloats: 0, multiplyAccumulates: 0)
         case .globalAvgPool:
             try Shape([1] + input).requireRank(4, "gap input")
             return Plan(output: [input[2]], parameters: 0, storedFloats: 0, multiplyAccumulates: 0)
         case .flatten:
-            return Plan(output: [try Checked.product(input, orThrow: tooLarge())], parameters: 0, storedFloats: 0,
-                        multiplyAccumulates: 0)
+            return Plan(
+                output: [try Checked.product(input, orThrow: tooLarge())], parameters: 0, storedFloats: 0,
+                multiplyAccumulates: 0)
         case let .linear(inputs, outputs, _, _, _):
             guard input == [inputs] else {
                 throw EngineError.shapeMismatch("fc expects \(inputs) input features, got input \(input)")
@@ -129,8 +134,9 @@ public enum LayerSpec: Equatable, Sendable {
     public func makeLayer(algorithm: ConvolutionAlgorithm = .auto) throws -> Layer {
         switch self {
         case let .conv(inputs, outputs, kernel, stride, padding, bias):
-            return try Conv2D(inputChannels: inputs, outputChannels: outputs, kernelSize: kernel, stride: stride,
-                              padding: padding, bias: bias, algorithm: algorithm)
+            return try Conv2D(
+                inputChannels: inputs, outputChannels: outputs, kernelSize: kernel, stride: stride,
+                padding: padding, bias: bias, algorithm: algorithm)
         case let .depthwise(channels, kernel, stride, padding, bias):
             return try DepthwiseConv2D(channels: channels, kernelSize: kernel, stride: stride, padding: padding, bias: bias)
         case let .pointwise(inputs, outputs, bias):

@@ -20,24 +20,31 @@ public enum MobileNetV1 {
     ///
     /// - Throws: `EngineError.invalidArgument` when c·α is beyond `Int`'s range.
     public static func scaled(_ channels: Int, _ alpha: Float) throws -> Int {
-        max(8, try Checked.integer(Float(channels) * alpha,
-                                   orThrow: EngineError.invalidArgument("width multiplier \(alpha) makes too many channels")))
+        max(
+            8,
+            try Checked.integer(
+                Float(channels) * alpha,
+                orThrow: EngineError.invalidArgument("width multiplier \(alpha) makes too many channels")))
     }
 
     static func specs(_ c: ModelConfiguration) throws -> [LayerSpec] {
         var list = SpecList()
         var channels = try scaled(stemChannels, c.widthMultiplier)
-        list.appendActivated(.conv(inputs: 3, outputs: channels, kernel: 3, stride: c.stem == .imagenet ? 2 : 1, padding: 1,
-                                   bias: false),
-                             channels: channels, batchNorm: true)
+        list.appendActivated(
+            .conv(
+                inputs: 3, outputs: channels, kernel: 3, stride: c.stem == .imagenet ? 2 : 1, padding: 1,
+                bias: false),
+            channels: channels, batchNorm: true)
         for block in blocks {
             let out = try scaled(block.outputChannels, c.widthMultiplier)
             if c.standard {
-                list.appendActivated(.conv(inputs: channels, outputs: out, kernel: 3, stride: block.stride, padding: 1, bias: false),
-                                     channels: out, batchNorm: true)
+                list.appendActivated(
+                    .conv(inputs: channels, outputs: out, kernel: 3, stride: block.stride, padding: 1, bias: false),
+                    channels: out, batchNorm: true)
             } else {
-                list.appendActivated(.depthwise(channels: channels, kernel: 3, stride: block.stride, padding: 1, bias: false),
-                                     channels: channels, batchNorm: true)
+                list.appendActivated(
+                    .depthwise(channels: channels, kernel: 3, stride: block.stride, padding: 1, bias: false),
+                    channels: channels, batchNorm: true)
                 list.appendActivated(.pointwise(inputs: channels, outputs: out, bias: false), channels: out, batchNorm: true)
             }
             channels = out

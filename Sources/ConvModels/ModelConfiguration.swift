@@ -42,10 +42,14 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
     ///   resolution the network cannot reduce (the seed needs 8 or more, MobileNet 32 or more with the
     ///   ImageNet stem and 16 or more with the CIFAR stem), or a model too large to count (its plan,
     ///   made here from shapes alone, overflows).
-    public init(family: ModelFamily, widthMultiplier: Float = 1, resolution: Int? = nil, classCount: Int = 10,
-                stem: Stem = .cifar, standard: Bool = false) throws {
+    public init(
+        family: ModelFamily, widthMultiplier: Float = 1, resolution: Int? = nil, classCount: Int = 10,
+        stem: Stem = .cifar, standard: Bool = false
+    ) throws {
         try require(widthMultiplier > 0 && widthMultiplier.isFinite, "width multiplier must be positive, got \(widthMultiplier)")
-        try require(family == .mobilenet || widthMultiplier == 1, "SeedNet has no width multiplier (got \(widthMultiplier)); it applies to MobileNet")
+        try require(
+            family == .mobilenet || widthMultiplier == 1,
+            "SeedNet has no width multiplier (got \(widthMultiplier)); it applies to MobileNet")
         try require(classCount >= 2, "a classifier needs at least 2 classes, got \(classCount)")
         let side = resolution ?? (family == .mobilenet && stem == .imagenet ? 224 : 32)
         let minimum = family == .seed ? 8 : (stem == .imagenet ? 32 : 16)
@@ -61,7 +65,11 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case family, widthMultiplier = "width_multiplier", resolution, classCount = "classes", stem, standard
+        case family
+        case widthMultiplier = "width_multiplier"
+        case resolution
+        case classCount = "classes"
+        case stem, standard
     }
 
     /// Encodes the six fields that define the model.
@@ -78,9 +86,10 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
     /// Decodes and validates a configuration.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try self.init(family: c.decode(ModelFamily.self, forKey: .family), widthMultiplier: c.decode(Float.self, forKey: .widthMultiplier),
-                      resolution: c.decode(Int.self, forKey: .resolution), classCount: c.decode(Int.self, forKey: .classCount),
-                      stem: c.decode(Stem.self, forKey: .stem), standard: c.decode(Bool.self, forKey: .standard))
+        try self.init(
+            family: c.decode(ModelFamily.self, forKey: .family), widthMultiplier: c.decode(Float.self, forKey: .widthMultiplier),
+            resolution: c.decode(Int.self, forKey: .resolution), classCount: c.decode(Int.self, forKey: .classCount),
+            stem: c.decode(Stem.self, forKey: .stem), standard: c.decode(Bool.self, forKey: .standard))
     }
 
     /// The configuration of this model's standard-convolution baseline.
@@ -162,7 +171,8 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
             if !layer.spec.runsInPlace { itemFloats = try Checked.sum(itemFloats, floats, orThrow: tooLarge) }
             largest = max(largest, floats)
         }
-        let activations = try Checked.product(batchSize, Checked.sum(itemFloats, 2 * largest, orThrow: tooLarge), orThrow: tooLarge)
+        let activations = try Checked.product(
+            batchSize, Checked.sum(itemFloats, 2 * largest, orThrow: tooLarge), orThrow: tooLarge)
         let total = try Checked.sum(Checked.product(4, parameterFloats, orThrow: tooLarge), activations, orThrow: tooLarge)
         return try Checked.product(4, Checked.sum(total, Conv2D.defaultMaxColumnFloats, orThrow: tooLarge), orThrow: tooLarge)
     }
@@ -173,7 +183,8 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         let needed = try trainingMemory(batchSize: batchSize)
         guard UInt64(needed) <= available else {
             throw EngineError.invalidArgument(
-                "\(displayName) at batch \(batchSize) needs about \(gibibytes(needed)) of memory, more than the \(gibibytes(Int(clamping: available))) this machine has")
+                "\(displayName) at batch \(batchSize) needs about \(gibibytes(needed)) of memory, more than the \(gibibytes(Int(clamping: available))) this machine has"
+            )
         }
     }
 
@@ -186,11 +197,14 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
     ///
     /// - Throws: `EngineError.invalidArgument` before allocating anything when the network would not
     ///   fit in the machine's memory (`checkMemory`), or for a non-positive batch size.
-    public func makeNetwork(maxBatchSize: Int, seed: UInt64 = 0, initializer: WeightInitializer? = nil,
-                            convolutionAlgorithm: ConvolutionAlgorithm = .auto) throws -> Sequential {
+    public func makeNetwork(
+        maxBatchSize: Int, seed: UInt64 = 0, initializer: WeightInitializer? = nil,
+        convolutionAlgorithm: ConvolutionAlgorithm = .auto
+    ) throws -> Sequential {
         try require(maxBatchSize > 0, "batch size must be positive, got \(maxBatchSize)")
         try checkMemory(batchSize: maxBatchSize)
-        let network = try Sequential(layers(algorithm: convolutionAlgorithm), itemShape: itemShape, maxBatchSize: maxBatchSize, seed: seed)
+        let network = try Sequential(
+            layers(algorithm: convolutionAlgorithm), itemShape: itemShape, maxBatchSize: maxBatchSize, seed: seed)
         var generator = RandomGenerator(seed: seed)
         let initializer = initializer ?? defaultInitializer
         for (_, p) in network.namedParameters where p.isWeight { try initializer.fill(p, generator: &generator) }
@@ -199,9 +213,11 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
 
     /// The configuration as string pairs, for checkpoint metadata.
     public var metadata: [String: String] {
-        ["model.family": family.rawValue, "model.width_multiplier": "\(widthMultiplier)",
-         "model.resolution": "\(resolution)", "model.classes": "\(classCount)",
-         "model.stem": stem.rawValue, "model.standard": "\(standard)"]
+        [
+            "model.family": family.rawValue, "model.width_multiplier": "\(widthMultiplier)",
+            "model.resolution": "\(resolution)", "model.classes": "\(classCount)",
+            "model.stem": stem.rawValue, "model.standard": "\(standard)",
+        ]
     }
 
     /// Reads a configuration back from checkpoint metadata.
@@ -213,20 +229,26 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
             return v
         }
         guard let family = ModelFamily(rawValue: try value("model.family")),
-              let alpha = Float(try value("model.width_multiplier")),
-              let resolution = Int(try value("model.resolution")),
-              let classes = Int(try value("model.classes")),
-              let stem = Stem(rawValue: try value("model.stem")),
-              let standard = Bool(try value("model.standard")) else {
-            throw EngineError.corruptData("checkpoint metadata has a malformed model.* entry: \(metadata.filter { $0.key.hasPrefix("model.") })")
+            let alpha = Float(try value("model.width_multiplier")),
+            let resolution = Int(try value("model.resolution")),
+            let classes = Int(try value("model.classes")),
+            let stem = Stem(rawValue: try value("model.stem")),
+            let standard = Bool(try value("model.standard"))
+        else {
+            throw EngineError.corruptData(
+                "checkpoint metadata has a malformed model.* entry: \(metadata.filter { $0.key.hasPrefix("model.") })")
         }
         do {
-            try self.init(family: family, widthMultiplier: alpha, resolution: resolution, classCount: classes,
-                          stem: stem, standard: standard)
+            try self.init(
+                family: family, widthMultiplier: alpha, resolution: resolution, classCount: classes,
+                stem: stem, standard: standard)
         } catch let error as EngineError {
-            let keys = ["model.family", "model.width_multiplier", "model.resolution", "model.classes", "model.stem", "model.standard"]
-            throw EngineError.corruptData("checkpoint metadata \(keys.map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")) "
-                                          + "describes no model that can be built: \(error)")
+            let keys = [
+                "model.family", "model.width_multiplier", "model.resolution", "model.classes", "model.stem", "model.standard",
+            ]
+            throw EngineError.corruptData(
+                "checkpoint metadata \(keys.map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")) "
+                    + "describes no model that can be built: \(error)")
         }
     }
 }

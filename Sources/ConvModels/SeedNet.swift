@@ -8,11 +8,20 @@ import ConvEngine
 /// convolution 32→32 with a bias and a ReLU. No batch norm anywhere, as in the seed.
 public enum SeedNet {
     /// One row of the network's table.
-    enum Row { case conv(Int), maxPool, separable(Int) }
+    enum Row {
+        /// A 3×3 convolution to this many channels, with bias and ReLU.
+        case conv(Int)
+        /// A 2×2 max-pool.
+        case maxPool
+        /// A separable block to this many channels.
+        case separable(Int)
+    }
 
     /// The body, top to bottom.
-    static let rows: [Row] = [.conv(32), .maxPool, .separable(32), .separable(32), .maxPool,
-                              .separable(32), .separable(32), .maxPool]
+    static let rows: [Row] = [
+        .conv(32), .maxPool, .separable(32), .separable(32), .maxPool,
+        .separable(32), .separable(32), .maxPool,
+    ]
 
     static func specs(_ c: ModelConfiguration) throws -> [LayerSpec] {
         var list = SpecList()
@@ -20,28 +29,34 @@ public enum SeedNet {
         for row in rows {
             switch row {
             case .conv(let out):
-                list.appendActivated(.conv(inputs: channels, outputs: out, kernel: 3, stride: 1, padding: 1, bias: true),
-                                     channels: out, batchNorm: false)
+                list.appendActivated(
+                    .conv(inputs: channels, outputs: out, kernel: 3, stride: 1, padding: 1, bias: true),
+                    channels: out, batchNorm: false)
                 channels = out
             case .maxPool:
                 list.append(.maxPool(kernel: 2))
                 side /= 2
             case .separable(let out) where c.standard:
-                list.appendActivated(.conv(inputs: channels, outputs: out, kernel: 3, stride: 1, padding: 1, bias: true),
-                                     channels: out, batchNorm: false)
+                list.appendActivated(
+                    .conv(inputs: channels, outputs: out, kernel: 3, stride: 1, padding: 1, bias: true),
+                    channels: out, batchNorm: false)
                 channels = out
             case .separable(let out):
-                list.appendActivated(.depthwise(channels: channels, kernel: 3, stride: 1, padding: 1, bias: true),
-                                     channels: channels, batchNorm: false)
+                list.appendActivated(
+                    .depthwise(channels: channels, kernel: 3, stride: 1, padding: 1, bias: true),
+                    channels: channels, batchNorm: false)
                 list.appendActivated(.pointwise(inputs: channels, outputs: out, bias: true), channels: out, batchNorm: false)
                 channels = out
             }
         }
         list.append(.flatten)
-        let features = try Checked.product([side, side, channels],
-                                           orThrow: EngineError.invalidArgument("SeedNet at resolution \(c.resolution) has too many features"))
-        list.append(.linear(inputs: features, outputs: c.classCount,
-                            flattenedFromHeight: side, width: side, channels: channels))
+        let features = try Checked.product(
+            [side, side, channels],
+            orThrow: EngineError.invalidArgument("SeedNet at resolution \(c.resolution) has too many features"))
+        list.append(
+            .linear(
+                inputs: features, outputs: c.classCount,
+                flattenedFromHeight: side, width: side, channels: channels))
         return list.specs
     }
 }

@@ -1,9 +1,9 @@
+@_exported import Bench
+@_exported import CIFAR
 // The library product: one import for the engine, the models, the data pipeline, training runs and benchmarks.
 @_exported import ConvEngine
 @_exported import ConvModels
-@_exported import CIFAR
 @_exported import Training
-@_exported import Bench
 
 /// Facts about this build of the library. (Not named after the module, so that `MobileNetCPU.Tensor`
 /// and the like resolve.)

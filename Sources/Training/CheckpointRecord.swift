@@ -42,8 +42,10 @@ public struct CheckpointRecord: Equatable, Sendable {
         public var fixedSide: Int?
 
         /// Creates a data record.
-        public init(classNames: [String], source: String, location: String? = nil, fingerprint: UInt64? = nil,
-                    kind: ImageDataset.Kind = .cifar10, fixedSide: Int? = LabeledImages.side) {
+        public init(
+            classNames: [String], source: String, location: String? = nil, fingerprint: UInt64? = nil,
+            kind: ImageDataset.Kind = .cifar10, fixedSide: Int? = LabeledImages.side
+        ) {
             (self.classNames, self.source, self.location, self.fingerprint) = (classNames, source, location, fingerprint)
             (self.kind, self.fixedSide) = (kind, fixedSide)
         }
@@ -106,25 +108,33 @@ public struct CheckpointRecord: Equatable, Sendable {
         model = try ModelConfiguration(metadata: m)
         options = m.keys.contains(where: TrainingOptions.metadataKeys.contains) ? try TrainingOptions(metadata: m) : nil
         if m.keys.contains(where: Self.progressKeys.contains) {
-            progress = Progress(step: try value("run.step") { Int($0).flatMap { $0 >= 0 ? $0 : nil } },
-                                position: try value("run.position", BatchLoader.Position.init),
-                                bestAccuracy: try fraction("run.best_accuracy"),
-                                lastAccuracy: m["run.test_accuracy"] == nil ? nil : try fraction("run.test_accuracy"))
+            progress = Progress(
+                step: try value("run.step") { Int($0).flatMap { $0 >= 0 ? $0 : nil } },
+                position: try value("run.position", BatchLoader.Position.init),
+                bestAccuracy: try fraction("run.best_accuracy"),
+                lastAccuracy: m["run.test_accuracy"] == nil ? nil : try fraction("run.test_accuracy"))
         } else {
             progress = nil
         }
         if let classes = m["data.classes"] {
-            guard let names = try? JSONDecoder().decode([String].self, from: Data(classes.utf8)) else { throw corrupt("data.classes") }
+            guard let names = try? JSONDecoder().decode([String].self, from: Data(classes.utf8)) else {
+                throw corrupt("data.classes")
+            }
             guard names.count == model.classCount else {
-                throw EngineError.corruptData("checkpoint metadata data.classes names \(names.count) classes, but model.classes is \(model.classCount)")
+                throw EngineError.corruptData(
+                    "checkpoint metadata data.classes names \(names.count) classes, but model.classes is \(model.classCount)")
             }
             // Checkpoints written before data.kind and data.image_side held CIFAR.
             let cifar: ImageDataset.Kind = model.classCount == 100 ? .cifar100 : .cifar10
-            data = DataRecord(classNames: names, source: m["data.source"] ?? "unknown", location: m["data.path"],
-                              fingerprint: m["data.fingerprint"] == nil ? nil : try value("data.fingerprint") { UInt64($0, radix: 16) },
-                              kind: m["data.kind"] == nil ? cifar : try value("data.kind", ImageDataset.Kind.init),
-                              fixedSide: m["data.image_side"] == nil ? LabeledImages.side
-                                  : try value("data.image_side") { Int($0).flatMap { (0...16384).contains($0) ? $0 : nil } }.flatMap { $0 == 0 ? nil : $0 })
+            data = DataRecord(
+                classNames: names, source: m["data.source"] ?? "unknown", location: m["data.path"],
+                fingerprint: m["data.fingerprint"] == nil ? nil : try value("data.fingerprint") { UInt64($0, radix: 16) },
+                kind: m["data.kind"] == nil ? cifar : try value("data.kind", ImageDataset.Kind.init),
+                fixedSide: m["data.image_side"] == nil
+                    ? LabeledImages.side
+                    : try value("data.image_side") { Int($0).flatMap { (0...16384).contains($0) ? $0 : nil } }.flatMap {
+                        $0 == 0 ? nil : $0
+                    })
         } else {
             data = nil
         }

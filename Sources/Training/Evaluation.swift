@@ -34,24 +34,36 @@ public struct Evaluation: Sendable {
     ///   - transform: how to prepare each image instead (`predict` uses the one of the data the
     ///     model was trained on).
     ///   - keepLogits: also return every image's logits.
-    public static func run(_ network: Sequential, on images: ImageSet, normalization: Normalization,
-                           classCount: Int, transform: ImageTransform? = nil, keepLogits: Bool = false) throws -> Evaluation {
-        let transform = transform ?? ImageTransform.choose(side: network.itemShape[0], fixedSide: images.fixedSide, training: false,
-                                                           augment: false)
-        let loader = try BatchLoader(images: images, options: .init(batchSize: network.maxBatchSize, shuffle: false, transform: transform,
-                                                                     normalization: normalization, dropLastPartialBatch: false))
+    public static func run(
+        _ network: Sequential, on images: ImageSet, normalization: Normalization,
+        classCount: Int, transform: ImageTransform? = nil, keepLogits: Bool = false
+    ) throws -> Evaluation {
+        let transform =
+            transform
+            ?? ImageTransform.choose(
+                side: network.itemShape[0], fixedSide: images.fixedSide, training: false,
+                augment: false)
+        let loader = try BatchLoader(
+            images: images,
+            options: .init(
+                batchSize: network.maxBatchSize, shuffle: false, transform: transform,
+                normalization: normalization, dropLastPartialBatch: false))
         guard loader.itemShape == network.itemShape.dimensions else {
-            throw EngineError.shapeMismatch("the loader delivers images of \(loader.itemShape) but the network takes \(network.itemShape)")
+            throw EngineError.shapeMismatch(
+                "the loader delivers images of \(loader.itemShape) but the network takes \(network.itemShape)")
         }
         let loss = try SoftmaxCrossEntropy()
         var labels = [Int32](repeating: 0, count: network.maxBatchSize)
-        var result = Evaluation(count: 0, loss: 0, correct: 0,
-                                confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount),
-                                logits: keepLogits ? [] : nil)
+        var result = Evaluation(
+            count: 0, loss: 0, correct: 0,
+            confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount),
+            logits: keepLogits ? [] : nil)
         defer { try? network.setBatchSize(network.maxBatchSize) }
         for _ in 0..<loader.batchesPerEpoch {
             // The input region holds a full batch at any batch size: the loader writes straight into it.
-            let n = try labels.withUnsafeMutableBufferPointer { try loader.next(images: network.input.data, labels: $0.baseAddress!) }
+            let n = try labels.withUnsafeMutableBufferPointer {
+                try loader.next(images: network.input.data, labels: $0.baseAddress!)
+            }
             try network.setBatchSize(n)
             let batch = try labels.withUnsafeBufferPointer {
                 try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)

@@ -35,7 +35,8 @@ import Foundation
         guard let record = try? CheckpointRecord(metadata: m) else { return }
         _ = try? record.model.costComparison()
         guard let batch = record.options?.batchSize, let bytes = try? record.model.trainingMemory(batchSize: 1),
-              bytes < 64 << 20 else { return }
+            bytes < 64 << 20
+        else { return }
         _ = try? record.options?.totalSteps(stepsPerEpoch: 1 + batch % 7)
         guard let network = try? record.model.makeNetwork(maxBatchSize: 1) else { return }
         var file = SafeTensors()

@@ -33,7 +33,10 @@ public enum RunEvent: Equatable, Sendable {
         public var threads: Int
 
         /// Creates the event from its fields.
-        public init(model: String, steps: Int, step: Int, stepsPerEpoch: Int, batchSize: Int, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, data: String, threads: Int) {
+        public init(
+            model: String, steps: Int, step: Int, stepsPerEpoch: Int, batchSize: Int, macs: Int, params: Int, baselineMacs: Int,
+            baselineParams: Int, data: String, threads: Int
+        ) {
             self.model = model
             self.steps = steps
             self.step = step
@@ -121,7 +124,10 @@ public enum RunEvent: Equatable, Sendable {
         public var standard: Bool
 
         /// Creates the event from its fields.
-        public init(model: String, testAccuracy: Double, bestAccuracy: Double, steps: Int, wallTime: Double, imagesPerSecond: Double, dataWaitFraction: Double?, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, standard: Bool) {
+        public init(
+            model: String, testAccuracy: Double, bestAccuracy: Double, steps: Int, wallTime: Double, imagesPerSecond: Double,
+            dataWaitFraction: Double?, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, standard: Bool
+        ) {
             self.model = model
             self.testAccuracy = testAccuracy
             self.bestAccuracy = bestAccuracy
@@ -158,7 +164,8 @@ public enum RunEvent: Equatable, Sendable {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return encoder
     }
 
@@ -166,7 +173,8 @@ public enum RunEvent: Equatable, Sendable {
     public static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return decoder
     }
 

@@ -1,7 +1,8 @@
 import ConvEngine
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A training log in JSON Lines (`RunEvent`s), opened for appending and locked against a second
@@ -42,7 +43,8 @@ public final class RunLog {
                 let n = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
-                    throw EngineError.io("cannot write the log \(path): \(String(cString: strerror(errno))); its \(event.name) event is lost")
+                    throw EngineError.io(
+                        "cannot write the log \(path): \(String(cString: strerror(errno))); its \(event.name) event is lost")
                 }
                 offset += n
             }
@@ -72,7 +74,8 @@ public final class RunLog {
                     torn += 1
                     continue
                 }
-                throw EngineError.corruptData("\(url.path): line \(i + 1) is not a training event (\(String(decoding: line.prefix(80), as: UTF8.self)))")
+                throw EngineError.corruptData(
+                    "\(url.path): line \(i + 1) is not a training event (\(String(decoding: line.prefix(80), as: UTF8.self)))")
             }
         }
         return (events, torn)

@@ -41,10 +41,19 @@ public struct TrainingOptions: Equatable, Sendable {
     /// An option by name, for errors and conflicts; a front end maps it to its own spelling (the
     /// command line: its flags).
     public enum Option: String, CaseIterable, Sendable {
-        case model, widthMultiplier = "width multiplier", resolution, stem, standard, epochs, steps
-        case batchSize = "batch size", optimizer, learningRate = "learning rate", momentum, nesterov
-        case weightDecay = "weight decay", schedule, warmupSteps = "warm-up steps"
-        case labelSmoothing = "label smoothing", augment = "augmentation", normalization, seed
+        case model
+        case widthMultiplier = "width multiplier"
+        case resolution, stem, standard, epochs, steps
+        case batchSize = "batch size"
+        case optimizer
+        case learningRate = "learning rate"
+        case momentum, nesterov
+        case weightDecay = "weight decay"
+        case schedule
+        case warmupSteps = "warm-up steps"
+        case labelSmoothing = "label smoothing"
+        case augment = "augmentation"
+        case normalization, seed
         case evaluateEvery = "evaluation interval"
 
         /// The checkpoint metadata key the option is saved under.
@@ -124,11 +133,13 @@ public struct TrainingOptions: Equatable, Sendable {
 
     /// Creates options with the usual CIFAR recipe's defaults; the learning rate and weight decay
     /// default to the optimizer's (`OptimizerKind.defaultLearningRate`, `defaultWeightDecay`).
-    public init(model: ModelConfiguration, length: Length = .epochs(10), batchSize: Int = 128,
-                optimizer: OptimizerKind = .sgd, learningRate: Float? = nil, momentum: Float = 0.9,
-                nesterov: Bool = false, weightDecay: Float? = nil, schedule: ScheduleKind = .cosine,
-                warmupSteps: Int = 0, labelSmoothing: Float = 0, augment: Bool = true,
-                normalization: NormalizationKind = .meanstd, seed: UInt64 = 0, evaluateEvery: Int? = nil) {
+    public init(
+        model: ModelConfiguration, length: Length = .epochs(10), batchSize: Int = 128,
+        optimizer: OptimizerKind = .sgd, learningRate: Float? = nil, momentum: Float = 0.9,
+        nesterov: Bool = false, weightDecay: Float? = nil, schedule: ScheduleKind = .cosine,
+        warmupSteps: Int = 0, labelSmoothing: Float = 0, augment: Bool = true,
+        normalization: NormalizationKind = .meanstd, seed: UInt64 = 0, evaluateEvery: Int? = nil
+    ) {
         self.model = model
         self.length = length
         self.batchSize = batchSize
@@ -172,7 +183,8 @@ public struct TrainingOptions: Equatable, Sendable {
         switch length {
         case .steps(let n): return n
         case .epochs(let n):
-            return try Checked.product(n, stepsPerEpoch, orThrow: OptionError(.epochs, "\(n) makes more steps than can be counted"))
+            return try Checked.product(
+                n, stepsPerEpoch, orThrow: OptionError(.epochs, "\(n) makes more steps than can be counted"))
         }
     }
 
@@ -188,8 +200,10 @@ public struct TrainingOptions: Equatable, Sendable {
     /// Builds the optimizer over `parameters`.
     public func makeOptimizer(_ parameters: [Parameter]) throws -> Optimizer {
         switch optimizer {
-        case .sgd: return try SGD(parameters: parameters, momentum: momentum, nesterov: nesterov,
-                                  weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none)
+        case .sgd:
+            return try SGD(
+                parameters: parameters, momentum: momentum, nesterov: nesterov,
+                weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none)
         case .adam: return try Adam(parameters: parameters, weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none)
         case .adamw: return try Adam.adamW(parameters: parameters, weightDecay: weightDecay)
         }
@@ -206,8 +220,9 @@ public struct TrainingOptions: Equatable, Sendable {
             shape = .milestones([max(1, length / 2), max(1, length * 3 / 4)], factor: 0.1)
         case .cosine: shape = .cosine(minimum: 0)
         }
-        return try LearningRateSchedule(base: learningRate, shape: shape, warmupSteps: min(warmupSteps, totalSteps - 1),
-                                        totalSteps: totalSteps)
+        return try LearningRateSchedule(
+            base: learningRate, shape: shape, warmupSteps: min(warmupSteps, totalSteps - 1),
+            totalSteps: totalSteps)
     }
 
     /// The options as checkpoint metadata (`run.*`), beside the model's (`model.*`).
@@ -246,22 +261,27 @@ public struct TrainingOptions: Equatable, Sendable {
     public init(metadata m: [String: String]) throws {
         func get<T>(_ key: String, _ parse: (String) -> T?) throws -> T {
             guard let text = m[key] else { throw EngineError.corruptData("checkpoint metadata lacks \(key)") }
-            guard let value = parse(text) else { throw EngineError.corruptData("checkpoint metadata \(key) = \"\(text)\" is malformed") }
+            guard let value = parse(text) else {
+                throw EngineError.corruptData("checkpoint metadata \(key) = \"\(text)\" is malformed")
+            }
             return value
         }
-        let length: Length = m["run.steps"] != nil ? .steps(try get("run.steps") { Int($0) }) : .epochs(try get("run.epochs") { Int($0) })
-        self.init(model: try ModelConfiguration(metadata: m), length: length,
-                  batchSize: try get("run.batch_size") { Int($0) },
-                  optimizer: try get("run.optimizer") { OptimizerKind(rawValue: $0) },
-                  learningRate: try get("run.lr") { Float($0) }, momentum: try get("run.momentum") { Float($0) },
-                  nesterov: try get("run.nesterov") { Bool($0) }, weightDecay: try get("run.weight_decay") { Float($0) },
-                  schedule: try get("run.schedule") { ScheduleKind(rawValue: $0) }, warmupSteps: try get("run.warmup") { Int($0) },
-                  labelSmoothing: try get("run.label_smoothing") { Float($0) }, augment: try get("run.augment") { Bool($0) },
-                  normalization: try get("run.normalize") { NormalizationKind(rawValue: $0) },
-                  seed: try get("run.seed") { UInt64($0) },
-                  evaluateEvery: m["run.eval_every"] == nil ? nil : try get("run.eval_every") { Int($0) })
+        let length: Length =
+            m["run.steps"] != nil ? .steps(try get("run.steps") { Int($0) }) : .epochs(try get("run.epochs") { Int($0) })
+        self.init(
+            model: try ModelConfiguration(metadata: m), length: length,
+            batchSize: try get("run.batch_size") { Int($0) },
+            optimizer: try get("run.optimizer") { OptimizerKind(rawValue: $0) },
+            learningRate: try get("run.lr") { Float($0) }, momentum: try get("run.momentum") { Float($0) },
+            nesterov: try get("run.nesterov") { Bool($0) }, weightDecay: try get("run.weight_decay") { Float($0) },
+            schedule: try get("run.schedule") { ScheduleKind(rawValue: $0) }, warmupSteps: try get("run.warmup") { Int($0) },
+            labelSmoothing: try get("run.label_smoothing") { Float($0) }, augment: try get("run.augment") { Bool($0) },
+            normalization: try get("run.normalize") { NormalizationKind(rawValue: $0) },
+            seed: try get("run.seed") { UInt64($0) },
+            evaluateEvery: m["run.eval_every"] == nil ? nil : try get("run.eval_every") { Int($0) })
         do { try validate() } catch let error as OptionError {
-            throw EngineError.corruptData("checkpoint metadata \(error.option.metadataKey) = \"\(m[error.option.metadataKey] ?? "")\": \(error)")
+            throw EngineError.corruptData(
+                "checkpoint metadata \(error.option.metadataKey) = \"\(m[error.option.metadataKey] ?? "")\": \(error)")
         }
     }
 }
@@ -298,8 +318,9 @@ extension TrainingOptions {
         /// - Throws: `EngineError` for a model that cannot be built, `OptionError` for an option out
         ///   of range.
         public func options(classCount: Int) throws -> TrainingOptions {
-            let model = try ModelConfiguration(family: family ?? .seed, widthMultiplier: widthMultiplier ?? 1, resolution: resolution,
-                                               classCount: classCount, stem: stem ?? .cifar, standard: standard ?? false)
+            let model = try ModelConfiguration(
+                family: family ?? .seed, widthMultiplier: widthMultiplier ?? 1, resolution: resolution,
+                classCount: classCount, stem: stem ?? .cifar, standard: standard ?? false)
             let optimizer = optimizer ?? .sgd
             let options = TrainingOptions(
                 model: model, length: length ?? .epochs(10), batchSize: batchSize ?? 128, optimizer: optimizer,
@@ -319,7 +340,9 @@ extension TrainingOptions {
         public func resuming(_ recorded: TrainingOptions) throws -> (options: TrainingOptions, changes: [String]) {
             func same<T: Equatable & CustomStringConvertible>(_ option: Option, _ given: T?, _ old: T) throws {
                 guard let given, given != old else { return }
-                throw OptionError(option, "was \(old) in the run being resumed, but \(given) was given (omit it to continue the run as recorded)")
+                throw OptionError(
+                    option,
+                    "was \(old) in the run being resumed, but \(given) was given (omit it to continue the run as recorded)")
             }
             let m = recorded.model
             try same(.model, family?.rawValue, m.family.rawValue)
@@ -342,8 +365,10 @@ extension TrainingOptions {
             var options = recorded, changes: [String] = []
             if let length, length != recorded.length {
                 options.length = length
-                changes.append("the run's length changes from \(recorded.length) to \(length)"
-                               + (recorded.schedule == .constant ? "" : "; its \(recorded.schedule.rawValue) schedule is stretched to the new end"))
+                changes.append(
+                    "the run's length changes from \(recorded.length) to \(length)"
+                        + (recorded.schedule == .constant
+                            ? "" : "; its \(recorded.schedule.rawValue) schedule is stretched to the new end"))
             }
             if let evaluateEvery, evaluateEvery != recorded.evaluateEvery {
                 options.evaluateEvery = evaluateEvery

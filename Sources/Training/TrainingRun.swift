@@ -99,37 +99,46 @@ public final class TrainingRun {
     ///   - resume: a checkpoint to continue from.
     ///   - purpose: what this process does, recorded in the locks for a refused second writer.
     ///   - convolutionAlgorithm: how the convolutions run (a matter of speed only; not recorded).
-    public init(options: TrainingOptions, dataset: ImageDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
-                resume: SafeTensors? = nil, purpose: String = "training", convolutionAlgorithm: ConvolutionAlgorithm = .auto) throws {
+    public init(
+        options: TrainingOptions, dataset: ImageDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
+        resume: SafeTensors? = nil, purpose: String = "training", convolutionAlgorithm: ConvolutionAlgorithm = .auto
+    ) throws {
         try options.validate()
         guard options.model.classCount == dataset.classNames.count else {
-            throw EngineError.invalidArgument("the model has \(options.model.classCount) classes but the data has \(dataset.classNames.count)")
+            throw EngineError.invalidArgument(
+                "the model has \(options.model.classCount) classes but the data has \(dataset.classNames.count)")
         }
         self.options = options
         self.dataset = dataset
         self.checkpoint = checkpoint
         self.log = log
-        let transform = ImageTransform.choose(side: options.model.resolution, fixedSide: dataset.train.fixedSide, training: true,
-                                              augment: options.augment)
-        loader = try BatchLoader(images: dataset.train, options: .init(
-            batchSize: options.batchSize, shuffle: true, transform: transform,
-            normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed))
+        let transform = ImageTransform.choose(
+            side: options.model.resolution, fixedSide: dataset.train.fixedSide, training: true,
+            augment: options.augment)
+        loader = try BatchLoader(
+            images: dataset.train,
+            options: .init(
+                batchSize: options.batchSize, shuffle: true, transform: transform,
+                normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed))
         guard loader.itemShape == options.model.itemShape.dimensions else {
-            throw EngineError.shapeMismatch("the loader delivers images of \(loader.itemShape) but the model takes \(options.model.itemShape)")
+            throw EngineError.shapeMismatch(
+                "the loader delivers images of \(loader.itemShape) but the model takes \(options.model.itemShape)")
         }
         stepsPerEpoch = loader.batchesPerEpoch
         totalSteps = try options.totalSteps(stepsPerEpoch: stepsPerEpoch)
-        dataRecord = CheckpointRecord.DataRecord(classNames: dataset.classNames, source: dataset.source, location: dataLocation,
-                                                 fingerprint: dataset.train.fingerprint, kind: dataset.kind,
-                                                 fixedSide: dataset.train.fixedSide)
+        dataRecord = CheckpointRecord.DataRecord(
+            classNames: dataset.classNames, source: dataset.source, location: dataLocation,
+            fingerprint: dataset.train.fingerprint, kind: dataset.kind,
+            fixedSide: dataset.train.fixedSide)
         let record = try resume.map { try CheckpointRecord(metadata: $0.metadata) }
         if let record { try Self.check(record, against: dataRecord, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch) }
         locks = try ([checkpoint] + [checkpoint.flatMap(Self.bestURL)]).compactMap { url in
             try url.flatMap { try FileLock(guarding: $0, purpose: purpose) }
         }
         try options.model.checkMemory(batchSize: options.batchSize)
-        network = try options.model.makeNetwork(maxBatchSize: options.batchSize, seed: options.seed,
-                                                convolutionAlgorithm: convolutionAlgorithm)
+        network = try options.model.makeNetwork(
+            maxBatchSize: options.batchSize, seed: options.seed,
+            convolutionAlgorithm: convolutionAlgorithm)
         optimizer = try options.makeOptimizer(network.trainableParameters)
         loss = try SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
         schedule = try options.makeSchedule(totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
@@ -137,7 +146,8 @@ public final class TrainingRun {
         if let resume, let progress = record?.progress {
             try Checkpoint.restore(resume, into: network, optimizer: optimizer, source: "resume checkpoint")
             guard optimizer.stepCount == progress.step else {
-                throw EngineError.corruptData("resume checkpoint: optimizer.step \(optimizer.stepCount) does not match run.step \(progress.step)")
+                throw EngineError.corruptData(
+                    "resume checkpoint: optimizer.step \(optimizer.stepCount) does not match run.step \(progress.step)")
             }
             step = progress.step
             bestAccuracy = progress.bestAccuracy
@@ -148,32 +158,42 @@ public final class TrainingRun {
 
     /// Throws unless `record` describes a run this one can continue: one written by a training run,
     /// on the same data, at a step within the run, whose data position follows from its step.
-    private static func check(_ record: CheckpointRecord, against data: CheckpointRecord.DataRecord, totalSteps: Int,
-                              stepsPerEpoch: Int) throws {
+    private static func check(
+        _ record: CheckpointRecord, against data: CheckpointRecord.DataRecord, totalSteps: Int,
+        stepsPerEpoch: Int
+    ) throws {
         guard let progress = record.progress, record.options != nil else {
             throw EngineError.corruptData("resume checkpoint holds no training run to continue (no run.* metadata)")
         }
         if let recorded = record.data?.fingerprint, let given = data.fingerprint, recorded != given {
             let was = record.data.map { $0.location ?? $0.source } ?? "unknown"
             throw EngineError.invalidArgument(
-                "the data at \(data.location ?? data.source) is not the data the run trained on (\(was)): their training images differ")
+                "the data at \(data.location ?? data.source) is not the data the run trained on (\(was)): their training images differ"
+            )
         }
         guard progress.step <= totalSteps else {
-            throw EngineError.invalidArgument("the run is already at step \(progress.step), past the \(totalSteps) steps asked for")
+            throw EngineError.invalidArgument(
+                "the run is already at step \(progress.step), past the \(totalSteps) steps asked for")
         }
         let expected = BatchLoader.Position(epoch: progress.step / stepsPerEpoch, batch: progress.step % stepsPerEpoch)
         guard progress.position == expected else {
-            throw EngineError.corruptData("resume checkpoint: run.position \(progress.position) does not follow from run.step \(progress.step) (expected \(expected))")
+            throw EngineError.corruptData(
+                "resume checkpoint: run.position \(progress.position) does not follow from run.step \(progress.step) (expected \(expected))"
+            )
         }
     }
 
     /// Trains to the end, calling `progress` after every step and `evaluated` after every evaluation.
-    public func run(progress: (Progress) -> Void = { _ in }, evaluated: (Evaluation, Int) -> Void = { _, _ in }) throws -> Summary {
+    public func run(progress: (Progress) -> Void = { _ in }, evaluated: (Evaluation, Int) -> Void = { _, _ in }) throws -> Summary
+    {
         let cost = try options.model.costComparison()
-        try log.write(.start(.init(model: options.model.displayName, steps: totalSteps, step: step, stepsPerEpoch: stepsPerEpoch,
-                                   batchSize: options.batchSize, macs: cost.model.multiplyAccumulates, params: cost.model.parameters,
-                                   baselineMacs: cost.baseline.multiplyAccumulates, baselineParams: cost.baseline.parameters,
-                                   data: dataset.source, threads: Parallel.threadCount)))
+        try log.write(
+            .start(
+                .init(
+                    model: options.model.displayName, steps: totalSteps, step: step, stepsPerEpoch: stepsPerEpoch,
+                    batchSize: options.batchSize, macs: cost.model.multiplyAccumulates, params: cost.model.parameters,
+                    baselineMacs: cost.baseline.multiplyAccumulates, baselineParams: cost.baseline.parameters,
+                    data: dataset.source, threads: Parallel.threadCount)))
         let normalization = options.pixelNormalization(for: dataset.kind)
         let wallStart = Date()
         var trainingSeconds = 0.0, dataSeconds = 0.0, imagesTrained = 0
@@ -191,7 +211,8 @@ public final class TrainingRun {
                 let n = try loader.next(images: network.input.data, labels: l.baseAddress!)
                 // The first batch of a process cannot be prefetched behind a step: its wait is not counted.
                 if step > firstStep { dataSeconds += loader.lastWaitSeconds }
-                return try network.trainStep(labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
+                return try network.trainStep(
+                    labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
             }
             step += 1
             trainingSeconds += Date().timeIntervalSince(stepStart)
@@ -205,13 +226,18 @@ public final class TrainingRun {
             windowImages += options.batchSize
             let rate = Double(imagesTrained) / max(trainingSeconds, 1e-9)
             let remaining = Double(totalSteps - step) * trainingSeconds / Double(step - firstStep)
-            progress(Progress(step: step, totalSteps: totalSteps, epoch: Double(step) / Double(stepsPerEpoch),
-                              loss: emaLoss / emaWeight, accuracy: emaAccuracy / emaWeight, learningRate: lr,
-                              imagesPerSecond: rate, elapsed: Date().timeIntervalSince(wallStart), remaining: remaining))
+            progress(
+                Progress(
+                    step: step, totalSteps: totalSteps, epoch: Double(step) / Double(stepsPerEpoch),
+                    loss: emaLoss / emaWeight, accuracy: emaAccuracy / emaWeight, learningRate: lr,
+                    imagesPerSecond: rate, elapsed: Date().timeIntervalSince(wallStart), remaining: remaining))
             if step % logEvery == 0 || step == totalSteps {
-                try log.write(.step(.init(step: step, epoch: Double(step) / Double(stepsPerEpoch), loss: windowLoss / Double(windowImages),
-                                          accuracy: Double(windowCorrect) / Double(windowImages), lr: Double(lr),
-                                          imagesPerSecond: rate, time: Date().timeIntervalSince(wallStart))))
+                try log.write(
+                    .step(
+                        .init(
+                            step: step, epoch: Double(step) / Double(stepsPerEpoch), loss: windowLoss / Double(windowImages),
+                            accuracy: Double(windowCorrect) / Double(windowImages), lr: Double(lr),
+                            imagesPerSecond: rate, time: Date().timeIntervalSince(wallStart))))
                 (windowLoss, windowCorrect, windowImages) = (0, 0, 0)
             }
             let endOfEpoch = step % stepsPerEpoch == 0
@@ -219,20 +245,24 @@ public final class TrainingRun {
                 try evaluate(normalization: normalization, since: wallStart, evaluated)
                 evaluatedHere = true
             }
-            if (endOfEpoch || step == totalSteps), let checkpoint { try save(to: checkpoint) }
+            if endOfEpoch || step == totalSteps, let checkpoint { try save(to: checkpoint) }
         }
         // A run resumed at its end trains nothing; its summary still reports a measured accuracy.
         if !evaluatedHere { try evaluate(normalization: normalization, since: wallStart, evaluated) }
-        let summary = Summary(testAccuracy: lastAccuracy ?? 0, bestAccuracy: bestAccuracy, steps: totalSteps,
-                              wallTime: Date().timeIntervalSince(wallStart),
-                              imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9),
-                              dataWaitFraction: trainingSeconds > 0 ? dataSeconds / trainingSeconds : 0, cost: cost)
-        try log.write(.summary(.init(model: options.model.displayName, testAccuracy: summary.testAccuracy,
-                                     bestAccuracy: summary.bestAccuracy, steps: totalSteps, wallTime: summary.wallTime,
-                                     imagesPerSecond: summary.imagesPerSecond, dataWaitFraction: summary.dataWaitFraction,
-                                     macs: cost.model.multiplyAccumulates,
-                                     params: cost.model.parameters, baselineMacs: cost.baseline.multiplyAccumulates,
-                                     baselineParams: cost.baseline.parameters, standard: options.model.standard)))
+        let summary = Summary(
+            testAccuracy: lastAccuracy ?? 0, bestAccuracy: bestAccuracy, steps: totalSteps,
+            wallTime: Date().timeIntervalSince(wallStart),
+            imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9),
+            dataWaitFraction: trainingSeconds > 0 ? dataSeconds / trainingSeconds : 0, cost: cost)
+        try log.write(
+            .summary(
+                .init(
+                    model: options.model.displayName, testAccuracy: summary.testAccuracy,
+                    bestAccuracy: summary.bestAccuracy, steps: totalSteps, wallTime: summary.wallTime,
+                    imagesPerSecond: summary.imagesPerSecond, dataWaitFraction: summary.dataWaitFraction,
+                    macs: cost.model.multiplyAccumulates,
+                    params: cost.model.parameters, baselineMacs: cost.baseline.multiplyAccumulates,
+                    baselineParams: cost.baseline.parameters, standard: options.model.standard)))
         return summary
     }
 
@@ -243,10 +273,14 @@ public final class TrainingRun {
     ///   and is never saved as the best.
     private func evaluate(normalization: Normalization, since wallStart: Date, _ evaluated: (Evaluation, Int) -> Void) throws {
         let e = try Evaluation.run(network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count)
-        try log.write(.eval(.init(step: step, epoch: Double(step) / Double(stepsPerEpoch), testAccuracy: e.accuracy,
-                                  testLoss: e.loss, time: Date().timeIntervalSince(wallStart))))
+        try log.write(
+            .eval(
+                .init(
+                    step: step, epoch: Double(step) / Double(stepsPerEpoch), testAccuracy: e.accuracy,
+                    testLoss: e.loss, time: Date().timeIntervalSince(wallStart))))
         guard e.loss.isFinite else {
-            throw EngineError.invalidArgument("the test loss became \(e.loss) at step \(step): the model diverged; lower the learning rate")
+            throw EngineError.invalidArgument(
+                "the test loss became \(e.loss) at step \(step): the model diverged; lower the learning rate")
         }
         lastAccuracy = e.accuracy
         evaluated(e, step)
@@ -268,9 +302,10 @@ public final class TrainingRun {
 
     /// What the checkpoints of this run record beside the tensors.
     public var record: CheckpointRecord {
-        CheckpointRecord(model: options.model, options: options,
-                         progress: .init(step: step, position: loader.position, bestAccuracy: bestAccuracy, lastAccuracy: lastAccuracy),
-                         data: dataRecord)
+        CheckpointRecord(
+            model: options.model, options: options,
+            progress: .init(step: step, position: loader.position, bestAccuracy: bestAccuracy, lastAccuracy: lastAccuracy),
+            data: dataRecord)
     }
 
     private func save(to url: URL) throws {

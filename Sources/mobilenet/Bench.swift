@@ -6,7 +6,9 @@ import MobileNetCPU
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference speed, per layer, against OpenBLAS on the same GEMM shapes.",
-        discussion: "Random data; medians of --repeats runs after warm-up, in one process. GFLOP/s count 2 × MACs; backward counts the weight and the input gradient.")
+        discussion:
+            "Random data; medians of --repeats runs after warm-up, in one process. GFLOP/s count 2 × MACs; backward counts the weight and the input gradient."
+    )
 
     @OptionGroup var model: ModelOptions
 
@@ -21,13 +23,18 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed repetitions (the median is reported).")
     var repeats = 10
 
-    @Option(parsing: .unconditional, help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
+    @Option(
+        parsing: .unconditional,
+        help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
     @Flag(help: "Also measure the standard-convolution baseline and compare wall-clock with MACs.")
     var compareStandard = false
 
-    @Option(help: "How convolutions run: auto, im2col (the plain lowering), direct or winograd; repeat it to measure several side by side.")
+    @Option(
+        help:
+            "How convolutions run: auto, im2col (the plain lowering), direct or winograd; repeat it to measure several side by side."
+    )
     var convAlgorithm: [ConvolutionAlgorithm] = [.auto]
 
     @Flag(help: "Print everything as JSON.")
@@ -44,19 +51,25 @@ struct Bench: ParsableCommand {
         if let threads { Parallel.setThreadCount(threads) }
         let configuration = try model.configuration(classes: classes, standard: baseline.standard)
         var configurations = [configuration.separable]
-        if compareStandard || configuration.standard { configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration] }
+        if compareStandard || configuration.standard {
+            configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration]
+        }
         var results: [Benchmark.Result] = []
         for algorithm in convAlgorithm {
             for c in configurations {
-                let benchmark = try Benchmark(configuration: c, batchSize: batchSize, repeats: repeats, convolutionAlgorithm: algorithm)
+                let benchmark = try Benchmark(
+                    configuration: c, batchSize: batchSize, repeats: repeats, convolutionAlgorithm: algorithm)
                 results.append(try benchmark.run { note("\(c.displayName), \(algorithm.rawValue) convolutions: \($0)…") })
             }
         }
         if json {
-            var object: [String: Any] = ["cpu_cores": ProcessInfo.processInfo.activeProcessorCount, "openblas_core": BLAS.coreName,
-                                         "results": results.map(Self.dictionary)]
+            var object: [String: Any] = [
+                "cpu_cores": ProcessInfo.processInfo.activeProcessorCount, "openblas_core": BLAS.coreName,
+                "results": results.map(Self.dictionary),
+            ]
             if results.count == 2 && configurations.count == 2 {
-                object["macs_ratio"] = Double(results[0].multiplyAccumulatesPerImage) / Double(results[1].multiplyAccumulatesPerImage)
+                object["macs_ratio"] =
+                    Double(results[0].multiplyAccumulatesPerImage) / Double(results[1].multiplyAccumulatesPerImage)
                 object["train_time_ratio"] = results[0].trainStepSeconds / results[1].trainStepSeconds
                 object["inference_time_ratio"] = results[0].inferenceSeconds / results[1].inferenceSeconds
             }
@@ -67,57 +80,91 @@ struct Bench: ParsableCommand {
         if convAlgorithm.count > 1 {
             print("\nside by side (training / inference images/s):")
             for r in results {
-                print(String(format: "  %-32@ %-9@ %9.1f %9.1f", r.model as NSString, r.convolutionAlgorithm.rawValue as NSString,
-                             r.trainImagesPerSecond, r.inferenceImagesPerSecond))
+                print(
+                    String(
+                        format: "  %-32@ %-9@ %9.1f %9.1f", r.model as NSString, r.convolutionAlgorithm.rawValue as NSString,
+                        r.trainImagesPerSecond, r.inferenceImagesPerSecond))
             }
         }
         if results.count == 2 && configurations.count == 2 {
             let (m, b) = (results[0], results[1])
-            print(String(format: "\n%@ against its baseline: MACs ratio %.3f, training time ratio %.3f, inference time ratio %.3f",
-                         m.model, Double(m.multiplyAccumulatesPerImage) / Double(b.multiplyAccumulatesPerImage),
-                         m.trainStepSeconds / b.trainStepSeconds, m.inferenceSeconds / b.inferenceSeconds))
-            print(String(format: "  (%.0f%% of the MACs saving became training time saved)",
-                         100 * (1 - m.trainStepSeconds / b.trainStepSeconds) / max(1e-9, 1 - Double(m.multiplyAccumulatesPerImage) / Double(b.multiplyAccumulatesPerImage))))
+            print(
+                String(
+                    format: "\n%@ against its baseline: MACs ratio %.3f, training time ratio %.3f, inference time ratio %.3f",
+                    m.model, Double(m.multiplyAccumulatesPerImage) / Double(b.multiplyAccumulatesPerImage),
+                    m.trainStepSeconds / b.trainStepSeconds, m.inferenceSeconds / b.inferenceSeconds))
+            print(
+                String(
+                    format: "  (%.0f%% of the MACs saving became training time saved)",
+                    100 * (1 - m.trainStepSeconds / b.trainStepSeconds)
+                        / max(1e-9, 1 - Double(m.multiplyAccumulatesPerImage) / Double(b.multiplyAccumulatesPerImage))))
         }
     }
 
     static func table(_ r: Benchmark.Result) -> String {
-        var lines = [String(format: "%@, batch %d, %d threads (OpenBLAS %@), %@ convolutions", r.model, r.batchSize, r.threads, BLAS.coreName,
-                            r.convolutionAlgorithm.rawValue),
-                     String(format: "  training   %8.1f img/s  (%.2f ms/step)", r.trainImagesPerSecond, 1000 * r.trainStepSeconds),
-                     String(format: "  inference  %8.1f img/s  (%.2f ms/batch)", r.inferenceImagesPerSecond, 1000 * r.inferenceSeconds),
-                     String(format: "  peak resident memory %.0f MB", Double(r.peakResidentBytes) / 1e6), "",
-                     "  layer       fwd ms  bwd ms  share  fwd GF/s  bwd GF/s  of sgemm   GB/s"]
+        var lines = [
+            String(
+                format: "%@, batch %d, %d threads (OpenBLAS %@), %@ convolutions", r.model, r.batchSize, r.threads, BLAS.coreName,
+                r.convolutionAlgorithm.rawValue),
+            String(format: "  training   %8.1f img/s  (%.2f ms/step)", r.trainImagesPerSecond, 1000 * r.trainStepSeconds),
+            String(format: "  inference  %8.1f img/s  (%.2f ms/batch)", r.inferenceImagesPerSecond, 1000 * r.inferenceSeconds),
+            String(format: "  peak resident memory %.0f MB", Double(r.peakResidentBytes) / 1e6), "",
+            "  layer       fwd ms  bwd ms  share  fwd GF/s  bwd GF/s  of sgemm   GB/s",
+        ]
         let total = r.layers.reduce(0.0) { $0 + $1.forwardSeconds + $1.backwardSeconds }
         for l in r.layers {
             let share = (l.forwardSeconds + l.backwardSeconds) / max(total, 1e-12)
             let gemm = l.fractionOfGemmRate.map { String(format: "%7.0f%%", 100 * $0) } ?? "        "
-            let bandwidth = l.kind == "dw" ? String(format: "%7.1f", Double(l.forwardBytes + l.backwardBytes) * 1e-9 / (l.forwardSeconds + l.backwardSeconds)) : ""
-            lines.append("  " + CostReport.pad("\(l.name) \(l.kind)\(l.fusedIntoPrevious ? "*" : "")", 10) + String(format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@",
-                                1000 * l.forwardSeconds, 1000 * l.backwardSeconds, 100 * share, l.forwardGFLOPs, l.backwardGFLOPs, gemm, bandwidth))
+            let bandwidth =
+                l.kind == "dw"
+                ? String(
+                    format: "%7.1f", Double(l.forwardBytes + l.backwardBytes) * 1e-9 / (l.forwardSeconds + l.backwardSeconds))
+                : ""
+            lines.append(
+                "  " + CostReport.pad("\(l.name) \(l.kind)\(l.fusedIntoPrevious ? "*" : "")", 10)
+                    + String(
+                        format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@",
+                        1000 * l.forwardSeconds, 1000 * l.backwardSeconds, 100 * share, l.forwardGFLOPs, l.backwardGFLOPs, gemm,
+                        bandwidth))
         }
-        if r.layers.contains(where: \.fusedIntoPrevious) { lines.append("  * done by the layer before it, in the same passes over memory") }
+        if r.layers.contains(where: \.fusedIntoPrevious) {
+            lines.append("  * done by the layer before it, in the same passes over memory")
+        }
         lines.append("\n  OpenBLAS sgemm on the plain lowering's shapes, as BLAS.gemm runs it (m × n × k, transposes): GFLOP/s")
         for (call, gflops) in r.gemmRates.prefix(12) {
-            lines.append(String(format: "    %6d × %5d × %5d %@%@  %6.1f", call.m, call.n, call.k, call.transposeA ? "Aᵀ" : "  ", call.transposeB ? "Bᵀ" : "  ", gflops))
+            lines.append(
+                String(
+                    format: "    %6d × %5d × %5d %@%@  %6.1f", call.m, call.n, call.k, call.transposeA ? "Aᵀ" : "  ",
+                    call.transposeB ? "Bᵀ" : "  ", gflops))
         }
         return lines.joined(separator: "\n")
     }
 
     static func dictionary(_ r: Benchmark.Result) -> [String: Any] {
-        ["model": r.model, "configuration": (try? jsonValue(r.configuration)) ?? [:], "batch_size": r.batchSize, "threads": r.threads,
-         "conv_algorithm": r.convolutionAlgorithm.rawValue, "macs": r.multiplyAccumulatesPerImage,
-         "params": r.parameters, "train_images_per_second": r.trainImagesPerSecond, "inference_images_per_second": r.inferenceImagesPerSecond,
-         "train_step_seconds": r.trainStepSeconds, "inference_seconds": r.inferenceSeconds, "peak_resident_bytes": r.peakResidentBytes,
-         "layers": r.layers.map { l -> [String: Any] in
-             var d: [String: Any] = ["name": l.name, "kind": l.kind, "macs": l.multiplyAccumulates, "forward_seconds": l.forwardSeconds,
-                                     "backward_seconds": l.backwardSeconds, "forward_gflops": l.forwardGFLOPs, "backward_gflops": l.backwardGFLOPs,
-                                     "forward_bytes": l.forwardBytes, "backward_bytes": l.backwardBytes,
-                                     "fused_into_previous": l.fusedIntoPrevious]
-             if let f = l.fractionOfGemmRate { d["fraction_of_sgemm"] = f }
-             return d
-         },
-         "sgemm": r.gemmRates.map { ["m": $0.call.m, "n": $0.call.n, "k": $0.call.k, "transpose_a": $0.call.transposeA,
-                                     "transpose_b": $0.call.transposeB, "gflops": $0.gflops] }]
+        [
+            "model": r.model, "configuration": (try? jsonValue(r.configuration)) ?? [:], "batch_size": r.batchSize,
+            "threads": r.threads,
+            "conv_algorithm": r.convolutionAlgorithm.rawValue, "macs": r.multiplyAccumulatesPerImage,
+            "params": r.parameters, "train_images_per_second": r.trainImagesPerSecond,
+            "inference_images_per_second": r.inferenceImagesPerSecond,
+            "train_step_seconds": r.trainStepSeconds, "inference_seconds": r.inferenceSeconds,
+            "peak_resident_bytes": r.peakResidentBytes,
+            "layers": r.layers.map { l -> [String: Any] in
+                var d: [String: Any] = [
+                    "name": l.name, "kind": l.kind, "macs": l.multiplyAccumulates, "forward_seconds": l.forwardSeconds,
+                    "backward_seconds": l.backwardSeconds, "forward_gflops": l.forwardGFLOPs, "backward_gflops": l.backwardGFLOPs,
+                    "forward_bytes": l.forwardBytes, "backward_bytes": l.backwardBytes,
+                    "fused_into_previous": l.fusedIntoPrevious,
+                ]
+                if let f = l.fractionOfGemmRate { d["fraction_of_sgemm"] = f }
+                return d
+            },
+            "sgemm": r.gemmRates.map {
+                [
+                    "m": $0.call.m, "n": $0.call.n, "k": $0.call.k, "transpose_a": $0.call.transposeA,
+                    "transpose_b": $0.call.transposeB, "gflops": $0.gflops,
+                ]
+            },
+        ]
     }
 }

@@ -7,7 +7,9 @@ struct BenchData: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-data",
         abstract: "Measure image decoding and the input pipeline on an image folder (train/<class>/… and val/ or test/).",
-        discussion: "Decodes the first --limit training files on --threads threads (JPEG through libjpeg-turbo, PNG through libpng), then delivers them as training batches at --side pixels, decoded on the fly. bench/decode_compare.py runs Pillow on the same files beside it.")
+        discussion:
+            "Decodes the first --limit training files on --threads threads (JPEG through libjpeg-turbo, PNG through libpng), then delivers them as training batches at --side pixels, decoded on the fly. bench/decode_compare.py runs Pillow on the same files beside it."
+    )
 
     @Argument(help: "The image folder.")
     var folder: String
@@ -31,15 +33,21 @@ struct BenchData: ParsableCommand {
     }
 
     func run() throws {
-        let benchmark = try DataBenchmark(root: URL(fileURLWithPath: folder), limit: limit,
-                                          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, side: side)
+        let benchmark = try DataBenchmark(
+            root: URL(fileURLWithPath: folder), limit: limit,
+            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, side: side)
         let r = try benchmark.run()
         if json {
-            print(try jsonText(["files": r.files, "threads": r.threads, "decoded_per_second": r.decodedPerSecond,
-                                "batched_per_second": r.batchedPerSecond, "side": r.side]))
+            print(
+                try jsonText([
+                    "files": r.files, "threads": r.threads, "decoded_per_second": r.decodedPerSecond,
+                    "batched_per_second": r.batchedPerSecond, "side": r.side,
+                ]))
             return
         }
-        print(String(format: "%d files, %d threads: %.0f images decoded/s; %.0f images/s as training batches of %d×%d",
-                     r.files, r.threads, r.decodedPerSecond, r.batchedPerSecond, r.side, r.side))
+        print(
+            String(
+                format: "%d files, %d threads: %.0f images decoded/s; %.0f images/s as training batches of %d×%d",
+                r.files, r.threads, r.decodedPerSecond, r.batchedPerSecond, r.side, r.side))
     }
 }

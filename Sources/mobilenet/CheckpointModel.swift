@@ -47,6 +47,7 @@ struct CheckpointModel {
     /// of one size (CIFAR), resized and centre-cropped when sizes varied.
     var evaluationTransform: ImageTransform {
         let variedSizes = record.data != nil && record.data?.fixedSide == nil
-        return variedSizes ? .resizeCenterCrop(side: configuration.resolution) : .fixedSize(augmentation: nil, side: configuration.resolution)
+        return variedSizes
+            ? .resizeCenterCrop(side: configuration.resolution) : .fixedSize(augmentation: nil, side: configuration.resolution)
     }
 }

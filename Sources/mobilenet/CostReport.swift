@@ -18,18 +18,25 @@ enum CostReport {
         for i in 0..<max(left.count, right.count) {
             lines.append(pad(i < left.count ? left[i] : "", width) + "   " + (i < right.count ? right[i] : ""))
         }
-        lines.append(pad("total", 20) + lpad(millions(c.model.multiplyAccumulates), 11) + lpad("\(c.model.parameters)", 10)
-                     + "   " + pad("total", 20) + lpad(millions(c.baseline.multiplyAccumulates), 11) + lpad("\(c.baseline.parameters)", 10))
+        lines.append(
+            pad("total", 20) + lpad(millions(c.model.multiplyAccumulates), 11) + lpad("\(c.model.parameters)", 10)
+                + "   " + pad("total", 20) + lpad(millions(c.baseline.multiplyAccumulates), 11)
+                + lpad("\(c.baseline.parameters)", 10))
         lines.append("")
-        lines.append(String(format: "MACs ratio %.4f (%.1f× fewer), parameter ratio %.4f", c.macsRatio, 1 / c.macsRatio, c.parameterRatio))
+        lines.append(
+            String(format: "MACs ratio %.4f (%.1f× fewer), parameter ratio %.4f", c.macsRatio, 1 / c.macsRatio, c.parameterRatio))
         if !c.blocks.isEmpty {
             lines.append("")
             lines.append("separable blocks: MACs against a standard 3×3 convolution with the same channels")
-            lines.append(pad("dw+pw", 9) + lpad("M", 6) + lpad("N", 6) + lpad("side", 6) + lpad("separable", 12) + lpad("standard", 12) + lpad("ratio", 9) + lpad("1/N+1/Dk²", 11))
+            lines.append(
+                pad("dw+pw", 9) + lpad("M", 6) + lpad("N", 6) + lpad("side", 6) + lpad("separable", 12) + lpad("standard", 12)
+                    + lpad("ratio", 9) + lpad("1/N+1/Dk²", 11))
             for b in c.blocks {
-                lines.append(pad("\(b.depthwiseName)+\(b.pointwiseName)", 9) + lpad("\(b.inputChannels)", 6) + lpad("\(b.outputChannels)", 6)
-                             + lpad("\(b.outputSide)", 6) + lpad(millions(b.separableMACs), 12) + lpad(millions(b.standardMACs), 12)
-                             + lpad(String(format: "%.4f", b.ratio), 9) + lpad(String(format: "%.4f", b.predictedRatio), 11))
+                lines.append(
+                    pad("\(b.depthwiseName)+\(b.pointwiseName)", 9) + lpad("\(b.inputChannels)", 6)
+                        + lpad("\(b.outputChannels)", 6)
+                        + lpad("\(b.outputSide)", 6) + lpad(millions(b.separableMACs), 12) + lpad(millions(b.standardMACs), 12)
+                        + lpad(String(format: "%.4f", b.ratio), 9) + lpad(String(format: "%.4f", b.predictedRatio), 11))
             }
         }
         return lines.joined(separator: "\n")

@@ -24,8 +24,9 @@ struct Download: ParsableCommand {
         let url = try CIFARDownload.download(archive, to: URL(fileURLWithPath: to)) { done, total in
             let t = total ?? archive.size
             let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-3)
-            bar.update(done: Int(done / 1_000_000), total: Int(t / 1_000_000),
-                       detail: String(format: "MB  %.1f MB/s  ETA %@", rate / 1e6, clock(Double(t - done) / max(rate, 1))))
+            bar.update(
+                done: Int(done / 1_000_000), total: Int(t / 1_000_000),
+                detail: String(format: "MB  %.1f MB/s  ETA %@", rate / 1e6, clock(Double(t - done) / max(rate, 1))))
         }
         bar.finishLine()
         print("\(url.path): MD5 \(archive.md5) verified. Train with: mobilenet train --data \(to)")

@@ -33,22 +33,30 @@ struct Eval: ParsableCommand {
     func run() throws {
         if let logits { try AtomicFile.checkWritable(URL(fileURLWithPath: logits)) }
         let model = try CheckpointModel(path: checkpoint)
-        let dataset = try DataSource.load(data ?? model.record.data?.location, seed: model.record.options?.seed ?? 0,
-                                          skipBadImages: skipBadImages).dataset
+        let dataset = try DataSource.load(
+            data ?? model.record.data?.location, seed: model.record.options?.seed ?? 0,
+            skipBadImages: skipBadImages
+        ).dataset
         guard dataset.classNames.count == model.configuration.classCount else {
-            throw ValidationError("the checkpoint has \(model.configuration.classCount) classes, the data \(dataset.classNames.count)")
+            throw ValidationError(
+                "the checkpoint has \(model.configuration.classCount) classes, the data \(dataset.classNames.count)")
         }
         let network = try model.network(maxBatchSize: min(batchSize, dataset.test.count))
-        let e = try Evaluation.run(network, on: dataset.test, normalization: model.normalization(for: dataset.kind),
-                                   classCount: dataset.classNames.count, keepLogits: logits != nil)
+        let e = try Evaluation.run(
+            network, on: dataset.test, normalization: model.normalization(for: dataset.kind),
+            classCount: dataset.classNames.count, keepLogits: logits != nil)
         if let logits, let values = e.logits {
             try NumpyFile.write(values, shape: [e.count, dataset.classNames.count], to: URL(fileURLWithPath: logits))
         }
         let names = dataset.classNames
         if json {
-            print(try jsonText(["model": model.configuration.displayName, "configuration": jsonValue(model.configuration), "images": e.count, "accuracy": e.accuracy, "loss": e.loss,
-                            "per_class_accuracy": Dictionary(uniqueKeysWithValues: zip(names, e.perClassAccuracy)),
-                            "classes": names, "confusion": e.confusion]))
+            print(
+                try jsonText([
+                    "model": model.configuration.displayName, "configuration": jsonValue(model.configuration), "images": e.count,
+                    "accuracy": e.accuracy, "loss": e.loss,
+                    "per_class_accuracy": Dictionary(uniqueKeysWithValues: zip(names, e.perClassAccuracy)),
+                    "classes": names, "confusion": e.confusion,
+                ]))
             return
         }
         print("\(model.configuration.displayName) on \(dataset.source): \(e.count) test images")
@@ -57,16 +65,22 @@ struct Eval: ParsableCommand {
             let width = max(10, names.map(\.count).max() ?? 0)
             print("\nper class")
             for (name, accuracy) in zip(names, e.perClassAccuracy) {
-                print("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %6.2f%%", 100 * accuracy))
+                print(
+                    "  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %6.2f%%", 100 * accuracy)
+                )
             }
             print("\nconfusion matrix (rows: true class, columns: predicted)")
             print(String(repeating: " ", count: width + 2) + (0..<names.count).map { String(format: "%5d", $0) }.joined())
             for (k, row) in e.confusion.enumerated() {
-                print("  " + names[k].padding(toLength: width, withPad: " ", startingAt: 0) + row.map { String(format: "%5d", $0) }.joined())
+                print(
+                    "  " + names[k].padding(toLength: width, withPad: " ", startingAt: 0)
+                        + row.map { String(format: "%5d", $0) }.joined())
             }
         } else {
             let worst = zip(names, e.perClassAccuracy).sorted { $0.1 < $1.1 }.prefix(5)
-            print("weakest classes: " + worst.map { "\($0.0) \(String(format: "%.1f%%", 100 * $0.1))" }.joined(separator: ", ") + " (--json for all)")
+            print(
+                "weakest classes: " + worst.map { "\($0.0) \(String(format: "%.1f%%", 100 * $0.1))" }.joined(separator: ", ")
+                    + " (--json for all)")
         }
         if let logits { print("\nlogits [\(e.count), \(names.count)] written to \(logits)") }
     }

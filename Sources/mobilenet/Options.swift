@@ -29,8 +29,9 @@ struct ModelOptions: ParsableArguments {
     /// The model; `standard` for its standard-convolution baseline.
     func configuration(classes: Int, standard: Bool = false) throws -> ModelConfiguration {
         do {
-            return try ModelConfiguration(family: model ?? .seed, widthMultiplier: alpha ?? 1, resolution: resolution,
-                                          classCount: classes, stem: stem ?? .cifar, standard: standard)
+            return try ModelConfiguration(
+                family: model ?? .seed, widthMultiplier: alpha ?? 1, resolution: resolution,
+                classCount: classes, stem: stem ?? .cifar, standard: standard)
         } catch let error as EngineError {
             throw ValidationError(error.message)
         }
@@ -115,11 +116,14 @@ enum DataSource {
     ///   - skipBadImages: in an image folder, leave out files that cannot be decoded.
     ///   - decodeOnTheFly: in an image folder, decode images as batches need them even when all would
     ///     fit in memory.
-    static func load(_ argument: String?, seed: UInt64 = 0, skipBadImages: Bool = false,
-                     decodeOnTheFly: Bool = false) throws -> (dataset: ImageDataset, location: String) {
+    static func load(
+        _ argument: String?, seed: UInt64 = 0, skipBadImages: Bool = false,
+        decodeOnTheFly: Bool = false
+    ) throws -> (dataset: ImageDataset, location: String) {
         let environment = ProcessInfo.processInfo.environment["CIFAR10_DIR"]
         if argument == nil && environment == nil && !FileManager.default.fileExists(atPath: "data") {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 no data given and none found: looked at $CIFAR10_DIR (unset) and ./data (missing).
                 Download CIFAR-10 with `mobilenet download --to data`, point --data at a CIFAR folder or archive
                 or an image folder, or train offline with `--data synthetic`.
@@ -131,8 +135,9 @@ enum DataSource {
         }
         let url = URL(fileURLWithPath: path).standardizedFileURL
         if ImageFolder.isRoot(url) {
-            let dataset = try ImageFolder.load(from: url, skipBadImages: skipBadImages,
-                                               memoryBudget: decodeOnTheFly ? 0 : ImageFolder.defaultMemoryBudget)
+            let dataset = try ImageFolder.load(
+                from: url, skipBadImages: skipBadImages,
+                memoryBudget: decodeOnTheFly ? 0 : ImageFolder.defaultMemoryBudget)
             if !dataset.skipped.isEmpty {
                 note("skipped \(dataset.skipped.count) unreadable image file(s), for example: \(dataset.skipped[0])")
             }

@@ -32,9 +32,11 @@ struct Plot: ParsableCommand {
         var trainAccuracy = SVGChart(title: "Training accuracy", xLabel: "step", yLabel: "accuracy (%)")
         var testAccuracy = SVGChart(title: "Test accuracy", xLabel: "step", yLabel: "accuracy (%)")
         var rate = SVGChart(title: "Learning rate", xLabel: "step", yLabel: "learning rate")
-        var macs = SVGChart(title: "Test accuracy against cost (bubble area: parameters)", xLabel: "MACs per image (millions, log scale)",
-                            yLabel: "test accuracy (%)", logX: true)
-        macs.width = 720; macs.height = 420
+        var macs = SVGChart(
+            title: "Test accuracy against cost (bubble area: parameters)", xLabel: "MACs per image (millions, log scale)",
+            yLabel: "test accuracy (%)", logX: true)
+        macs.width = 720
+        macs.height = 420
         var runs: [(name: String, macs: Double, accuracy: Double, params: Double, color: String)] = []
         for (i, path) in logs.enumerated() {
             let (events, torn) = try RunLog.read(URL(fileURLWithPath: path))
@@ -66,8 +68,11 @@ struct Plot: ParsableCommand {
             return
         }
         let largest = runs.map(\.params).max() ?? 1
-        macs.bubbles = runs.map { .init(label: "\($0.name), \(millions(Int($0.params))) params", x: $0.macs, y: $0.accuracy,
-                                        radius: 5 + 20 * ($0.params / largest).squareRoot(), color: $0.color) }
+        macs.bubbles = runs.map {
+            .init(
+                label: "\($0.name), \(millions(Int($0.params))) params", x: $0.macs, y: $0.accuracy,
+                radius: 5 + 20 * ($0.params / largest).squareRoot(), color: $0.color)
+        }
         let bubble = directory.appendingPathComponent("accuracy-vs-macs.svg")
         try AtomicFile.write(Data(SVGChart.document([macs], columns: 1).utf8), to: bubble)
         print("wrote \(bubble.path)")

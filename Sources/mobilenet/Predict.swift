@@ -6,7 +6,9 @@ import MobileNetCPU
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify images: JPEG, PNG or binary PPM/PGM files of any size, or files of CIFAR records.",
-        discussion: "Each image is prepared as evaluation prepared the model's data: resized to the model's input size, or resized and centre-cropped when it trained on an image folder of varying sizes.")
+        discussion:
+            "Each image is prepared as evaluation prepared the model's data: resized to the model's input size, or resized and centre-cropped when it trained on an image folder of varying sizes."
+    )
 
     @Option(help: "The checkpoint to use.")
     var checkpoint: String
@@ -49,20 +51,24 @@ struct Predict: ParsableCommand {
         let set = try ImageSet(images: inputs.map(\.image), labels: inputs.map { _ in 0 })
         let names = model.classNames
         func name(_ label: Int) -> String { label < names.count ? names[label] : "label \(label)" }
-        let e = try Evaluation.run(network, on: set, normalization: model.normalization(for: model.dataKind),
-                                   classCount: model.configuration.classCount, transform: model.evaluationTransform, keepLogits: true)
+        let e = try Evaluation.run(
+            network, on: set, normalization: model.normalization(for: model.dataKind),
+            classCount: model.configuration.classCount, transform: model.evaluationTransform, keepLogits: true)
         var results: [[String: Any]] = []
         for (i, input) in inputs.enumerated() {
             let z = e.logits![(i * model.configuration.classCount)..<((i + 1) * model.configuration.classCount)]
             let m = z.max()!
             let exps = z.map { exp(Double($0 - m)) }, total = exps.reduce(0, +)
             let ranked = exps.enumerated().sorted { $0.element > $1.element }.prefix(k)
-            let top = ranked.map { ["class": name($0.offset), "index": $0.offset, "probability": $0.element / total] as [String: Any] }
+            let top = ranked.map {
+                ["class": name($0.offset), "index": $0.offset, "probability": $0.element / total] as [String: Any]
+            }
             var entry: [String: Any] = ["image": input.name, "top": top]
             if let label = input.label { entry["label"] = name(label) }
             results.append(entry)
             if !json {
-                let text = ranked.map { "\(name($0.offset)) \(String(format: "%.1f%%", 100 * $0.element / total))" }.joined(separator: ", ")
+                let text = ranked.map { "\(name($0.offset)) \(String(format: "%.1f%%", 100 * $0.element / total))" }.joined(
+                    separator: ", ")
                 print("\(input.name): \(text)" + (input.label.map { "  (label: \(name($0)))" } ?? ""))
             }
         }

@@ -22,7 +22,8 @@ final class ProgressBar {
         } else if fraction - lastPlainFraction >= 0.1 || now.timeIntervalSince(lastPlainTime) >= 30 || done == total {
             lastPlainFraction = fraction
             lastPlainTime = now
-            FileHandle.standardError.write(Data("[\(String(format: "%3d", Int(fraction * 100)))%] \(done)/\(total)  \(detail())\n".utf8))
+            FileHandle.standardError.write(
+                Data("[\(String(format: "%3d", Int(fraction * 100)))%] \(done)/\(total)  \(detail())\n".utf8))
         }
     }
 

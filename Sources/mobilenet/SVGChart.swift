@@ -74,15 +74,28 @@ struct SVGChart {
         var xlo = xs.map(tx).min() ?? 0, xhi = xs.map(tx).max() ?? 1
         var ylo = ys.min() ?? 0, yhi = ys.max() ?? 1
         // A flat series gets a range of ±10% around its value (±0.5 around zero).
-        if xhi == xlo { let pad = xlo == 0 ? 0.5 : abs(xlo) * 0.1; xlo -= pad; xhi += pad }
-        if yhi == ylo { let pad = ylo == 0 ? 0.5 : abs(ylo) * 0.1; ylo -= pad; yhi += pad }
-        let xpad = bubbles.isEmpty ? 0 : max((xhi - xlo) * 0.15, logX ? 0.3 : 0), ypad = (yhi - ylo) * (bubbles.isEmpty ? 0.08 : 0.2)
-        xlo -= xpad; xhi += xpad; ylo -= ypad; yhi += ypad
+        if xhi == xlo {
+            let pad = xlo == 0 ? 0.5 : abs(xlo) * 0.1
+            xlo -= pad
+            xhi += pad
+        }
+        if yhi == ylo {
+            let pad = ylo == 0 ? 0.5 : abs(ylo) * 0.1
+            ylo -= pad
+            yhi += pad
+        }
+        let xpad = bubbles.isEmpty ? 0 : max((xhi - xlo) * 0.15, logX ? 0.3 : 0),
+            ypad = (yhi - ylo) * (bubbles.isEmpty ? 0.08 : 0.2)
+        xlo -= xpad
+        xhi += xpad
+        ylo -= ypad
+        yhi += ypad
         func px(_ x: Double) -> Double { margin.left + (tx(x) - xlo) / (xhi - xlo) * plotW }
         func py(_ y: Double) -> Double { margin.top + (1 - (y - ylo) / (yhi - ylo)) * plotH }
         var s = "<g transform=\"translate(\(ox),\(oy))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"11\">\n"
         s += "<rect x=\"0\" y=\"0\" width=\"\(width)\" height=\"\(height)\" fill=\"white\"/>\n"
-        s += "<text x=\"\(width / 2)\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>\n"
+        s +=
+            "<text x=\"\(width / 2)\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>\n"
         // Grid and ticks.
         let xTicks: [Double] = logX ? Self.logTicks(xlo, xhi) : Self.ticks(xlo, xhi)
         for t in xTicks {
@@ -95,19 +108,26 @@ struct SVGChart {
             s += "<line x1=\"\(margin.left)\" y1=\"\(y)\" x2=\"\(margin.left + plotW)\" y2=\"\(y)\" stroke=\"#e5e5e5\"/>\n"
             s += "<text x=\"\(margin.left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Self.format(t))</text>\n"
         }
-        s += "<rect x=\"\(margin.left)\" y=\"\(margin.top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#333\"/>\n"
-        s += "<text x=\"\(margin.left + plotW / 2)\" y=\"\(margin.top + plotH + 30)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text transform=\"translate(14,\(margin.top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        s +=
+            "<rect x=\"\(margin.left)\" y=\"\(margin.top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#333\"/>\n"
+        s +=
+            "<text x=\"\(margin.left + plotW / 2)\" y=\"\(margin.top + plotH + 30)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        s +=
+            "<text transform=\"translate(14,\(margin.top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for line in series where !line.points.isEmpty {
-            let path = line.points.map { "\(String(format: "%.1f", px($0.x))),\(String(format: "%.1f", py($0.y)))" }.joined(separator: " ")
+            let path = line.points.map { "\(String(format: "%.1f", px($0.x))),\(String(format: "%.1f", py($0.y)))" }.joined(
+                separator: " ")
             s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"1.6\"/>\n"
-            if line.points.count == 1 { s += "<circle cx=\"\(px(line.points[0].x))\" cy=\"\(py(line.points[0].y))\" r=\"3\" fill=\"\(line.color)\"/>\n" }
+            if line.points.count == 1 {
+                s += "<circle cx=\"\(px(line.points[0].x))\" cy=\"\(py(line.points[0].y))\" r=\"3\" fill=\"\(line.color)\"/>\n"
+            }
         }
         // Labels beside their bubble, on whichever side has room; a label that would overlap one
         // already placed moves down or up by a line until it is clear.
         var placed: [(left: Double, right: Double, y: Double)] = []
         for b in bubbles.sorted(by: { $0.y > $1.y }) {
-            s += "<circle cx=\"\(px(b.x))\" cy=\"\(py(b.y))\" r=\"\(String(format: "%.1f", b.radius))\" fill=\"\(b.color)\" fill-opacity=\"0.45\" stroke=\"\(b.color)\"/>\n"
+            s +=
+                "<circle cx=\"\(px(b.x))\" cy=\"\(py(b.y))\" r=\"\(String(format: "%.1f", b.radius))\" fill=\"\(b.color)\" fill-opacity=\"0.45\" stroke=\"\(b.color)\"/>\n"
             let onLeft = px(b.x) > margin.left + 0.55 * plotW
             let labelX = onLeft ? px(b.x) - b.radius - 4 : px(b.x) + b.radius + 4
             let width = Double(b.label.count) * 6.5
@@ -124,7 +144,8 @@ struct SVGChart {
         let columns = legendColumns
         for (i, line) in series.enumerated() {
             let x = margin.left + Double(i % columns) * plotW / 2, y = margin.top + plotH + 46 + Double(i / columns) * 16
-            s += "<line x1=\"\(x)\" y1=\"\(y - 4)\" x2=\"\(x + 18)\" y2=\"\(y - 4)\" stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
+            s +=
+                "<line x1=\"\(x)\" y1=\"\(y - 4)\" x2=\"\(x + 18)\" y2=\"\(y - 4)\" stroke=\"\(line.color)\" stroke-width=\"2\"/>\n"
             s += "<text x=\"\(x + 22)\" y=\"\(y)\">\(escape(line.name))</text>\n"
         }
         return s + "</g>\n"
@@ -135,12 +156,14 @@ struct SVGChart {
         let w = charts.map(\.width).max() ?? 0, h = charts.map(\.height).max() ?? 0
         let rows = (charts.count + columns - 1) / columns
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w * Double(min(columns, charts.count)))\" height=\"\(h * Double(rows))\" viewBox=\"0 0 \(w * Double(min(columns, charts.count))) \(h * Double(rows))\">\n"
+        s +=
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w * Double(min(columns, charts.count)))\" height=\"\(h * Double(rows))\" viewBox=\"0 0 \(w * Double(min(columns, charts.count))) \(h * Double(rows))\">\n"
         for (i, chart) in charts.enumerated() { s += chart.group(at: Double(i % columns) * w, Double(i / columns) * h) }
         return s + "</svg>\n"
     }
 }
 
 func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+        of: ">", with: "&gt;")
 }

@@ -6,7 +6,9 @@ import MobileNetCPU
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Per-layer MACs and parameters of a model and its standard-convolution baseline, side by side.",
-        discussion: "Counted as the MobileNet paper counts: multiply-accumulates (MACs; FLOPs = 2 × MACs) and parameters of convolutions and fully connected layers; batch norm, ReLU and pooling cost nothing.")
+        discussion:
+            "Counted as the MobileNet paper counts: multiply-accumulates (MACs; FLOPs = 2 × MACs) and parameters of convolutions and fully connected layers; batch norm, ReLU and pooling cost nothing."
+    )
 
     @OptionGroup var model: ModelOptions
 
@@ -26,18 +28,31 @@ struct Summary: ParsableCommand {
         let comparison = try configuration.costComparison()
         if json {
             func layers(_ cost: ModelCost) -> [[String: Any]] {
-                cost.layers.map { ["name": $0.name, "kind": $0.kind, "output": $0.outputShape, "params": $0.parameters, "macs": $0.multiplyAccumulates] }
+                cost.layers.map {
+                    [
+                        "name": $0.name, "kind": $0.kind, "output": $0.outputShape, "params": $0.parameters,
+                        "macs": $0.multiplyAccumulates,
+                    ]
+                }
             }
             let m = comparison.model, b = comparison.baseline
-            print(try jsonText(["model": m.name, "configuration": jsonValue(configuration), "macs": m.multiplyAccumulates, "params": m.parameters,
-                                "layers": layers(m), "baseline_model": b.name, "baseline_macs": b.multiplyAccumulates,
-                                "baseline_params": b.parameters, "baseline_layers": layers(b),
-                                "macs_ratio": comparison.macsRatio, "params_ratio": comparison.parameterRatio,
-                                "blocks": comparison.blocks.map { ["depthwise": $0.depthwiseName, "pointwise": $0.pointwiseName,
-                                                                   "input_channels": $0.inputChannels, "output_channels": $0.outputChannels,
-                                                                   "kernel": $0.kernelSize, "output_side": $0.outputSide,
-                                                                   "separable_macs": $0.separableMACs, "standard_macs": $0.standardMACs,
-                                                                   "ratio": $0.ratio, "predicted_ratio": $0.predictedRatio] }]))
+            print(
+                try jsonText([
+                    "model": m.name, "configuration": jsonValue(configuration), "macs": m.multiplyAccumulates,
+                    "params": m.parameters,
+                    "layers": layers(m), "baseline_model": b.name, "baseline_macs": b.multiplyAccumulates,
+                    "baseline_params": b.parameters, "baseline_layers": layers(b),
+                    "macs_ratio": comparison.macsRatio, "params_ratio": comparison.parameterRatio,
+                    "blocks": comparison.blocks.map {
+                        [
+                            "depthwise": $0.depthwiseName, "pointwise": $0.pointwiseName,
+                            "input_channels": $0.inputChannels, "output_channels": $0.outputChannels,
+                            "kernel": $0.kernelSize, "output_side": $0.outputSide,
+                            "separable_macs": $0.separableMACs, "standard_macs": $0.standardMACs,
+                            "ratio": $0.ratio, "predicted_ratio": $0.predictedRatio,
+                        ]
+                    },
+                ]))
             return
         }
         print(CostReport.sideBySide(comparison))

@@ -23,7 +23,8 @@ struct Train: ParsableCommand {
     @Flag(help: "In an image folder, leave out (and count) files that cannot be decoded instead of stopping.")
     var skipBadImages = false
 
-    @Flag(help: "In an image folder, decode images as batches need them, on background threads, even when all would fit in memory.")
+    @Flag(
+        help: "In an image folder, decode images as batches need them, on background threads, even when all would fit in memory.")
     var decodeOnTheFly = false
 
     @Option(parsing: .unconditional, help: "Epochs to train. (default: 10 unless --steps is given)")
@@ -47,8 +48,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Nesterov momentum (sgd).")
     var nesterov = false
 
-    @Option(parsing: .unconditional,
-            help: "Weight decay: L2 for sgd and adam, decoupled for adamw. (default: 5e-4 for sgd, 0 for adam, 0.01 for adamw)")
+    @Option(
+        parsing: .unconditional,
+        help: "Weight decay: L2 for sgd and adam, decoupled for adamw. (default: 5e-4 for sgd, 0 for adam, 0.01 for adamw)")
     var weightDecay: Float?
 
     @Option(help: "Learning-rate schedule: constant, step (÷10 at 50% and 75%) or cosine. (default: cosine)")
@@ -69,11 +71,15 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of initialisation, data order and augmentation. (default: 0)")
     var seed: UInt64?
 
-    @Option(parsing: .unconditional,
-            help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
+    @Option(
+        parsing: .unconditional,
+        help: "Threads for the engine: its kernels and its GEMM bands (default: every core, or OPENBLAS_NUM_THREADS).")
     var threads: Int?
 
-    @Option(help: "How convolutions run: auto (the fastest measured per shape), im2col (the plain lowering), direct or winograd (wherever they apply).")
+    @Option(
+        help:
+            "How convolutions run: auto (the fastest measured per shape), im2col (the plain lowering), direct or winograd (wherever they apply)."
+    )
     var convAlgorithm: ConvolutionAlgorithm = .auto
 
     @Option(parsing: .unconditional, help: "Evaluate every this many steps. (default: every epoch)")
@@ -137,7 +143,8 @@ struct Train: ParsableCommand {
         let record = try resumeFile.map { try CheckpointRecord(metadata: $0.metadata) }
         let recorded = try record.map { record -> TrainingOptions in
             guard let options = record.options else {
-                throw EngineError.corruptData("\(resume ?? ""): holds weights but no training run to continue (no run.* metadata)")
+                throw EngineError.corruptData(
+                    "\(resume ?? ""): holds weights but no training run to continue (no run.* metadata)")
             }
             return options
         }
@@ -148,16 +155,21 @@ struct Train: ParsableCommand {
         } catch let error as TrainingOptions.OptionError {
             throw error.usageError
         }
-        let dataArgument = try data ?? record.flatMap { record -> String? in
-            guard let location = record.data?.location else {
-                throw ValidationError("the checkpoint does not record where its data is: give --data")
+        let dataArgument =
+            try data
+            ?? record.flatMap { record -> String? in
+                guard let location = record.data?.location else {
+                    throw ValidationError("the checkpoint does not record where its data is: give --data")
+                }
+                return location
             }
-            return location
-        }
-        let (dataset, location) = try DataSource.load(dataArgument, seed: resolved?.seed ?? seed ?? 0, skipBadImages: skipBadImages,
-                                                      decodeOnTheFly: decodeOnTheFly)
+        let (dataset, location) = try DataSource.load(
+            dataArgument, seed: resolved?.seed ?? seed ?? 0, skipBadImages: skipBadImages,
+            decodeOnTheFly: decodeOnTheFly)
         let options: TrainingOptions
-        do { options = try resolved ?? choices.options(classCount: dataset.classNames.count) } catch let error as TrainingOptions.OptionError {
+        do { options = try resolved ?? choices.options(classCount: dataset.classNames.count) } catch let error
+            as TrainingOptions.OptionError
+        {
             throw error.usageError
         }
         // A resumed run goes on saving where it was saved, unless told otherwise.
@@ -165,40 +177,60 @@ struct Train: ParsableCommand {
         let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) }, purpose: purpose)
         let run: TrainingRun
         do {
-            run = try TrainingRun(options: options, dataset: dataset, dataLocation: location,
-                                  checkpoint: checkpointPath.map { URL(fileURLWithPath: $0) }, log: log, resume: resumeFile,
-                                  purpose: purpose, convolutionAlgorithm: convAlgorithm)
+            run = try TrainingRun(
+                options: options, dataset: dataset, dataLocation: location,
+                checkpoint: checkpointPath.map { URL(fileURLWithPath: $0) }, log: log, resume: resumeFile,
+                purpose: purpose, convolutionAlgorithm: convAlgorithm)
         } catch let error as TrainingOptions.OptionError {
             throw error.usageError
         }
         let o = run.options
-        note("training \(o.model.displayName) on \(dataset.source): \(dataset.train.count) training, \(dataset.test.count) test images, \(dataset.classNames.count) classes")
-        note("  images \(dataset.storageNote), \(run.loader.options.transform.description)"
-             + (dataset.skipped.isEmpty ? "" : "; \(dataset.skipped.count) unreadable file(s) skipped"))
+        note(
+            "training \(o.model.displayName) on \(dataset.source): \(dataset.train.count) training, \(dataset.test.count) test images, \(dataset.classNames.count) classes"
+        )
+        note(
+            "  images \(dataset.storageNote), \(run.loader.options.transform.description)"
+                + (dataset.skipped.isEmpty ? "" : "; \(dataset.skipped.count) unreadable file(s) skipped"))
         for change in changes { note("  resuming: \(change)") }
-        note("  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
-            + (run.step > 0 ? ", resuming at step \(run.step)" : "") + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))")
-        if run.step >= run.totalSteps { note("  the run already ended at step \(run.step): nothing to train (give a longer --steps or --epochs to extend it)") }
+        note(
+            "  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
+                + (run.step > 0 ? ", resuming at step \(run.step)" : "")
+                + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))")
+        if run.step >= run.totalSteps {
+            note("  the run already ended at step \(run.step): nothing to train (give a longer --steps or --epochs to extend it)")
+        }
         let bar = ProgressBar()
-        let summary = try run.run(progress: { p in
-            bar.update(done: p.step, total: p.totalSteps, detail: String(
-                format: "%.0f img/s  ETA %@  loss %.3f  acc %.1f%%  lr %.4g", p.imagesPerSecond, clock(p.remaining), p.loss, 100 * p.accuracy, p.learningRate))
-        }, evaluated: { e, step in
-            bar.finishLine()
-            note(String(format: "epoch %.2f  step %d  test accuracy %.2f%%  test loss %.3f", Double(step) / Double(run.stepsPerEpoch), step, 100 * e.accuracy, e.loss))
-        })
+        let summary = try run.run(
+            progress: { p in
+                bar.update(
+                    done: p.step, total: p.totalSteps,
+                    detail: String(
+                        format: "%.0f img/s  ETA %@  loss %.3f  acc %.1f%%  lr %.4g", p.imagesPerSecond, clock(p.remaining),
+                        p.loss, 100 * p.accuracy, p.learningRate))
+            },
+            evaluated: { e, step in
+                bar.finishLine()
+                note(
+                    String(
+                        format: "epoch %.2f  step %d  test accuracy %.2f%%  test loss %.3f",
+                        Double(step) / Double(run.stepsPerEpoch), step, 100 * e.accuracy, e.loss))
+            })
         bar.finishLine()
         let c = summary.cost
         if json {
-            print(try jsonText(["model": o.model.displayName, "configuration": jsonValue(o.model), "standard": o.model.standard,
-                                "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
-                                "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
-                                "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
-                                "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters,
-                                "skipped_images": dataset.skipped.count, "data_wait_fraction": summary.dataWaitFraction]))
+            print(
+                try jsonText([
+                    "model": o.model.displayName, "configuration": jsonValue(o.model), "standard": o.model.standard,
+                    "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
+                    "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
+                    "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
+                    "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters,
+                    "skipped_images": dataset.skipped.count, "data_wait_fraction": summary.dataWaitFraction,
+                ]))
             return
         }
-        print("""
+        print(
+            """
             \(o.model.displayName): test accuracy \(String(format: "%.2f%%", 100 * summary.testAccuracy)) (best \(String(format: "%.2f%%", 100 * summary.bestAccuracy))) after \(summary.steps) steps
               wall time \(clock(summary.wallTime)), \(String(format: "%.0f", summary.imagesPerSecond)) training images/s, \(String(format: "%.1f%%", 100 * summary.dataWaitFraction)) of it waiting for data
               separable \(millions(c.model.multiplyAccumulates)) MACs, \(millions(c.model.parameters)) parameters\(o.model.standard ? "" : "  (trained)")
@@ -206,6 +238,8 @@ struct Train: ParsableCommand {
               MACs ratio \(String(format: "%.3f", c.macsRatio)), parameter ratio \(String(format: "%.3f", c.parameterRatio))
             """)
         if !dataset.skipped.isEmpty { print("  \(dataset.skipped.count) unreadable image file(s) skipped") }
-        if let checkpointPath { print("  checkpoint \(checkpointPath)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? "")) }
+        if let checkpointPath {
+            print("  checkpoint \(checkpointPath)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? ""))
+        }
     }
 }

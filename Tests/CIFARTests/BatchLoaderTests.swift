@@ -10,7 +10,9 @@ import Testing
         var images = [Float](repeating: 0, count: loader.imageFloatsPerBatch)
         var labels = [Int32](repeating: 0, count: loader.options.batchSize)
         return try (0..<count).map { _ in
-            let n = try images.withUnsafeMutableBufferPointer { i in try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) } }
+            let n = try images.withUnsafeMutableBufferPointer { i in
+                try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) }
+            }
             // Fold the pixels into the record so that the comparison covers augmentation too.
             let sum = images[0..<(n * 3072)].reduce(0.0) { $0 + Double($1) }
             return Array(labels[0..<n]) + [Int32(truncatingIfNeeded: Int(sum * 1000))]
@@ -18,7 +20,9 @@ import Testing
     }
 
     func options(_ batch: Int = 5, drop: Bool = true) -> BatchLoader.Options {
-        .init(batchSize: batch, transform: .fixedSize(augmentation: .standard, side: 32), normalization: .cifar10, dropLastPartialBatch: drop, seed: 42)
+        .init(
+            batchSize: batch, transform: .fixedSize(augmentation: .standard, side: 32), normalization: .cifar10,
+            dropLastPartialBatch: drop, seed: 42)
     }
 
     @Test func prefetchDeliversTheSameBatchesInTheSameOrder() throws {
@@ -51,7 +55,9 @@ import Testing
         var labels = [Int32](repeating: 0, count: 23)
         var epochs: [[Float]] = []
         for _ in 0..<2 {
-            _ = try images.withUnsafeMutableBufferPointer { i in try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) } }
+            _ = try images.withUnsafeMutableBufferPointer { i in
+                try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) }
+            }
             epochs.append(images)
             #expect(labels.sorted() == Self.images.labels.sorted())
         }
@@ -87,20 +93,33 @@ import Testing
         #expect(abs(out[0] - (-0.4914 / 0.2023)) < 1e-5 && abs(out[2] - (-0.4465 / 0.2010)) < 1e-5)
         // With augmentation every output pixel is the source pixel shifted by one (dx, dy), mirrored or
         // not, or black padding: find the transform and check all 3072 values against it.
-        let augmented = try BatchLoader(images: one, options: .init(batchSize: 1, shuffle: false, transform: .fixedSize(augmentation: .standard, side: 32),
-                                                                     normalization: .seed, seed: 5))
+        let augmented = try BatchLoader(
+            images: one,
+            options: .init(
+                batchSize: 1, shuffle: false, transform: .fixedSize(augmentation: .standard, side: 32),
+                normalization: .seed, seed: 5))
         var sawShiftOrFlip = false
         for _ in 0..<8 {
             _ = try out.withUnsafeMutableBufferPointer { try augmented.next(images: $0.baseAddress!, labels: &label) }
             var matched = false
-            for dy in -4...4 { for dx in -4...4 { for flip in [false, true] where !matched {
-                matched = (0..<32).allSatisfy { y in (0..<32).allSatisfy { x in (0..<3).allSatisfy { c in
-                    let sx = (flip ? 31 - x : x) + dx, sy = y + dy
-                    let expected: Float = (0..<32).contains(sx) && (0..<32).contains(sy) ? Float(one.pixels[c * 1024 + sy * 32 + sx]) / 127.5 - 1 : -1
-                    return abs(out[(y * 32 + x) * 3 + c] - expected) < 1e-6
-                } } }
-                if matched && (dx != 0 || dy != 0 || flip) { sawShiftOrFlip = true }
-            } } }
+            for dy in -4...4 {
+                for dx in -4...4 {
+                    for flip in [false, true] where !matched {
+                        matched = (0..<32).allSatisfy { y in
+                            (0..<32).allSatisfy { x in
+                                (0..<3).allSatisfy { c in
+                                    let sx = (flip ? 31 - x : x) + dx, sy = y + dy
+                                    let expected: Float =
+                                        (0..<32).contains(sx) && (0..<32).contains(sy)
+                                        ? Float(one.pixels[c * 1024 + sy * 32 + sx]) / 127.5 - 1 : -1
+                                    return abs(out[(y * 32 + x) * 3 + c] - expected) < 1e-6
+                                }
+                            }
+                        }
+                        if matched && (dx != 0 || dy != 0 || flip) { sawShiftOrFlip = true }
+                    }
+                }
+            }
             #expect(matched, "an augmented image is not a crop/flip of its record")
         }
         #expect(sawShiftOrFlip)

@@ -1,7 +1,8 @@
-@testable import CIFAR
 import ConvEngine
 import Foundation
 import Testing
+
+@testable import CIFAR
 
 @Suite struct CIFARReaderTests {
     static let train = FixtureWriter.images(count: 35, classes: 10, seed: 1)
@@ -22,7 +23,8 @@ import Testing
         expectSame(try CIFARDataset.load(from: binary), "binary folder")
         expectSame(try CIFARDataset.load(from: w.root), "parent of the binary folder")
         for form in FixtureWriter.PickleForm.allCases {
-            let folder = try w.writePython10(train: Self.train, test: Self.test, form: form, folder: "py-\(form)/cifar-10-batches-py")
+            let folder = try w.writePython10(
+                train: Self.train, test: Self.test, form: form, folder: "py-\(form)/cifar-10-batches-py")
             expectSame(try CIFARDataset.load(from: folder), "\(form) pickles")
             expectSame(try CIFARDataset.load(from: folder.deletingLastPathComponent()), "parent of \(form) pickles")
         }
@@ -67,7 +69,8 @@ import Testing
     func readsPicklesWrittenByRealPython(_ protocolVersion: Int) throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/python3_protocol\(protocolVersion).pickle")
-        let batch = try PythonBatches.batch(([UInt8](try Data(contentsOf: url)), url.path), fine: "labels", coarse: nil, classes: 10)
+        let batch = try PythonBatches.batch(
+            ([UInt8](try Data(contentsOf: url)), url.path), fine: "labels", coarse: nil, classes: 10)
         #expect(batch.labels == [3, 1, 4, 1])
         let expected: [UInt8] = (0..<(4 * 3072)).map { (i: Int) -> UInt8 in UInt8(i * 7 % 256) }
         #expect(batch.pixels == expected)

@@ -15,12 +15,18 @@ import Testing
         try Data(payload).write(to: reference)
         let md5 = try CIFARDownload.md5(of: reference)
         try FileManager.default.removeItem(at: reference)
-        return (server, dir, CIFARDownload.Archive(name: "cifar-10-binary.tar.gz", url: server.url, md5: md5, size: Int64(payload.count)))
+        return (
+            server, dir,
+            CIFARDownload.Archive(name: "cifar-10-binary.tar.gz", url: server.url, md5: md5, size: Int64(payload.count))
+        )
     }
 
     @Test func anInterruptedDownloadResumesWithARangeRequest() throws {
         let (server, dir, archive) = try setUp()
-        defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
         let final = dir.appendingPathComponent(archive.name), part = dir.appendingPathComponent(archive.name + ".part")
         server.cutNextResponseAfter = 120_000
         #expect(throws: EngineError.self) { try CIFARDownload.download(archive, to: dir) }
@@ -45,7 +51,10 @@ import Testing
 
     @Test func aServerThatIgnoresRangesStartsOver() throws {
         let (server, dir, archive) = try setUp()
-        defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
         try Data(payload.prefix(5000).map { $0 ^ 0xFF }).write(to: dir.appendingPathComponent(archive.name + ".part"))
         server.ignoreRanges = true
         let url = try CIFARDownload.download(archive, to: dir)
@@ -55,7 +64,10 @@ import Testing
 
     @Test func aChecksumMismatchIsAnErrorAndLeavesNothing() throws {
         let (server, dir, good) = try setUp()
-        defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
         var archive = good
         archive.md5 = "00000000000000000000000000000000"
         do {
@@ -70,7 +82,9 @@ import Testing
     @Test func theOfficialArchivesAreListedWithTheirChecksums() {
         #expect(CIFARDownload.archive(.cifar10, .binary).md5 == "c32a1d4ab5d03f1284b67883e8d87530")
         #expect(CIFARDownload.archive(.cifar10, .python).md5 == "c58f30108f718f92721af3b95e74349a")
-        #expect(CIFARDownload.archive(.cifar10, .python).url.absoluteString == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+        #expect(
+            CIFARDownload.archive(.cifar10, .python).url.absoluteString
+                == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
         #expect(CIFARDownload.archive(.cifar100, .python).md5 == "eb9058c3a382ffc7106e4002c42a8d85")
     }
 }

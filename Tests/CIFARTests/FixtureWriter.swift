@@ -1,6 +1,6 @@
 import CIFAR
-import ConvEngine
 import CZlib
+import ConvEngine
 import Foundation
 
 /// Writes small CIFAR data sets in every official on-disk form, for tests that must not need the
@@ -35,8 +35,9 @@ struct FixtureWriter {
         let per = train.count / 5
         return (0..<5).map { b in
             let range = (b * per)..<((b + 1) * per)
-            return try! LabeledImages(pixels: Array(train.pixels[(range.lowerBound * 3072)..<(range.upperBound * 3072)]),
-                                      labels: Array(train.labels[range]))
+            return try! LabeledImages(
+                pixels: Array(train.pixels[(range.lowerBound * 3072)..<(range.upperBound * 3072)]),
+                labels: Array(train.labels[range]))
         }
     }
 
@@ -44,7 +45,9 @@ struct FixtureWriter {
 
     func writeBinary10(train: LabeledImages, test: LabeledImages, folder: String = "cifar-10-batches-bin") throws -> URL {
         let dir = try makeFolder(folder)
-        for (i, batch) in Self.batches(train).enumerated() { try Self.binary(batch).write(to: dir.appendingPathComponent("data_batch_\(i + 1).bin")) }
+        for (i, batch) in Self.batches(train).enumerated() {
+            try Self.binary(batch).write(to: dir.appendingPathComponent("data_batch_\(i + 1).bin"))
+        }
         try Self.binary(test).write(to: dir.appendingPathComponent("test_batch.bin"))
         try Data((Self.names10.joined(separator: "\n") + "\n\n").utf8).write(to: dir.appendingPathComponent("batches.meta.txt"))
         return dir
@@ -54,8 +57,10 @@ struct FixtureWriter {
         let dir = try makeFolder("cifar-100-binary")
         try Self.binary(train, coarse: true).write(to: dir.appendingPathComponent("train.bin"))
         try Self.binary(test, coarse: true).write(to: dir.appendingPathComponent("test.bin"))
-        try Data((0..<100).map { "fine\($0)" }.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("fine_label_names.txt"))
-        try Data((0..<20).map { "coarse\($0)" }.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("coarse_label_names.txt"))
+        try Data((0..<100).map { "fine\($0)" }.joined(separator: "\n").utf8).write(
+            to: dir.appendingPathComponent("fine_label_names.txt"))
+        try Data((0..<20).map { "coarse\($0)" }.joined(separator: "\n").utf8).write(
+            to: dir.appendingPathComponent("coarse_label_names.txt"))
         return dir
     }
 
@@ -82,15 +87,22 @@ struct FixtureWriter {
         case python3Protocol5
     }
 
-    func writePython10(train: LabeledImages, test: LabeledImages, form: PickleForm, folder: String = "cifar-10-batches-py") throws -> URL {
+    func writePython10(train: LabeledImages, test: LabeledImages, form: PickleForm, folder: String = "cifar-10-batches-py") throws
+        -> URL
+    {
         let dir = try makeFolder(folder)
         for (i, batch) in Self.batches(train).enumerated() {
-            try Data(Self.batchPickle(batch, label: "training batch \(i + 1) of 5", form: form)).write(to: dir.appendingPathComponent("data_batch_\(i + 1)"))
+            try Data(Self.batchPickle(batch, label: "training batch \(i + 1) of 5", form: form)).write(
+                to: dir.appendingPathComponent("data_batch_\(i + 1)"))
         }
-        try Data(Self.batchPickle(test, label: "testing batch 1 of 1", form: form)).write(to: dir.appendingPathComponent("test_batch"))
+        try Data(Self.batchPickle(test, label: "testing batch 1 of 1", form: form)).write(
+            to: dir.appendingPathComponent("test_batch"))
         var p = Pickler(form: form)
-        p.dict([("num_cases_per_batch", { $0.int(10000) }), ("label_names", { p in p.list(Self.names10.count) { p, i in p.text(Self.names10[i]) } }),
-                ("num_vis", { $0.int(3072) })])
+        p.dict([
+            ("num_cases_per_batch", { $0.int(10000) }),
+            ("label_names", { p in p.list(Self.names10.count) { p, i in p.text(Self.names10[i]) } }),
+            ("num_vis", { $0.int(3072) }),
+        ])
         try Data(p.finish()).write(to: dir.appendingPathComponent("batches.meta"))
         return dir
     }
@@ -99,16 +111,20 @@ struct FixtureWriter {
         let dir = try makeFolder("cifar-100-python")
         for (name, images) in [("train", train), ("test", test)] {
             var p = Pickler(form: form)
-            p.dict([("filenames", { p in p.list(images.count) { p, i in p.text("img_\(i).png") } }),
-                    ("batch_label", { $0.text(name) }),
-                    ("fine_labels", { p in p.labels(images.labels) }),
-                    ("coarse_labels", { p in p.labels(images.coarseLabels) }),
-                    ("data", { p in p.uint8Matrix(rows: images.count, cols: 3072, images.pixels) })])
+            p.dict([
+                ("filenames", { p in p.list(images.count) { p, i in p.text("img_\(i).png") } }),
+                ("batch_label", { $0.text(name) }),
+                ("fine_labels", { p in p.labels(images.labels) }),
+                ("coarse_labels", { p in p.labels(images.coarseLabels) }),
+                ("data", { p in p.uint8Matrix(rows: images.count, cols: 3072, images.pixels) }),
+            ])
             try Data(p.finish()).write(to: dir.appendingPathComponent(name))
         }
         var p = Pickler(form: form)
-        p.dict([("fine_label_names", { p in p.list(100) { p, i in p.text("fine\(i)") } }),
-                ("coarse_label_names", { p in p.list(20) { p, i in p.text("coarse\(i)") } })])
+        p.dict([
+            ("fine_label_names", { p in p.list(100) { p, i in p.text("fine\(i)") } }),
+            ("coarse_label_names", { p in p.list(20) { p, i in p.text("coarse\(i)") } }),
+        ])
         try Data(p.finish()).write(to: dir.appendingPathComponent("meta"))
         return dir
     }
@@ -149,11 +165,14 @@ struct FixtureWriter {
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ s: String, _ offset: Int) { for (i, b) in s.utf8.enumerated() { h[offset + i] = b } }
         put(name, 0)
-        put("0000644\0", 100); put("0000000\0", 108); put("0000000\0", 116)
+        put("0000644\0", 100)
+        put("0000000\0", 108)
+        put("0000000\0", 116)
         put(String(format: "%011o\0", size), 124)
         put("00000000000\0", 136)
         h[156] = type
-        put("ustar\0", 257); put("00", 263)
+        put("ustar\0", 257)
+        put("00", 263)
         fixTarChecksum(&h)
         return h
     }

@@ -1,7 +1,7 @@
 import CIFAR
-import ConvEngine
 import CTurboJPEG
 import CZlib
+import ConvEngine
 import Foundation
 import Testing
 
@@ -56,8 +56,9 @@ enum JPEGWriter {
         var out: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         _ = image.pixels.withUnsafeBufferPointer {
-            tjCompress2(handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue), &out, &size,
-                        Int32(TJSAMP_444.rawValue), quality, 0)
+            tjCompress2(
+                handle, $0.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue), &out, &size,
+                Int32(TJSAMP_444.rawValue), quality, 0)
         }
         defer { tjFree(out) }
         return Array(UnsafeBufferPointer(start: out, count: Int(size)))
@@ -79,8 +80,10 @@ enum JPEGWriter {
     /// Every fixture file decodes to exactly what Pillow's `convert("RGB")` gave: JPEG at 4:2:0 and
     /// 4:4:4, grey and progressive; PNG in RGB, grey, 1-bit, palette (with and without
     /// transparency), RGBA, grey + alpha, 16-bit grey, interlaced.
-    @Test(arguments: ["jpeg_420", "jpeg_444", "jpeg_grey", "jpeg_progressive", "png_rgb", "png_grey", "png_grey_1bit",
-                      "png_palette", "png_palette_transparent", "png_rgba", "png_grey_alpha", "png_grey16", "png_interlaced"])
+    @Test(arguments: [
+        "jpeg_420", "jpeg_444", "jpeg_grey", "jpeg_progressive", "png_rgb", "png_grey", "png_grey_1bit",
+        "png_palette", "png_palette_transparent", "png_rgba", "png_grey_alpha", "png_grey16", "png_interlaced",
+    ])
     func decodesAsPillowDoes(_ name: String) throws {
         let bytes = try ImageFixtures.bytes(name + ".file")
         let decoded = try ImageDecoder.decode(bytes, source: name)
@@ -97,7 +100,9 @@ enum JPEGWriter {
     /// low bit depths scaled; palette transparency ignored.
     @Test func pngColourTypesConvertAsPillowDoes() throws {
         func decode(_ bytes: [UInt8]) throws -> [UInt8] { try ImageDecoder.decode(bytes, source: "t.png").pixels }
-        let rgb16 = PNGWriter.png(width: 2, height: 1, depth: 16, type: 2, rows: [[0x12, 0x34, 0x80, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0x01, 0x00, 0x7F, 0x80]])
+        let rgb16 = PNGWriter.png(
+            width: 2, height: 1, depth: 16, type: 2,
+            rows: [[0x12, 0x34, 0x80, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0x01, 0x00, 0x7F, 0x80]])
         #expect(try decode(rgb16) == [18, 128, 255, 0, 1, 127])
         let grey16 = PNGWriter.png(width: 3, height: 1, depth: 16, type: 0, rows: [[0x12, 0x34, 0x00, 0xC8, 0x00, 0x00]])
         #expect(try decode(grey16) == [255, 255, 255, 200, 200, 200, 0, 0, 0])
@@ -107,7 +112,8 @@ enum JPEGWriter {
         #expect(try decode(rgba) == [1, 2, 3, 250, 251, 252])
         let grey2 = PNGWriter.png(width: 4, height: 1, depth: 2, type: 0, rows: [[0b0001_1011]])
         #expect(try decode(grey2) == [0, 0, 0, 85, 85, 85, 170, 170, 170, 255, 255, 255])
-        let palette = PNGWriter.chunk("PLTE", [255, 0, 0, 0, 255, 0, 0, 0, 255]), transparency = PNGWriter.chunk("tRNS", [0, 128])
+        let palette = PNGWriter.chunk("PLTE", [255, 0, 0, 0, 255, 0, 0, 0, 255]),
+            transparency = PNGWriter.chunk("tRNS", [0, 128])
         let indexed = PNGWriter.png(width: 3, height: 1, depth: 8, type: 3, rows: [[0, 1, 2]], extra: [palette, transparency])
         #expect(try decode(indexed) == [255, 0, 0, 0, 255, 0, 0, 0, 255])
     }

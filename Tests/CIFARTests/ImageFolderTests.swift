@@ -29,7 +29,8 @@ struct FolderWriter {
         let url = root.appendingPathComponent(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let rows = (0..<image.height).map { y in Array(image.pixels[(y * image.width * 3)..<((y + 1) * image.width * 3)]) }
-        let bytes = url.pathExtension == "png"
+        let bytes =
+            url.pathExtension == "png"
             ? PNGWriter.png(width: image.width, height: image.height, depth: 8, type: 2, rows: rows)
             : JPEGWriter.jpeg(image)
         try Data(bytes).write(to: url)
@@ -65,8 +66,10 @@ struct FolderWriter {
     @Test func classesAndFilesFollowTorchvisionsOrder() throws {
         let w = try FolderWriter()
         defer { w.remove() }
-        for (i, path) in ["train/b/2.jpg", "train/b/10.jpg", "train/b/sub/1.png", "train/b/sub z/0.jpg", "train/B/x.JPG",
-                          "train/a/only.png", "val/a/v.png", "val/b/v.jpg", "val/B/v.jpg"].enumerated() {
+        for (i, path) in [
+            "train/b/2.jpg", "train/b/10.jpg", "train/b/sub/1.png", "train/b/sub z/0.jpg", "train/B/x.JPG",
+            "train/a/only.png", "val/a/v.png", "val/b/v.jpg", "val/B/v.jpg",
+        ].enumerated() {
             try w.write(path, FolderWriter.image(8, 8, seed: i))
         }
         try Data("not an image".utf8).write(to: w.root.appendingPathComponent("train/b/notes.txt"))
@@ -97,7 +100,8 @@ struct FolderWriter {
         try w.standard()
         try FileManager.default.moveItem(at: w.root.appendingPathComponent("val"), to: w.root.appendingPathComponent("elsewhere"))
         expectError(w.root, "found no val/ or test/")
-        try FileManager.default.moveItem(at: w.root.appendingPathComponent("elsewhere"), to: w.root.appendingPathComponent("test"))
+        try FileManager.default.moveItem(
+            at: w.root.appendingPathComponent("elsewhere"), to: w.root.appendingPathComponent("test"))
         #expect(try ImageFolder.load(from: w.root).test.count == 12)
         try FileManager.default.removeItem(at: w.root.appendingPathComponent("test/dog"))
         expectError(w.root, "has no folder for class \"dog\"")
@@ -123,7 +127,9 @@ struct FolderWriter {
         for budget in [1 << 30, 100] {
             let data = try ImageFolder.load(from: w.root, skipBadImages: true, memoryBudget: budget)
             #expect(data.skipped.count == 2 && data.train.count == 11, "\(data.skipped)")
-            #expect(data.skipped.contains { $0.contains("train/dog/1.jpg") } && data.skipped.contains { $0.contains("train/cat/5.png") })
+            #expect(
+                data.skipped.contains { $0.contains("train/dog/1.jpg") }
+                    && data.skipped.contains { $0.contains("train/cat/5.png") })
             #expect(data.train.decodesOnTheFly == (budget == 100))
             #expect(data.storageNote.contains(budget == 100 ? "on the fly" : "kept in memory"))
         }
@@ -141,12 +147,17 @@ struct FolderWriter {
         #expect(kept.train.fixedSide == side && streamed.train.fixedSide == side)
         let transform = ImageTransform.choose(side: 24, fixedSide: side, training: true, augment: true)
         func batches(_ set: ImageSet, threads: Int, prefetch: Bool) throws -> [[Float]] {
-            let loader = try BatchLoader(images: set, options: .init(batchSize: 5, transform: transform, normalization: .imagenet,
-                                                                     seed: 3, decodeThreads: threads))
+            let loader = try BatchLoader(
+                images: set,
+                options: .init(
+                    batchSize: 5, transform: transform, normalization: .imagenet,
+                    seed: 3, decodeThreads: threads))
             if prefetch { loader.startPrefetching() }
             var out = [Float](repeating: 0, count: loader.imageFloatsPerBatch), labels = [Int32](repeating: 0, count: 5)
             return try (0..<5).map { _ in
-                _ = try out.withUnsafeMutableBufferPointer { o in try labels.withUnsafeMutableBufferPointer { try loader.next(images: o.baseAddress!, labels: $0.baseAddress!) } }
+                _ = try out.withUnsafeMutableBufferPointer { o in
+                    try labels.withUnsafeMutableBufferPointer { try loader.next(images: o.baseAddress!, labels: $0.baseAddress!) }
+                }
                 return out + labels.map(Float.init)
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A minimal HTTP/1.1 file server on 127.0.0.1 for download tests: serves one payload, honours
@@ -71,7 +72,9 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         lock.withLock { _ranges.append(range) }
         var start = 0
         var head: String
-        if let range, !ignoreRanges, range.hasPrefix("bytes="), let from = Int(range.dropFirst(6).dropLast()), from < payload.count {
+        if let range, !ignoreRanges, range.hasPrefix("bytes="), let from = Int(range.dropFirst(6).dropLast()),
+            from < payload.count
+        {
             start = from
             head = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes \(from)-\(payload.count - 1)/\(payload.count)\r\n"
         } else {

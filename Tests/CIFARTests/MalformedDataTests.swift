@@ -1,12 +1,15 @@
-@testable import CIFAR
 import ConvEngine
 import Foundation
 import Testing
 
+@testable import CIFAR
+
 /// Every malformed input is a clear error naming the file and the problem; none crashes.
 @Suite struct MalformedDataTests {
-    func expectError(_ label: String, containing reason: String, sourceLocation: SourceLocation = #_sourceLocation,
-                     _ body: () throws -> Void) {
+    func expectError(
+        _ label: String, containing reason: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () throws -> Void
+    ) {
         do {
             try body()
             Issue.record("\(label): accepted", sourceLocation: sourceLocation)
@@ -20,7 +23,8 @@ import Testing
     @Test func malformedBinaryFilesAreErrorsNamingTheFile() throws {
         let w = try FixtureWriter()
         defer { w.remove() }
-        let train = FixtureWriter.images(count: 10, classes: 10, seed: 5), test = FixtureWriter.images(count: 2, classes: 10, seed: 6)
+        let train = FixtureWriter.images(count: 10, classes: 10, seed: 5),
+            test = FixtureWriter.images(count: 2, classes: 10, seed: 6)
         let dir = try w.writeBinary10(train: train, test: test)
         let batch = dir.appendingPathComponent("data_batch_3.bin")
         let good = try Data(contentsOf: batch)
@@ -44,17 +48,26 @@ import Testing
     @Test func malformedPicklesAreErrorsNamingTheFileAndByte() throws {
         let images = FixtureWriter.images(count: 3, classes: 10, seed: 7)
         let good = FixtureWriter.batchPickle(images, label: "x", form: .python2)
-        func read(_ bytes: [UInt8]) throws { _ = try PythonBatches.batch((bytes, "data_batch_1"), fine: "labels", coarse: nil, classes: 10) }
+        func read(_ bytes: [UInt8]) throws {
+            _ = try PythonBatches.batch((bytes, "data_batch_1"), fine: "labels", coarse: nil, classes: 10)
+        }
         var badOpcode = good
         badOpcode[2] = 0xFF
-        expectError("bad opcode", containing: "data_batch_1: malformed pickle at byte 2: unsupported opcode 0xff") { try read(badOpcode) }
+        expectError("bad opcode", containing: "data_batch_1: malformed pickle at byte 2: unsupported opcode 0xff") {
+            try read(badOpcode)
+        }
         // Cut inside the BINSTRING that holds the pixels.
         expectError("truncated BINSTRING", containing: "truncated") { try read(Array(good.prefix(good.count - 600))) }
         expectError("empty file", containing: "truncated") { try read([]) }
         // A BINSTRING claiming 4 GiB.
         var huge = good
-        if let t = huge.indices.first(where: { huge[$0] == UInt8(ascii: "T") && huge[$0 + 4] == 0 && huge[$0 + 3] == 0 && huge[$0 + 2] != 0 }) {
-            huge[t + 1] = 0xFF; huge[t + 2] = 0xFF; huge[t + 3] = 0xFF; huge[t + 4] = 0x7F
+        if let t = huge.indices.first(where: {
+            huge[$0] == UInt8(ascii: "T") && huge[$0 + 4] == 0 && huge[$0 + 3] == 0 && huge[$0 + 2] != 0
+        }) {
+            huge[t + 1] = 0xFF
+            huge[t + 2] = 0xFF
+            huge[t + 3] = 0xFF
+            huge[t + 4] = 0x7F
         }
         expectError("absurd BINSTRING length", containing: "truncated") { try read(huge) }
         // Wrong shape: 3 rows declared as 2 × 4608.
@@ -87,21 +100,27 @@ import Testing
         let shallow: [UInt8] = [0x80, 2, UInt8(ascii: "N")] + [UInt8](repeating: 0x85, count: 99) + [UInt8(ascii: ".")]
         expectError("99 nested tuples", containing: "not a dict") { try read(shallow) }
         // A list that grows deeper after a tuple took it in (no pickler writes this).
-        let regrown: [UInt8] = [0x80, 2, UInt8(ascii: "]"), UInt8(ascii: "q"), 1, 0x85, UInt8(ascii: "h"), 1,
-                                UInt8(ascii: "N"), 0x85, UInt8(ascii: "a"), 0x86, UInt8(ascii: ".")]
+        let regrown: [UInt8] = [
+            0x80, 2, UInt8(ascii: "]"), UInt8(ascii: "q"), 1, 0x85, UInt8(ascii: "h"), 1,
+            UInt8(ascii: "N"), 0x85, UInt8(ascii: "a"), 0x86, UInt8(ascii: "."),
+        ]
         expectError("list grown after nesting", containing: "grows deeper") { try read(regrown) }
     }
 
     @Test func corruptOrTruncatedArchivesAreErrorsNamingTheArchive() throws {
         let w = try FixtureWriter()
         defer { w.remove() }
-        _ = try w.writeBinary10(train: FixtureWriter.images(count: 10, classes: 10, seed: 8), test: FixtureWriter.images(count: 2, classes: 10, seed: 9))
+        _ = try w.writeBinary10(
+            train: FixtureWriter.images(count: 10, classes: 10, seed: 8),
+            test: FixtureWriter.images(count: 2, classes: 10, seed: 9))
         let archive = try w.writeArchive(folder: "cifar-10-batches-bin", name: "cifar-10-binary.tar.gz")
         let bytes = [UInt8](try Data(contentsOf: archive))
         var corrupt = bytes
         for i in 20..<60 { corrupt[i] ^= 0x5A }
         try Data(corrupt).write(to: archive)
-        expectError("corrupt gzip", containing: "cifar-10-binary.tar.gz: corrupt gzip data") { _ = try CIFARDataset.load(from: archive) }
+        expectError("corrupt gzip", containing: "cifar-10-binary.tar.gz: corrupt gzip data") {
+            _ = try CIFARDataset.load(from: archive)
+        }
         try Data(bytes.prefix(bytes.count / 2)).write(to: archive)
         expectError("truncated gzip", containing: "ends early") { _ = try CIFARDataset.load(from: archive) }
         // A complete gzip stream of a tar cut in the middle of an entry.
@@ -118,14 +137,18 @@ import Testing
             for i in 124..<136 { header[i] = 0 }
             for (i, b) in size.utf8.prefix(12).enumerated() { header[124 + i] = b }
             FixtureWriter.fixTarChecksum(&header)
-            expectError("tar size \(size)", containing: "malformed size") { _ = try Tar.files(in: header + [UInt8](repeating: 0, count: 1024), source: "t.tar") }
+            expectError("tar size \(size)", containing: "malformed size") {
+                _ = try Tar.files(in: header + [UInt8](repeating: 0, count: 1024), source: "t.tar")
+            }
         }
     }
 
     /// A small stream that inflates past the limit is refused before it fills memory.
     @Test func aGzipBombIsRefused() throws {
         let bomb = FixtureWriter.gzip([UInt8](repeating: 0, count: 4 << 20))
-        expectError("gzip bomb", containing: "inflates past 1 MiB") { _ = try Gzip.decompress(bomb, source: "bomb.gz", limit: 1 << 20) }
+        expectError("gzip bomb", containing: "inflates past 1 MiB") {
+            _ = try Gzip.decompress(bomb, source: "bomb.gz", limit: 1 << 20)
+        }
         #expect(try Gzip.decompress(bomb, source: "bomb.gz", limit: 4 << 20).count == 4 << 20)
     }
 }
@@ -134,7 +157,9 @@ extension FixtureWriter {
     /// A python-2 batch whose data array declares another shape over the same bytes.
     static func batchPickleWithShape(_ images: LabeledImages, rows: Int, cols: Int) -> [UInt8] {
         var p = Pickler(form: .python2)
-        p.dict([("labels", { p in p.labels(images.labels) }), ("data", { p in p.uint8Matrix(rows: rows, cols: cols, images.pixels) })])
+        p.dict([
+            ("labels", { p in p.labels(images.labels) }), ("data", { p in p.uint8Matrix(rows: rows, cols: cols, images.pixels) }),
+        ])
         return p.finish()
     }
 

@@ -20,29 +20,53 @@ struct Pickler {
     private mutating func le(_ v: Int, _ n: Int) { for i in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
 
     private mutating func put() {
-        if modern { out.append(0x94); return }              // MEMOIZE
-        if memo < 256 { out += [UInt8(ascii: "q"), UInt8(memo)] } else { out.append(UInt8(ascii: "r")); le(memo, 4) }
+        if modern {
+            out.append(0x94)
+            return
+        }  // MEMOIZE
+        if memo < 256 {
+            out += [UInt8(ascii: "q"), UInt8(memo)]
+        } else {
+            out.append(UInt8(ascii: "r"))
+            le(memo, 4)
+        }
         memo += 1
     }
 
     mutating func int(_ v: Int) {
-        if 0 <= v && v < 256 { out += [UInt8(ascii: "K"), UInt8(v)] }
-        else if 0 <= v && v < 65536 { out.append(UInt8(ascii: "M")); le(v, 2) }
-        else if Int(Int32(truncatingIfNeeded: v)) == v { out.append(UInt8(ascii: "J")); le(v, 4) }
-        else { out += [0x8a, 8]; le(v, 8) }                      // LONG1
+        if 0 <= v && v < 256 {
+            out += [UInt8(ascii: "K"), UInt8(v)]
+        } else if 0 <= v && v < 65536 {
+            out.append(UInt8(ascii: "M"))
+            le(v, 2)
+        } else if Int(Int32(truncatingIfNeeded: v)) == v {
+            out.append(UInt8(ascii: "J"))
+            le(v, 4)
+        } else {
+            out += [0x8a, 8]
+            le(v, 8)
+        }  // LONG1
     }
 
     /// A text value: a Python 2 str (bytes) or a Python 3 str (unicode).
     mutating func text(_ s: String) {
         let b = Array(s.utf8)
         if form == .python2 {
-            if b.count < 256 { out += [UInt8(ascii: "U"), UInt8(b.count)] + b } else { out.append(UInt8(ascii: "T")); le(b.count, 4); out += b }
+            if b.count < 256 {
+                out += [UInt8(ascii: "U"), UInt8(b.count)] + b
+            } else {
+                out.append(UInt8(ascii: "T"))
+                le(b.count, 4)
+                out += b
+            }
             if b.count > 1 { put() }
         } else if modern && b.count < 256 {
-            out += [0x8c, UInt8(b.count)] + b                   // SHORT_BINUNICODE
+            out += [0x8c, UInt8(b.count)] + b  // SHORT_BINUNICODE
             put()
         } else {
-            out.append(UInt8(ascii: "X")); le(b.count, 4); out += b   // BINUNICODE
+            out.append(UInt8(ascii: "X"))
+            le(b.count, 4)
+            out += b  // BINUNICODE
             put()
         }
     }
@@ -51,28 +75,38 @@ struct Pickler {
     mutating func bytes(_ b: [UInt8]) {
         switch form {
         case .python2:
-            out.append(UInt8(ascii: "T")); le(b.count, 4); out += b
+            out.append(UInt8(ascii: "T"))
+            le(b.count, 4)
+            out += b
         case .python3Protocol2:
             // _codecs.encode(latin-1 text, "latin1")
             global("_codecs", "encode")
             let latin = String(b.map { Character(Unicode.Scalar($0)) })
             let utf8 = Array(latin.utf8)
-            out.append(UInt8(ascii: "X")); le(utf8.count, 4); out += utf8
+            out.append(UInt8(ascii: "X"))
+            le(utf8.count, 4)
+            out += utf8
             put()
             text("latin1")
             out += [0x86, UInt8(ascii: "R")]
             put()
         case .python3Protocol4:
-            out.append(UInt8(ascii: "B")); le(b.count, 4); out += b; put()
+            out.append(UInt8(ascii: "B"))
+            le(b.count, 4)
+            out += b
+            put()
         case .python3Protocol5:
-            out.append(0x96); le(b.count, 8); out += b            // BYTEARRAY8
+            out.append(0x96)
+            le(b.count, 8)
+            out += b  // BYTEARRAY8
         }
     }
 
     mutating func global(_ module: String, _ name: String) {
         if modern {
-            text(module); text(name)
-            out.append(0x93)                                      // STACK_GLOBAL
+            text(module)
+            text(name)
+            out.append(0x93)  // STACK_GLOBAL
             put()
         } else {
             out += [UInt8(ascii: "c")] + Array("\(module)\n\(name)\n".utf8)
@@ -81,12 +115,19 @@ struct Pickler {
     }
 
     mutating func list(_ count: Int, _ each: (inout Pickler, Int) -> Void) {
-        out.append(UInt8(ascii: "]")); put()
+        out.append(UInt8(ascii: "]"))
+        put()
         var i = 0
         while i < count {
             let chunk = min(1000, count - i)
-            if chunk == 1 { each(&self, i); out.append(UInt8(ascii: "a")) }
-            else { out.append(UInt8(ascii: "(")); for j in i..<(i + chunk) { each(&self, j) }; out.append(UInt8(ascii: "e")) }
+            if chunk == 1 {
+                each(&self, i)
+                out.append(UInt8(ascii: "a"))
+            } else {
+                out.append(UInt8(ascii: "("))
+                for j in i..<(i + chunk) { each(&self, j) }
+                out.append(UInt8(ascii: "e"))
+            }
             i += chunk
         }
     }
@@ -106,11 +147,19 @@ struct Pickler {
 
     private mutating func dtype(_ name: String) {
         global("numpy", "dtype")
-        text(name); int(0); int(1)
-        out += [0x87, UInt8(ascii: "R")]; put()
+        text(name)
+        int(0)
+        int(1)
+        out += [0x87, UInt8(ascii: "R")]
+        put()
         out.append(UInt8(ascii: "("))
-        int(3); text(name == "u1" ? "|" : "<"); out += Array("NNN".utf8)
-        out.append(UInt8(ascii: "J")); le(-1, 4); out.append(UInt8(ascii: "J")); le(-1, 4)
+        int(3)
+        text(name == "u1" ? "|" : "<")
+        out += Array("NNN".utf8)
+        out.append(UInt8(ascii: "J"))
+        le(-1, 4)
+        out.append(UInt8(ascii: "J"))
+        le(-1, 4)
         int(0)
         out += [UInt8(ascii: "t"), UInt8(ascii: "b")]
     }
@@ -122,7 +171,9 @@ struct Pickler {
             out.append(UInt8(ascii: "("))
             bytes(data)
             dtype(name)
-            out.append(UInt8(ascii: "(")); for s in shape { int(s) }; out.append(UInt8(ascii: "t"))
+            out.append(UInt8(ascii: "("))
+            for s in shape { int(s) }
+            out.append(UInt8(ascii: "t"))
             text("C")
             out += [UInt8(ascii: "t"), UInt8(ascii: "R")]
             put()
@@ -130,12 +181,16 @@ struct Pickler {
         }
         global(form == .python3Protocol4 ? "numpy._core.multiarray" : "numpy.core.multiarray", "_reconstruct")
         global("numpy", "ndarray")
-        int(0); out.append(0x85)
+        int(0)
+        out.append(0x85)
         if form == .python2 { text("b") } else { bytes([UInt8(ascii: "b")]) }
-        out += [0x87, UInt8(ascii: "R")]; put()
+        out += [0x87, UInt8(ascii: "R")]
+        put()
         out.append(UInt8(ascii: "("))
         int(1)
-        out.append(UInt8(ascii: "(")); for s in shape { int(s) }; out.append(UInt8(ascii: "t"))
+        out.append(UInt8(ascii: "("))
+        for s in shape { int(s) }
+        out.append(UInt8(ascii: "t"))
         dtype(name)
         out.append(0x89)
         bytes(data)
@@ -143,9 +198,13 @@ struct Pickler {
     }
 
     mutating func dict(_ items: [(String, (inout Pickler) -> Void)]) {
-        out.append(UInt8(ascii: "}")); put()
+        out.append(UInt8(ascii: "}"))
+        put()
         out.append(UInt8(ascii: "("))
-        for (key, write) in items { text(key); write(&self) }
+        for (key, write) in items {
+            text(key)
+            write(&self)
+        }
         out.append(UInt8(ascii: "u"))
     }
 

@@ -1,6 +1,7 @@
-@testable import ConvEngine
 import Foundation
 import Testing
+
+@testable import ConvEngine
 
 @Suite struct BLASTests {
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
@@ -17,8 +18,9 @@ import Testing
             return 2 * (0..<k).reduce(0.0) { $0 + opA(i, $1) * opB($1, j) } + 0.5 * Double(c[idx])
         }
         c.withUnsafeMutableBufferPointer { cp in
-            BLAS.gemm(transposeA: flags.transposeA, transposeB: flags.transposeB, m: m, n: n, k: k, alpha: 2,
-                      a: a, b: b, beta: 0.5, c: cp.baseAddress!)
+            BLAS.gemm(
+                transposeA: flags.transposeA, transposeB: flags.transposeB, m: m, n: n, k: k, alpha: 2,
+                a: a, b: b, beta: 0.5, c: cp.baseAddress!)
         }
         #expect(relativeError(c, expected) <= 1e-6)
     }
@@ -27,7 +29,8 @@ import Testing
     @Test func reportsTheKernelSetTheEnvironmentChose() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")
         if let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !forced.isEmpty {
-            #expect(BLAS.coreName.lowercased() == forced.lowercased(), "OPENBLAS_CORETYPE=\(forced), OpenBLAS runs \(BLAS.coreName)")
+            #expect(
+                BLAS.coreName.lowercased() == forced.lowercased(), "OPENBLAS_CORETYPE=\(forced), OpenBLAS runs \(BLAS.coreName)")
         }
     }
 

@@ -25,13 +25,17 @@ import Testing
 
     @Test func evaluationUsesRunningStatistics() throws {
         let bn = try make(4)
-        for c in 0..<4 { bn.runningMean.value.data[c] = Float(c); bn.runningVariance.value.data[c] = Float(c + 1) }
+        for c in 0..<4 {
+            bn.runningMean.value.data[c] = Float(c)
+            bn.runningVariance.value.data[c] = Float(c + 1)
+        }
         let x = Tensor.random([2, 3, 3, 4], seed: 34)
         let y = try bn.forward(x, context: ExecutionContext(isTraining: false))
         var expected = [Double](repeating: 0, count: x.scalars.count)
         for i in x.scalars.indices {
             let c = i % 4
-            expected[i] = (Double(x.scalars[i]) - Double(c)) / (Double(c + 1) + 1e-5).squareRoot()
+            expected[i] =
+                (Double(x.scalars[i]) - Double(c)) / (Double(c + 1) + 1e-5).squareRoot()
                 * Double(bn.weight.value.data[c]) + Double(bn.bias.value.data[c])
         }
         #expect(relativeError(y.scalars, expected) <= 1e-5)
@@ -57,7 +61,8 @@ import Testing
                 let dx = try bn.backward(dy, input: x, output: y, context: ExecutionContext(isTraining: true))
                 runs.append((y.scalars, dx.scalars, Array(bn.weight.gradient.buffer)))
             }
-            let ref = referenceBatchNorm(x, gamma: Array(bn.weight.value.buffer), beta: Array(bn.bias.value.buffer), epsilon: 1e-5)
+            let ref = referenceBatchNorm(
+                x, gamma: Array(bn.weight.value.buffer), beta: Array(bn.bias.value.buffer), epsilon: 1e-5)
             #expect(relativeError(runs[0].y, ref.y) <= 1e-5)
         }
         #expect(runs[0].y == runs[1].y)
@@ -83,6 +88,8 @@ import Testing
         let bn = try BatchNorm(channels: 4)
         #expect(throws: EngineError.self) { try bn.prepare(for: .nhwc(2, 3, 3, 5)) }
         // One value per channel cannot be normalised in training.
-        #expect(throws: EngineError.self) { try bn.forward(Tensor(shape: .nhwc(1, 1, 1, 4)), context: ExecutionContext(isTraining: true)) }
+        #expect(throws: EngineError.self) {
+            try bn.forward(Tensor(shape: .nhwc(1, 1, 1, 4)), context: ExecutionContext(isTraining: true))
+        }
     }
 }

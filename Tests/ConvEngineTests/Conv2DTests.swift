@@ -1,11 +1,14 @@
-@testable import ConvEngine
 import Testing
+
+@testable import ConvEngine
 
 @Suite struct Conv2DTests {
     /// The path a case is meant to take under `auto` (im2col cut into per-slice blocks or whole-batch
     /// chunks, with the chunk's images for Winograd when it matters).
     enum Expected: Hashable, Sendable {
-        case direct, winograd(chunkImages: Int? = nil), sliced, chunked
+        case direct
+        case winograd(chunkImages: Int? = nil)
+        case sliced, chunked
     }
 
     struct Case: CustomStringConvertible, Sendable {
@@ -33,8 +36,9 @@ import Testing
     ]
 
     func make(_ c: Case) throws -> Conv2D {
-        let conv = try Conv2D(inputChannels: c.cin, outputChannels: c.cout, kernelSize: c.k, stride: c.s,
-                              padding: c.p, bias: c.bias, maxColumnFloats: c.maxColumnFloats)
+        let conv = try Conv2D(
+            inputChannels: c.cin, outputChannels: c.cout, kernelSize: c.k, stride: c.s,
+            padding: c.p, bias: c.bias, maxColumnFloats: c.maxColumnFloats)
         randomize(conv.weight, seed: 1)
         if let b = conv.bias { randomize(b, seed: 2) }
         return conv
@@ -45,8 +49,9 @@ import Testing
         let conv = try make(c)
         let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 3)
         let y = try conv.forward(x)
-        let ref = referenceConv(x, weight: Array(conv.weight.value.buffer), bias: conv.bias.map { Array($0.value.buffer) },
-                                outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+        let ref = referenceConv(
+            x, weight: Array(conv.weight.value.buffer), bias: conv.bias.map { Array($0.value.buffer) },
+            outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
         #expect(y.shape.dimensions == ref.shape)
         #expect(relativeError(y.scalars, ref.values) <= 1e-5)
     }
@@ -110,10 +115,12 @@ import Testing
             }
         }
         let conv = try make(c)
-        let ref = referenceConv(x, weight: Array(conv.weight.value.buffer), bias: Array(conv.bias!.value.buffer),
-                                outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
-        let grads = referenceConvBackward(x, weight: Array(conv.weight.value.buffer), dy: Tensor.random(ref.shape, seed: 7),
-                                          kernel: c.k, stride: c.s, padding: c.p)
+        let ref = referenceConv(
+            x, weight: Array(conv.weight.value.buffer), bias: Array(conv.bias!.value.buffer),
+            outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+        let grads = referenceConvBackward(
+            x, weight: Array(conv.weight.value.buffer), dy: Tensor.random(ref.shape, seed: 7),
+            kernel: c.k, stride: c.s, padding: c.p)
         #expect(relativeError(runs[0].y, ref.values) <= 1e-5)
         #expect(relativeError(runs[0].dx, grads.dx) <= 1e-5)
         #expect(relativeError(runs[0].dweight, grads.dweight) <= 1e-5)
@@ -142,8 +149,9 @@ import Testing
     @Test(arguments: [ConvolutionAlgorithm.im2col, .direct, .winograd])
     func forcedAlgorithmsMatchTheNaiveLoops(_ algorithm: ConvolutionAlgorithm) throws {
         for c in Self.cases + Self.largeCases.filter({ $0.cin <= 128 }) {
-            let conv = try Conv2D(inputChannels: c.cin, outputChannels: c.cout, kernelSize: c.k, stride: c.s, padding: c.p,
-                                  bias: c.bias, maxColumnFloats: c.maxColumnFloats, algorithm: algorithm)
+            let conv = try Conv2D(
+                inputChannels: c.cin, outputChannels: c.cout, kernelSize: c.k, stride: c.s, padding: c.p,
+                bias: c.bias, maxColumnFloats: c.maxColumnFloats, algorithm: algorithm)
             randomize(conv.weight, seed: 1)
             if let b = conv.bias { randomize(b, seed: 2) }
             let x = Tensor.random([c.n, c.h, c.w, c.cin], seed: 6)
@@ -155,14 +163,18 @@ import Testing
             case .winograd: applies = c.k == 3 && c.s == 1
             }
             #expect(conv.path == (applies ? [.im2col: .im2col, .direct: .direct][algorithm] ?? .winograd : .im2col), "\(c)")
-            let ref = referenceConv(x, weight: Array(conv.weight.value.buffer), bias: conv.bias.map { Array($0.value.buffer) },
-                                    outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
+            let ref = referenceConv(
+                x, weight: Array(conv.weight.value.buffer), bias: conv.bias.map { Array($0.value.buffer) },
+                outputChannels: c.cout, kernel: c.k, stride: c.s, padding: c.p)
             #expect(relativeError(y.scalars, ref.values) <= 1e-5, "\(algorithm) \(c)")
             let dy = Tensor.random(ref.shape, seed: 7)
             let dx = try conv.backward(dy, input: x, output: y)
-            let grads = referenceConvBackward(x, weight: Array(conv.weight.value.buffer), dy: dy, kernel: c.k, stride: c.s, padding: c.p)
-            #expect(relativeError(dx.scalars, grads.dx) <= 1e-5 && relativeError(Array(conv.weight.gradient.buffer), grads.dweight) <= 1e-5,
-                    "\(algorithm) \(c)")
+            let grads = referenceConvBackward(
+                x, weight: Array(conv.weight.value.buffer), dy: dy, kernel: c.k, stride: c.s, padding: c.p)
+            #expect(
+                relativeError(dx.scalars, grads.dx) <= 1e-5
+                    && relativeError(Array(conv.weight.gradient.buffer), grads.dweight) <= 1e-5,
+                "\(algorithm) \(c)")
         }
     }
 
@@ -170,9 +182,12 @@ import Testing
     /// buffers the layer takes another path (here, with 72 channels, the column path).
     @Test func winogradKeepsWithinTheColumnCap() throws {
         let g = try WindowGeometry(input: .nhwc(4, 8, 8, 72), kernel: 3, stride: 1, padding: 1, role: "conv")
-        func path(cap: Int) -> Conv2D.Plan { ConvolutionPolicy.plan(g, outputChannels: 64, algorithm: .auto, maxColumnFloats: cap) }
+        func path(cap: Int) -> Conv2D.Plan {
+            ConvolutionPolicy.plan(g, outputChannels: 64, algorithm: .auto, maxColumnFloats: cap)
+        }
         guard case .winograd(let whole) = path(cap: Conv2D.defaultMaxColumnFloats),
-              case .winograd(let single) = path(cap: whole.minimumScratchCount) else {
+            case .winograd(let single) = path(cap: whole.minimumScratchCount)
+        else {
             Issue.record("expected Winograd")
             return
         }
@@ -268,7 +283,8 @@ import Testing
                     try layer.backward(wrong, input: x, output: y, into: nil, context: context)
                 }
                 #expect(throws: EngineError.self, "\(layer.kind) dx") {
-                    try layer.backward(y, input: x, output: y, into: TensorView(shape: output.withBatch(7), data: base + 3072), context: context)
+                    try layer.backward(
+                        y, input: x, output: y, into: TensorView(shape: output.withBatch(7), data: base + 3072), context: context)
                 }
             }
             // A layer used before prepare(for:).

@@ -28,8 +28,9 @@ import Testing
         let dw = try make(c)
         let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 13)
         let y = try dw.forward(x)
-        let ref = referenceDepthwise(x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
-                                     kernel: c.k, stride: c.s, padding: c.p)
+        let ref = referenceDepthwise(
+            x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
+            kernel: c.k, stride: c.s, padding: c.p)
         #expect(y.shape.dimensions == ref.shape)
         #expect(relativeError(y.scalars, ref.values) <= 1e-5)
     }
@@ -59,10 +60,12 @@ import Testing
             results.append((y, dx, Array(dw.weight.gradient.buffer), dw.bias.map { Array($0.gradient.buffer) }))
         }
         let dw = try make(c)
-        let ref = referenceDepthwise(x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
-                                     kernel: c.k, stride: c.s, padding: c.p)
+        let ref = referenceDepthwise(
+            x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
+            kernel: c.k, stride: c.s, padding: c.p)
         let dy = Tensor.random(ref.shape, seed: 17)
-        let grads = referenceDepthwiseBackward(x, weight: Array(dw.weight.value.buffer), dy: dy, kernel: c.k, stride: c.s, padding: c.p)
+        let grads = referenceDepthwiseBackward(
+            x, weight: Array(dw.weight.value.buffer), dy: dy, kernel: c.k, stride: c.s, padding: c.p)
         #expect(relativeError(results[0].y.scalars, ref.values) <= 1e-5)
         #expect(relativeError(results[0].dx.scalars, grads.dx) <= 1e-5)
         #expect(relativeError(results[0].dweight, grads.dweight) <= 1e-5)

@@ -1,5 +1,6 @@
-@testable import ConvEngine
 import Testing
+
+@testable import ConvEngine
 
 /// A layer with a bias followed in place by a ReLU or ReLU6 applies the rectifier in its own passes
 /// (`Epilogue`): outputs and gradients equal those of the two layers run one after the other, on
@@ -7,24 +8,25 @@ import Testing
 /// through, and its weight gradient Σ x·dx per channel checks the layer's input gradient.
 @Suite struct EpilogueTests {
     enum Kind: String, CaseIterable, Sendable {
-        case directConv, directConv32, winogradConv, columnConv, pointwise, directPointwise, depthwiseStride1, depthwiseStride2, linear
+        case directConv, directConv32, winogradConv, columnConv, pointwise, directPointwise, depthwiseStride1, depthwiseStride2,
+            linear
     }
 
     /// The layer under test, with random weights and bias, and the shape of one item it takes.
     static func layer(_ kind: Kind) throws -> (Layer, item: [Int]) {
         let layer: Layer, item: [Int]
         switch kind {
-        case .directConv: // 40 outputs: a block of 32 in registers and a remainder of 8.
+        case .directConv:  // 40 outputs: a block of 32 in registers and a remainder of 8.
             (layer, item) = (try Conv2D(inputChannels: 3, outputChannels: 40, kernelSize: 3, padding: 1), [24, 24, 3])
-        case .directConv32: // 32 channels at stride 1: the direct kernels, dx through the flipped filters.
+        case .directConv32:  // 32 channels at stride 1: the direct kernels, dx through the flipped filters.
             (layer, item) = (try Conv2D(inputChannels: 32, outputChannels: 32, kernelSize: 3, padding: 1), [12, 12, 32])
-        case .winogradConv: // 3×3 over 64 channels at stride 1.
+        case .winogradConv:  // 3×3 over 64 channels at stride 1.
             (layer, item) = (try Conv2D(inputChannels: 64, outputChannels: 32, kernelSize: 3, padding: 1), [8, 8, 64])
         case .columnConv:
             (layer, item) = (try Conv2D(inputChannels: 8, outputChannels: 16, kernelSize: 3, stride: 2, padding: 1), [24, 24, 8])
         case .pointwise:
             (layer, item) = (try PointwiseConv2D(inputChannels: 16, outputChannels: 24, bias: true), [32, 32, 16])
-        case .directPointwise: // 32 input channels: the direct kernels as a 1×1 window.
+        case .directPointwise:  // 32 input channels: the direct kernels as a 1×1 window.
             (layer, item) = (try PointwiseConv2D(inputChannels: 32, outputChannels: 40, bias: true), [16, 16, 32])
         case .depthwiseStride1:
             (layer, item) = (try DepthwiseConv2D(channels: 32, stride: 1, bias: true), [24, 24, 32])

@@ -28,10 +28,12 @@ import Testing
     func checkOrthogonal(_ matrix: [[Float]], gain: Float) {
         let rows = matrix.count, cols = matrix[0].count
         let vectors = rows <= cols ? matrix : (0..<cols).map { c in matrix.map { $0[c] } }
-        for a in vectors.indices { for b in vectors.indices {
-            let dot = zip(vectors[a], vectors[b]).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            #expect(abs(dot - (a == b ? Double(gain * gain) : 0)) < 1e-4, "⟨v\(a), v\(b)⟩ = \(dot)")
-        } }
+        for a in vectors.indices {
+            for b in vectors.indices {
+                let dot = zip(vectors[a], vectors[b]).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                #expect(abs(dot - (a == b ? Double(gain * gain) : 0)) < 1e-4, "⟨v\(a), v\(b)⟩ = \(dot)")
+            }
+        }
     }
 
     @Test func orthogonalInitialisationGivesOrthonormalRowsThroughLAPACK() throws {
@@ -50,7 +52,8 @@ import Testing
     }
 
     @Test func theSameSeedGivesTheSameWeights() throws {
-        let a = try Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3), b = try Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3)
+        let a = try Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3),
+            b = try Conv2D(inputChannels: 3, outputChannels: 4, kernelSize: 3)
         var g1 = RandomGenerator(seed: 7), g2 = RandomGenerator(seed: 7)
         try WeightInitializer.orthogonal(gain: 1).fill(a.weight, generator: &g1)
         try WeightInitializer.orthogonal(gain: 1).fill(b.weight, generator: &g2)

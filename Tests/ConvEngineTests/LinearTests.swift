@@ -9,7 +9,8 @@ import Testing
         if let b = fc.bias { randomize(b, seed: 62) }
         let x = Tensor.random([c.n, c.inputs], seed: 63)
         let y = try fc.forward(x)
-        let ref = referenceLinear(x, weight: Array(fc.weight.value.buffer), bias: fc.bias.map { Array($0.value.buffer) }, outputs: c.outputs)
+        let ref = referenceLinear(
+            x, weight: Array(fc.weight.value.buffer), bias: fc.bias.map { Array($0.value.buffer) }, outputs: c.outputs)
         #expect(relativeError(y.scalars, ref) <= 1e-5)
         try checkGradients(of: fc, input: x)
     }

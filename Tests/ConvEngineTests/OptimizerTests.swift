@@ -12,7 +12,8 @@ import Testing
         let optimizer: Optimizer, lr: Float
         switch name {
         case "sgd_momentum": (optimizer, lr) = (try SGD(parameters: [p0, p1], momentum: 0.9, weightDecay: .l2(5e-4)), 0.1)
-        case "sgd_nesterov": (optimizer, lr) = (try SGD(parameters: [p0, p1], momentum: 0.8, nesterov: true, weightDecay: .l2(1e-3)), 0.05)
+        case "sgd_nesterov":
+            (optimizer, lr) = (try SGD(parameters: [p0, p1], momentum: 0.8, nesterov: true, weightDecay: .l2(1e-3)), 0.05)
         case "sgd_plain": (optimizer, lr) = (try SGD(parameters: [p0, p1]), 0.1)
         case "adam": (optimizer, lr) = (try Adam(parameters: [p0, p1], weightDecay: .l2(1e-2)), 1e-2)
         default: (optimizer, lr) = (try Adam.adamW(parameters: [p0, p1], weightDecay: 0.1), 1e-2)
@@ -57,9 +58,9 @@ import Testing
         let multi = try LearningRateSchedule(base: 1, shape: .milestones([50, 75], factor: 0.1), warmupSteps: 5, totalSteps: 105)
         #expect(multi.rate(at: 54) == 1 && abs(multi.rate(at: 55) - 0.1) < 1e-7 && abs(multi.rate(at: 80) - 0.01) < 1e-8)
         let cosine = try LearningRateSchedule(base: 1, shape: .cosine(minimum: 0), warmupSteps: 10, totalSteps: 110)
-        #expect(abs(cosine.rate(at: 0) - 0.1) < 1e-7)   // linear warm-up: 1/10, 2/10, …
+        #expect(abs(cosine.rate(at: 0) - 0.1) < 1e-7)  // linear warm-up: 1/10, 2/10, …
         #expect(cosine.rate(at: 9) == 1)
-        #expect(cosine.rate(at: 10) == 1)                // cosine starts at the base
+        #expect(cosine.rate(at: 10) == 1)  // cosine starts at the base
         #expect(abs(cosine.rate(at: 60) - 0.5) < 1e-6)  // half way
         #expect(cosine.rate(at: 110) < 1e-6)
     }
@@ -67,8 +68,12 @@ import Testing
     @Test func rejectsBadArguments() {
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0, totalSteps: 10) }
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, warmupSteps: -1, totalSteps: 10) }
-        #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .step(every: 0, factor: 0.1), totalSteps: 10) }
+        #expect(throws: EngineError.self) {
+            try LearningRateSchedule(base: 0.1, shape: .step(every: 0, factor: 0.1), totalSteps: 10)
+        }
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .cosine(minimum: 1), totalSteps: 10) }
-        #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .milestones([0], factor: 0.1), totalSteps: 10) }
+        #expect(throws: EngineError.self) {
+            try LearningRateSchedule(base: 0.1, shape: .milestones([0], factor: 0.1), totalSteps: 10)
+        }
     }
 }

@@ -1,5 +1,6 @@
-@testable import ConvEngine
 import Testing
+
+@testable import ConvEngine
 
 @Suite struct PointwiseConv2DTests {
     func make(cin: Int, cout: Int, bias: Bool) throws -> PointwiseConv2D {
@@ -11,8 +12,10 @@ import Testing
 
     /// The last two have 32 input channels, which take the direct kernels
     /// (`ConvolutionPolicy.pointwiseDirectChannels`); each case states its path.
-    @Test(arguments: [(2, 5, 3, 19, 11, true, ConvolutionPath.gemm), (3, 4, 7, 6, 17, false, .gemm), (1, 1, 1, 33, 5, true, .gemm),
-                      (2, 3, 5, 32, 40, true, .direct), (2, 4, 3, 32, 13, false, .direct)])
+    @Test(arguments: [
+        (2, 5, 3, 19, 11, true, ConvolutionPath.gemm), (3, 4, 7, 6, 17, false, .gemm), (1, 1, 1, 33, 5, true, .gemm),
+        (2, 3, 5, 32, 40, true, .direct), (2, 4, 3, 32, 13, false, .direct),
+    ])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(
         _ c: (n: Int, h: Int, w: Int, cin: Int, cout: Int, bias: Bool, path: ConvolutionPath)
     ) throws {
@@ -22,8 +25,9 @@ import Testing
         #expect(pw.path == c.path)
         let y = try pw.forward(x)
         // A 1×1 convolution is the k = 1 case of the reference convolution ([O, I] = OHWI with k = 1).
-        let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: pw.bias.map { Array($0.value.buffer) },
-                                outputChannels: c.cout, kernel: 1, stride: 1, padding: 0)
+        let ref = referenceConv(
+            x, weight: Array(pw.weight.value.buffer), bias: pw.bias.map { Array($0.value.buffer) },
+            outputChannels: c.cout, kernel: 1, stride: 1, padding: 0)
         #expect(relativeError(y.scalars, ref.values) <= 1e-5)
         try checkGradients(of: pw, input: x)
     }
@@ -42,8 +46,9 @@ import Testing
             }
         }
         let pw = try make(cin: 32, cout: 32, bias: true)
-        let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: Array(pw.bias!.value.buffer),
-                                outputChannels: 32, kernel: 1, stride: 1, padding: 0)
+        let ref = referenceConv(
+            x, weight: Array(pw.weight.value.buffer), bias: Array(pw.bias!.value.buffer),
+            outputChannels: 32, kernel: 1, stride: 1, padding: 0)
         let grads = referenceConvBackward(x, weight: Array(pw.weight.value.buffer), dy: dy, kernel: 1, stride: 1, padding: 0)
         #expect(relativeError(runs[0][0], ref.values) <= 1e-5)
         #expect(relativeError(runs[0][1], grads.dx) <= 1e-5)
@@ -61,11 +66,13 @@ import Testing
             let x = Tensor.random([2, 5, 3, cin], seed: 23), dy = Tensor.random([2, 5, 3, cout], seed: 24)
             let y = try pw.forward(x)
             #expect(pw.path == (algorithm == .direct ? .direct : .gemm))
-            let ref = referenceConv(x, weight: Array(pw.weight.value.buffer), bias: Array(pw.bias!.value.buffer),
-                                    outputChannels: cout, kernel: 1, stride: 1, padding: 0)
+            let ref = referenceConv(
+                x, weight: Array(pw.weight.value.buffer), bias: Array(pw.bias!.value.buffer),
+                outputChannels: cout, kernel: 1, stride: 1, padding: 0)
             let dx = try pw.backward(dy, input: x, output: y)
             let grads = referenceConvBackward(x, weight: Array(pw.weight.value.buffer), dy: dy, kernel: 1, stride: 1, padding: 0)
-            #expect(relativeError(y.scalars, ref.values) <= 1e-5 && relativeError(dx.scalars, grads.dx) <= 1e-5
+            #expect(
+                relativeError(y.scalars, ref.values) <= 1e-5 && relativeError(dx.scalars, grads.dx) <= 1e-5
                     && relativeError(Array(pw.weight.gradient.buffer), grads.dweight) <= 1e-5, "\(algorithm) \(cin)→\(cout)")
         }
     }
@@ -78,13 +85,15 @@ import Testing
         #expect(forwardTrace.calls == [GemmTrace.Call(m: 4 * 5 * 3, n: 11, k: 19, transposeB: true)])
         _ = try GemmTrace.$current.withValue(backwardTrace) { try pw.backward(y, input: x, output: y) }
         // dW = dYᵀ·X and dX = dY·W: one sgemm each.
-        #expect(backwardTrace.calls == [GemmTrace.Call(m: 11, n: 19, k: 60, transposeA: true), GemmTrace.Call(m: 60, n: 19, k: 11)])
+        #expect(
+            backwardTrace.calls == [GemmTrace.Call(m: 11, n: 19, k: 60, transposeA: true), GemmTrace.Call(m: 60, n: 19, k: 11)])
         // Without an input gradient (first layer), only dW.
         try GemmTrace.$current.withValue(inputlessTrace) {
             var (ys, xs) = (y.scalars, x.scalars)
             try ys.withUnsafeMutableBufferPointer { yp in
                 try xs.withUnsafeMutableBufferPointer { xp in
-                    let yv = TensorView(shape: y.shape, data: yp.baseAddress!), xv = TensorView(shape: x.shape, data: xp.baseAddress!)
+                    let yv = TensorView(shape: y.shape, data: yp.baseAddress!),
+                        xv = TensorView(shape: x.shape, data: xp.baseAddress!)
                     try pw.backward(yv, input: xv, output: yv, into: nil, context: ExecutionContext())
                 }
             }

@@ -1,10 +1,13 @@
-@testable import ConvEngine
 import Testing
+
+@testable import ConvEngine
 
 @Suite struct MaxPool2DTests {
     // Channels below 8, and 12 or 16 (eight lanes at a time, then the rest).
-    @Test(arguments: [(2, 2, 0, [2, 8, 6, 5]), (3, 2, 1, [2, 7, 9, 3]), (3, 1, 1, [1, 5, 4, 6]), (2, 2, 0, [1, 5, 7, 4]),
-                      (3, 2, 1, [1, 5, 6, 12]), (2, 1, 1, [1, 4, 5, 16])])
+    @Test(arguments: [
+        (2, 2, 0, [2, 8, 6, 5]), (3, 2, 1, [2, 7, 9, 3]), (3, 1, 1, [1, 5, 4, 6]), (2, 2, 0, [1, 5, 7, 4]),
+        (3, 2, 1, [1, 5, 6, 12]), (2, 1, 1, [1, 4, 5, 16]),
+    ])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(_ c: (k: Int, s: Int, p: Int, dims: [Int])) throws {
         let pool = try MaxPool2D(kernelSize: c.k, stride: c.s, padding: c.p)
         let x = Tensor.randomDistinct(c.dims, seed: 51)
@@ -71,7 +74,9 @@ import Testing
         let y = try GlobalAvgPool().forward(x)
         #expect(y.shape.dimensions == [3, 6])
         var expected = [Double](repeating: 0, count: 18)
-        for n in 0..<3 { for p in 0..<20 { for c in 0..<6 { expected[n * 6 + c] += Double(x.scalars[(n * 20 + p) * 6 + c]) / 20 } } }
+        for n in 0..<3 {
+            for p in 0..<20 { for c in 0..<6 { expected[n * 6 + c] += Double(x.scalars[(n * 20 + p) * 6 + c]) / 20 } }
+        }
         #expect(relativeError(y.scalars, expected) <= 1e-6)
         try checkGradients(of: GlobalAvgPool(), input: x)
         #expect(throws: EngineError.self) { try GlobalAvgPool().prepare(for: Shape([3, 4])) }

@@ -55,7 +55,12 @@ import Testing
             ("bad JSON", raw("{\"a\": [", buffer: 0), "not valid JSON"),
             ("not an object", raw("[1, 2]", buffer: 0), "start with '{'"),
             ("wrong byte count", raw(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, buffer: 8), "needs 12"),
-            ("overlap", raw(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, buffer: 12), "overlaps"),
+            (
+                "overlap",
+                raw(
+                    #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                    buffer: 12), "overlaps"
+            ),
             ("hole", raw(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, buffer: 8), "hole"),
             ("trailing bytes", raw(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, buffer: 8), "not covered"),
             ("bad dtype", raw(#"{"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}}"#, buffer: 4), "unsupported dtype"),

@@ -29,8 +29,9 @@ import Testing
         let loss = try z.scalars.withUnsafeMutableBufferPointer { zp in
             try dz.scalars.withUnsafeMutableBufferPointer { gp in
                 try labels.withUnsafeBufferPointer {
-                    try SoftmaxCrossEntropy().evaluate(logits: TensorView(shape: logits.shape, data: zp.baseAddress!), labels: $0,
-                                                       gradient: TensorView(shape: logits.shape, data: gp.baseAddress!))
+                    try SoftmaxCrossEntropy().evaluate(
+                        logits: TensorView(shape: logits.shape, data: zp.baseAddress!), labels: $0,
+                        gradient: TensorView(shape: logits.shape, data: gp.baseAddress!))
                 }
             }
         }.loss
@@ -43,8 +44,10 @@ import Testing
         #expect(relativeError(try gradient.toNCHW().scalars, try f.floats("dx").values) <= 1e-4)
         let named = layers.flatMap { index, layer in layer.parameters.map { ("\(index).\($0.name)", $0) } }
         checkStackParameters(named, against: f)
-        for (index, layer) in layers { if let bn = layer as? BatchNorm {
-            #expect(Int64(bn.batchesTracked) == (try f.int64s("after.\(index).num_batches_tracked").values.first))
-        } }
+        for (index, layer) in layers {
+            if let bn = layer as? BatchNorm {
+                #expect(Int64(bn.batchesTracked) == (try f.int64s("after.\(index).num_batches_tracked").values.first))
+            }
+        }
     }
 }

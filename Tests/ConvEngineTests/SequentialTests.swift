@@ -5,15 +5,18 @@ import Testing
 @Suite struct SequentialTests {
     /// The fixture's separable stack as a network (nn.Sequential indices as names).
     static func stack(batch: Int = 4) throws -> Sequential {
-        try Sequential([
-            .init("0", Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3, padding: 1, bias: false)),
-            .init("1", BatchNorm(channels: 8)), .init("2", ReLU()),
-            .init("3", DepthwiseConv2D(channels: 8, stride: 1)), .init("4", BatchNorm(channels: 8)), .init("5", ReLU()),
-            .init("6", PointwiseConv2D(inputChannels: 8, outputChannels: 16)), .init("7", BatchNorm(channels: 16)), .init("8", ReLU()),
-            .init("9", DepthwiseConv2D(channels: 16, stride: 2)), .init("10", BatchNorm(channels: 16)), .init("11", ReLU()),
-            .init("12", PointwiseConv2D(inputChannels: 16, outputChannels: 24)), .init("13", BatchNorm(channels: 24)), .init("14", ReLU()),
-            .init("15", GlobalAvgPool()), .init("16", Flatten()), .init("17", Linear(inputFeatures: 24, outputFeatures: 10)),
-        ], itemShape: try Shape([8, 8, 3]), maxBatchSize: batch)
+        try Sequential(
+            [
+                .init("0", Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3, padding: 1, bias: false)),
+                .init("1", BatchNorm(channels: 8)), .init("2", ReLU()),
+                .init("3", DepthwiseConv2D(channels: 8, stride: 1)), .init("4", BatchNorm(channels: 8)), .init("5", ReLU()),
+                .init("6", PointwiseConv2D(inputChannels: 8, outputChannels: 16)), .init("7", BatchNorm(channels: 16)),
+                .init("8", ReLU()),
+                .init("9", DepthwiseConv2D(channels: 16, stride: 2)), .init("10", BatchNorm(channels: 16)), .init("11", ReLU()),
+                .init("12", PointwiseConv2D(inputChannels: 16, outputChannels: 24)), .init("13", BatchNorm(channels: 24)),
+                .init("14", ReLU()),
+                .init("15", GlobalAvgPool()), .init("16", Flatten()), .init("17", Linear(inputFeatures: 24, outputFeatures: 10)),
+            ], itemShape: try Shape([8, 8, 3]), maxBatchSize: batch)
     }
 
     @Test func inPlaceMemoryPlanStillMatchesPyTorch() throws {
@@ -59,8 +62,9 @@ import Testing
         let x = Tensor.random(shape, seed: 41, scale: 8), dy = Tensor.random(shape, seed: 42)
 
         let (pass, bn, relu) = try layers()
-        let network = try Sequential([.init("0", pass), .init("1", bn), .init("2", relu)],
-                                     itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: 2)
+        let network = try Sequential(
+            [.init("0", pass), .init("1", bn), .init("2", relu)],
+            itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: 2)
         #expect(bn.fusedRectifier === relu)
         training ? network.train() : network.eval()
         try network.input.copy(from: x)
@@ -96,9 +100,12 @@ import Testing
 
     @Test func rejectsLayersThatDoNotFit() throws {
         #expect(throws: EngineError.self) {
-            try Sequential([.init("0", Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3)),
-                            .init("1", PointwiseConv2D(inputChannels: 16, outputChannels: 4))],
-                           itemShape: try Shape([8, 8, 3]), maxBatchSize: 2)
+            try Sequential(
+                [
+                    .init("0", Conv2D(inputChannels: 3, outputChannels: 8, kernelSize: 3)),
+                    .init("1", PointwiseConv2D(inputChannels: 16, outputChannels: 4)),
+                ],
+                itemShape: try Shape([8, 8, 3]), maxBatchSize: 2)
         }
         #expect(throws: EngineError.self) { try Sequential([], itemShape: try Shape([8, 8, 3]), maxBatchSize: 2) }
     }

@@ -3,13 +3,15 @@ import Foundation
 import Testing
 
 @Suite struct SoftmaxCrossEntropyTests {
-    func evaluate(_ loss: SoftmaxCrossEntropy, _ logits: Tensor, _ labels: [Int32]) throws -> (SoftmaxCrossEntropy.Result, Tensor) {
+    func evaluate(_ loss: SoftmaxCrossEntropy, _ logits: Tensor, _ labels: [Int32]) throws -> (SoftmaxCrossEntropy.Result, Tensor)
+    {
         var z = logits, g = Tensor(shape: logits.shape)
         let result = try z.scalars.withUnsafeMutableBufferPointer { zp in
             try g.scalars.withUnsafeMutableBufferPointer { gp in
                 try labels.withUnsafeBufferPointer { lp in
-                    try loss.evaluate(logits: TensorView(shape: logits.shape, data: zp.baseAddress!), labels: lp,
-                                      gradient: TensorView(shape: logits.shape, data: gp.baseAddress!))
+                    try loss.evaluate(
+                        logits: TensorView(shape: logits.shape, data: zp.baseAddress!), labels: lp,
+                        gradient: TensorView(shape: logits.shape, data: gp.baseAddress!))
                 }
             }
         }
@@ -37,7 +39,9 @@ import Testing
             var plus = logits, minus = logits
             plus.scalars[i] += h
             minus.scalars[i] -= h
-            let numeric = (Double(try evaluate(loss, plus, labels).0.loss) - Double(try evaluate(loss, minus, labels).0.loss)) / (2 * Double(h))
+            let numeric =
+                (Double(try evaluate(loss, plus, labels).0.loss) - Double(try evaluate(loss, minus, labels).0.loss))
+                / (2 * Double(h))
             #expect(abs(numeric - Double(gradient.scalars[i])) <= 1e-3, "dlogits[\(i)]")
         }
     }
@@ -51,7 +55,8 @@ import Testing
         let f = try Fixtures.load("cross_entropy_smoothing")
         let (shape, values) = try f.floats("logits")
         let labels = try f.int64s("labels").values.map { Int32($0) }
-        let (result, gradient) = try evaluate(SoftmaxCrossEntropy(labelSmoothing: 0.1), Tensor(shape: Shape(shape), scalars: values), labels)
+        let (result, gradient) = try evaluate(
+            SoftmaxCrossEntropy(labelSmoothing: 0.1), Tensor(shape: Shape(shape), scalars: values), labels)
         #expect(relativeError([result.loss], try f.floats("loss").values) <= 1e-5)
         #expect(relativeError(gradient.scalars, try f.floats("dlogits").values) <= 1e-5)
     }

@@ -1,9 +1,10 @@
-@testable import ConvEngine
 import ConvModels
 import Foundation
 import MallocInterposerSwift
 import Synchronization
 import Testing
+
+@testable import ConvEngine
 
 /// The thread whose allocations are counted, and the count. Read by a C hook, so they are globals;
 /// the count is atomic because the workers' allocations are counted from their own threads.
@@ -42,29 +43,37 @@ func countAllocations(_ body: () throws -> Void) rethrows -> Int {
     /// worker: no allocation on this thread or on the workers. Tests running in parallel can keep
     /// the workers busy (a kernel then runs on its calling thread alone), so with two threads the
     /// steps are repeated until some work was handed off.
-    @Test(.serialized, arguments: [try! ModelConfiguration(family: .seed),
-                                   try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
-                                   try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true)],
-          [1, 2])
+    @Test(
+        .serialized,
+        arguments: [
+            try! ModelConfiguration(family: .seed),
+            try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
+            try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true),
+        ],
+        [1, 2])
     func aTrainingStepAllocatesNothing(_ config: ModelConfiguration, threads: Int) throws {
         let network = try config.makeNetwork(maxBatchSize: 16, seed: 1)
         let optimizer = try SGD(parameters: network.trainableParameters, momentum: 0.9, weightDecay: .l2(5e-4))
         let loss = try SoftmaxCrossEntropy(labelSmoothing: 0.1)
         let batch = syntheticBatch(step: 0, batch: 16, side: config.resolution, classes: 10)
         try network.input.copy(from: batch.images)
-        try Parallel.withThreadCount(threads) { try batch.labels.withUnsafeBufferPointer { labels in
-            _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01)  // warm-up
-            var handOffs = 0
-            for _ in 0..<20 where handOffs == 0 {
-                let allocations = try countAllocations {
-                    handOffs = try WorkerPool.countingHandOffs {
-                        for _ in 0..<3 { _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01) }
+        try Parallel.withThreadCount(threads) {
+            try batch.labels.withUnsafeBufferPointer { labels in
+                _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01)  // warm-up
+                var handOffs = 0
+                for _ in 0..<20 where handOffs == 0 {
+                    let allocations = try countAllocations {
+                        handOffs = try WorkerPool.countingHandOffs {
+                            for _ in 0..<3 {
+                                _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01)
+                            }
+                        }
                     }
+                    #expect(allocations == 0, "\(config.displayName), \(threads) threads: \(allocations) allocations in 3 steps")
+                    if threads == 1 { break }
                 }
-                #expect(allocations == 0, "\(config.displayName), \(threads) threads: \(allocations) allocations in 3 steps")
-                if threads == 1 { break }
+                #expect((handOffs > 0) == (threads > 1), "\(config.displayName), \(threads) threads: \(handOffs) hand-offs")
             }
-            #expect((handOffs > 0) == (threads > 1), "\(config.displayName), \(threads) threads: \(handOffs) hand-offs")
-        } }
+        }
     }
 }

@@ -26,7 +26,8 @@ import Testing
         try nonFinite.setFloats("0.bias", shape: [32], [Float](repeating: .nan, count: 32))
         let bytes = valid.serialized()
         // Two entries of the right sizes whose byte ranges overlap.
-        let overlapHeader = #"{"0.bias":{"dtype":"F32","shape":[32],"data_offsets":[0,128]},"0.weight":{"dtype":"F32","shape":[32,3,3,3],"data_offsets":[64,3520]}}"#
+        let overlapHeader =
+            #"{"0.bias":{"dtype":"F32","shape":[32],"data_offsets":[0,128]},"0.weight":{"dtype":"F32","shape":[32,3,3,3],"data_offsets":[64,3520]}}"#
         var overlapping = (0..<8).map { UInt8(truncatingIfNeeded: overlapHeader.utf8.count >> (8 * $0)) }
         overlapping += Array(overlapHeader.utf8) + [UInt8](repeating: 0, count: 3520)
 
@@ -37,7 +38,13 @@ import Testing
             ("wrong dtype", { wrongType }, "0.bias"),
             ("NaN values", { nonFinite }, "NaN"),
             ("truncated file", { try SafeTensors(bytes: Array(bytes.dropLast(100)), source: "ckpt") }, "truncated"),
-            ("bad header JSON", { try SafeTensors(bytes: Array(bytes[0..<8]) + Array("{\"0.weight\": [".utf8) + Array(bytes[22...]), source: "ckpt") }, "JSON"),
+            (
+                "bad header JSON",
+                {
+                    try SafeTensors(
+                        bytes: Array(bytes[0..<8]) + Array("{\"0.weight\": [".utf8) + Array(bytes[22...]), source: "ckpt")
+                }, "JSON"
+            ),
             ("overlapping offsets", { try SafeTensors(bytes: overlapping, source: "ckpt") }, "overlap"),
         ]
         for (label, make, reason) in cases {
@@ -75,8 +82,9 @@ import Testing
     }
 
     @Test func configurationRoundTripsThroughMetadata() throws {
-        let config = try ModelConfiguration(family: .mobilenet, widthMultiplier: 0.75, resolution: 160, classCount: 100,
-                                            stem: .imagenet, standard: true)
+        let config = try ModelConfiguration(
+            family: .mobilenet, widthMultiplier: 0.75, resolution: 160, classCount: 100,
+            stem: .imagenet, standard: true)
         #expect(try ModelConfiguration(metadata: config.metadata) == config)
         var broken = config.metadata
         broken["model.stem"] = "martian"

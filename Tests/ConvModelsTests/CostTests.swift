@@ -23,8 +23,9 @@ import Testing
 
     @Test(arguments: published)
     func mobileNetMatchesThePaper(_ p: Published) throws {
-        let config = try ModelConfiguration(family: .mobilenet, widthMultiplier: p.alpha, resolution: p.resolution,
-                                            classCount: 1000, stem: .imagenet, standard: p.standard)
+        let config = try ModelConfiguration(
+            family: .mobilenet, widthMultiplier: p.alpha, resolution: p.resolution,
+            classCount: 1000, stem: .imagenet, standard: p.standard)
         let cost = try config.cost()
         let macs = Double(cost.multiplyAccumulates) / 1e6, params = Double(cost.parameters) / 1e6
         // The paper prints MACs to the million, sometimes truncated (290.68 M at ρ = 160 is printed
@@ -40,14 +41,16 @@ import Testing
         // FC layer's 1,024,000; 3,185,088 convolution weights + 1,025,000 FC weights and biases.
         #expect(cost.multiplyAccumulates == 568_740_352)
         #expect(cost.parameters == 4_210_088)
-        let conv = try ModelConfiguration(family: .mobilenet, resolution: 224, classCount: 1000, stem: .imagenet, standard: true).cost()
+        let conv = try ModelConfiguration(family: .mobilenet, resolution: 224, classCount: 1000, stem: .imagenet, standard: true)
+            .cost()
         #expect(conv.multiplyAccumulates == 4_867_293_184)
         #expect(conv.parameters == 29_282_120)
         #expect(cost.layers.filter { $0.kind == "bn" }.allSatisfy { $0.parameters == 0 && $0.multiplyAccumulates == 0 })
     }
 
     @Test func separableBlocksFollowThePaperFormula() throws {
-        let comparison = try ModelConfiguration(family: .mobilenet, resolution: 224, classCount: 1000, stem: .imagenet).costComparison()
+        let comparison = try ModelConfiguration(family: .mobilenet, resolution: 224, classCount: 1000, stem: .imagenet)
+            .costComparison()
         #expect(comparison.blocks.count == 13)
         for block in comparison.blocks {
             // With "same" padding the ratio is exactly 1/N + 1/Dk².
@@ -110,12 +113,15 @@ import Testing
     }
 
     /// Sizes beyond `Int` are errors that say so, at the configuration, not traps.
-    @Test(arguments: [(Float(1e30), 32, 10), (1e6, 32, 10), (1, Int.max, 10), (1, 1 << 40, 10), (1, 32, 1_000_000_000_000_000_000)])
+    @Test(arguments: [
+        (Float(1e30), 32, 10), (1e6, 32, 10), (1, Int.max, 10), (1, 1 << 40, 10), (1, 32, 1_000_000_000_000_000_000),
+    ])
     func impossibleModelsAreErrors(_ c: (alpha: Float, resolution: Int, classes: Int)) {
         for family in ModelFamily.allCases where c.alpha == 1 || family == .mobilenet {
             #expect(throws: EngineError.self, "\(family) α \(c.alpha) ρ \(c.resolution) classes \(c.classes)") {
-                let config = try ModelConfiguration(family: family, widthMultiplier: c.alpha, resolution: c.resolution,
-                                                    classCount: c.classes, stem: .imagenet)
+                let config = try ModelConfiguration(
+                    family: family, widthMultiplier: c.alpha, resolution: c.resolution,
+                    classCount: c.classes, stem: .imagenet)
                 _ = try config.costComparison()
             }
         }

@@ -1,7 +1,8 @@
-@testable import ConvEngine
 import ConvModels
 import Foundation
 import Testing
+
+@testable import ConvEngine
 
 /// The README's promise: the same seed gives the same bits on any thread count. Whole training steps
 /// of every model family run on 1, 2 and 3 threads (3 does not divide the slices evenly on a 2-core
@@ -33,8 +34,9 @@ import Testing
         try Parallel.withThreadCount(threads) {
             try GemmTrace.$current.withValue(trace) {
                 for s in 0..<2 {
-                    try step(network, syntheticBatch(step: s, batch: batch, side: config.resolution, classes: 10), optimizer,
-                             lr: 0.05, loss: SoftmaxCrossEntropy(labelSmoothing: 0.1))
+                    try step(
+                        network, syntheticBatch(step: s, batch: batch, side: config.resolution, classes: 10), optimizer,
+                        lr: 0.05, loss: SoftmaxCrossEntropy(labelSmoothing: 0.1))
                 }
             }
         }
@@ -61,7 +63,10 @@ import Testing
             let other = try Self.train(config, threads: threads)
             #expect(other.gemms == one.gemms, "\(config.displayName): GEMM bands differ between 1 and \(threads) threads")
             let differing = one.state.keys.filter { one.state[$0] != other.state[$0] }.sorted()
-            #expect(differing.isEmpty, "\(config.displayName): \(differing.count) tensors differ between 1 and \(threads) threads: \(differing.prefix(5))")
+            #expect(
+                differing.isEmpty,
+                "\(config.displayName): \(differing.count) tensors differ between 1 and \(threads) threads: \(differing.prefix(5))"
+            )
             #expect(other.logits == one.logits, "\(config.displayName): logits differ between 1 and \(threads) threads")
         }
     }
@@ -81,9 +86,11 @@ import Testing
 /// Forcing an algorithm changes how convolutions run, not what they compute: a training step of each
 /// model under im2col, direct and Winograd gives `auto`'s weights and logits to rounding.
 @Suite struct ConvolutionAlgorithmTests {
-    @Test(arguments: [try! ModelConfiguration(family: .seed, standard: true),
-                      try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true),
-                      try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar)])
+    @Test(arguments: [
+        try! ModelConfiguration(family: .seed, standard: true),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
+    ])
     func everyAlgorithmTrainsTheSameModel(_ config: ModelConfiguration) throws {
         func train(_ algorithm: ConvolutionAlgorithm) throws -> [Float] {
             let network = try config.makeNetwork(maxBatchSize: 4, seed: 3, convolutionAlgorithm: algorithm)
@@ -96,8 +103,13 @@ import Testing
         for algorithm in [ConvolutionAlgorithm.im2col, .direct, .winograd] {
             let values = try train(algorithm)
             var num = 0.0, den = 0.0
-            for (a, b) in zip(values, reference) { num += Double((a - b) * (a - b)); den += Double(b * b) }
-            #expect((num / den).squareRoot() <= 1e-5, "\(config.displayName), \(algorithm): relative error \((num / den).squareRoot())")
+            for (a, b) in zip(values, reference) {
+                num += Double((a - b) * (a - b))
+                den += Double(b * b)
+            }
+            #expect(
+                (num / den).squareRoot() <= 1e-5,
+                "\(config.displayName), \(algorithm): relative error \((num / den).squareRoot())")
         }
     }
 }

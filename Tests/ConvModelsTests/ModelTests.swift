@@ -5,12 +5,18 @@ import Testing
 @Suite struct ModelTests {
     @Test func seedNetIsTheSeedDocumentsNetwork() throws {
         let kinds = try ModelConfiguration(family: .seed).layers().map(\.layer.kind)
-        #expect(kinds == ["conv", "relu", "maxpool",
-                          "dw", "relu", "pw", "relu", "dw", "relu", "pw", "relu", "maxpool",
-                          "dw", "relu", "pw", "relu", "dw", "relu", "pw", "relu", "maxpool", "flatten", "fc"])
+        #expect(
+            kinds == [
+                "conv", "relu", "maxpool",
+                "dw", "relu", "pw", "relu", "dw", "relu", "pw", "relu", "maxpool",
+                "dw", "relu", "pw", "relu", "dw", "relu", "pw", "relu", "maxpool", "flatten", "fc",
+            ])
         let baseline = try ModelConfiguration(family: .seed, standard: true).layers().map(\.layer.kind)
-        #expect(baseline == ["conv", "relu", "maxpool", "conv", "relu", "conv", "relu", "maxpool",
-                             "conv", "relu", "conv", "relu", "maxpool", "flatten", "fc"])
+        #expect(
+            baseline == [
+                "conv", "relu", "maxpool", "conv", "relu", "conv", "relu", "maxpool",
+                "conv", "relu", "conv", "relu", "maxpool", "flatten", "fc",
+            ])
     }
 
     @Test func seedNetInitialisationIsGlorotWithNineTapFansAndZeroBiases() throws {
@@ -42,8 +48,10 @@ import Testing
     /// A PyTorch state_dict of the equivalent nn.Sequential loads into the model name for name, and
     /// the logits agree; the checkpoint the project writes has exactly PyTorch's names, shapes and
     /// dtypes, so `load_state_dict(strict=True)` accepts it.
-    @Test(arguments: [("seed", ModelFamily.seed, Float(1), false), ("seed_standard", .seed, 1, true),
-                      ("mobilenet_0.125_cifar", .mobilenet, 0.125, false)])
+    @Test(arguments: [
+        ("seed", ModelFamily.seed, Float(1), false), ("seed_standard", .seed, 1, true),
+        ("mobilenet_0.125_cifar", .mobilenet, 0.125, false),
+    ])
     func loadsPyTorchWeightsAndWritesPyTorchNames(_ c: (name: String, family: ModelFamily, alpha: Float, standard: Bool)) throws {
         let config = try ModelConfiguration(family: c.family, widthMultiplier: c.alpha, stem: .cifar, standard: c.standard)
         let network = try config.makeNetwork(maxBatchSize: 3)
@@ -53,7 +61,10 @@ import Testing
         let logits = try network.predict(x)
         let reference = try io.floats("logits").values
         var num = 0.0, den = 0.0
-        for (a, b) in zip(logits.scalars, reference) { num += Double((a - b) * (a - b)); den += Double(b * b) }
+        for (a, b) in zip(logits.scalars, reference) {
+            num += Double((a - b) * (a - b))
+            den += Double(b * b)
+        }
         #expect((num / den).squareRoot() <= 1e-4)
 
         let written = try Checkpoint.make(network: network, optimizer: nil)

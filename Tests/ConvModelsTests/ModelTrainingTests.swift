@@ -8,8 +8,14 @@ import Testing
         ("SeedNet", try! ModelConfiguration(family: .seed)),
         ("SeedNet standard", try! ModelConfiguration(family: .seed, standard: true)),
         ("MobileNet 0.25 cifar", try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar)),
-        ("MobileNet 0.25 cifar standard", try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true)),
-        ("MobileNet 0.25 imagenet-64", try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, resolution: 64, stem: .imagenet)),
+        (
+            "MobileNet 0.25 cifar standard",
+            try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true)
+        ),
+        (
+            "MobileNet 0.25 imagenet-64",
+            try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, resolution: 64, stem: .imagenet)
+        ),
     ]
 
     @Test(arguments: models)
@@ -38,11 +44,16 @@ import Testing
         let schedule = try LearningRateSchedule(base: 0.05, shape: .cosine(minimum: 0), warmupSteps: 2, totalSteps: 8)
         let straight = try config.makeNetwork(maxBatchSize: 4, seed: 9)
         let straightOptimizer = try makeOptimizer(straight)
-        for s in 0..<8 { try step(straight, syntheticBatch(step: s, batch: 4, side: 32, classes: 10), straightOptimizer, lr: schedule.rate(at: s)) }
+        for s in 0..<8 {
+            try step(
+                straight, syntheticBatch(step: s, batch: 4, side: 32, classes: 10), straightOptimizer, lr: schedule.rate(at: s))
+        }
 
         let first = try config.makeNetwork(maxBatchSize: 4, seed: 9)
         let firstOptimizer = try makeOptimizer(first)
-        for s in 0..<4 { try step(first, syntheticBatch(step: s, batch: 4, side: 32, classes: 10), firstOptimizer, lr: schedule.rate(at: s)) }
+        for s in 0..<4 {
+            try step(first, syntheticBatch(step: s, batch: 4, side: 32, classes: 10), firstOptimizer, lr: schedule.rate(at: s))
+        }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString).safetensors")
         defer { try? FileManager.default.removeItem(at: url) }
         try Checkpoint.save(network: first, optimizer: firstOptimizer, metadata: config.metadata, to: url)
@@ -53,7 +64,8 @@ import Testing
         try Checkpoint.restore(file, into: resumed, optimizer: resumedOptimizer)
         #expect(resumedOptimizer.stepCount == 4)
         for s in resumedOptimizer.stepCount..<8 {
-            try step(resumed, syntheticBatch(step: s, batch: 4, side: 32, classes: 10), resumedOptimizer, lr: schedule.rate(at: s))
+            try step(
+                resumed, syntheticBatch(step: s, batch: 4, side: 32, classes: 10), resumedOptimizer, lr: schedule.rate(at: s))
         }
         for ((name, a), (_, b)) in zip(straight.namedParameters, resumed.namedParameters) {
             #expect(Array(a.value.buffer) == Array(b.value.buffer), "\(name) differs after resuming")

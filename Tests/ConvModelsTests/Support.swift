@@ -5,8 +5,9 @@ import Testing
 
 /// A committed fixture from Tests/Fixtures, found next to this source file.
 func fixture(_ name: String) throws -> SafeTensors {
-    try SafeTensors(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).safetensors"))
+    try SafeTensors(
+        contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/\(name).safetensors"))
 }
 
 /// A deterministic batch for step `step`: images with values in [-1, 1] and labels 0..<classes.
@@ -19,8 +20,10 @@ func syntheticBatch(step: Int, batch: Int, side: Int, classes: Int) -> (images: 
 
 /// Copies a batch into the network's input and runs one training step.
 @discardableResult
-func step(_ network: Sequential, _ batch: (images: Tensor, labels: [Int32]), _ optimizer: Optimizer,
-          lr: Float, loss: SoftmaxCrossEntropy = try! SoftmaxCrossEntropy()) throws -> SoftmaxCrossEntropy.Result {
+func step(
+    _ network: Sequential, _ batch: (images: Tensor, labels: [Int32]), _ optimizer: Optimizer,
+    lr: Float, loss: SoftmaxCrossEntropy = try! SoftmaxCrossEntropy()
+) throws -> SoftmaxCrossEntropy.Result {
     try network.input.copy(from: batch.images)
     return try batch.labels.withUnsafeBufferPointer {
         try network.trainStep(labels: $0, loss: loss, optimizer: optimizer, learningRate: lr)

@@ -1,15 +1,19 @@
 import ConvEngine
-@testable import mobilenet
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import Testing
+
+@testable import mobilenet
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// Runs `mobilenet` (built next to the test bundle) in `directory`; a run that takes more than
 /// `timeout` seconds (a hang) is killed and recorded as an issue.
-func mobilenet(_ arguments: [String], in directory: URL, environment: [String: String] = [:],
-               timeout: Double = 300) throws -> (status: Int32, out: String, err: String) {
+func mobilenet(
+    _ arguments: [String], in directory: URL, environment: [String: String] = [:],
+    timeout: Double = 300
+) throws -> (status: Int32, out: String, err: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mobilenet")
     let process = Process()
     process.executableURL = binary
@@ -47,19 +51,25 @@ func jsonObject(_ text: String) throws -> [String: Any] {
 }
 
 @Suite(.serialized) struct CLITests {
-    static let quick = ["--data", "synthetic", "--model", "seed", "--batch-size", "32", "--optimizer", "adam",
-                        "--schedule", "constant", "--lr", "2e-3", "--normalize", "seed", "--no-augment"]
+    static let quick = [
+        "--data", "synthetic", "--model", "seed", "--batch-size", "32", "--optimizer", "adam",
+        "--schedule", "constant", "--lr", "2e-3", "--normalize", "seed", "--no-augment",
+    ]
 
     @Test func trainLogsCheckpointsAndTheLossFalls() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         // SeedNet's Glorot initialisation (the seed's) sits on a plateau for ~120 steps, then falls.
-        let r = try mobilenet(["train"] + Self.quick + ["--steps", "240", "--log", "run.jsonl", "--checkpoint", "run.safetensors", "--json"], in: dir)
+        let r = try mobilenet(
+            ["train"] + Self.quick + ["--steps", "240", "--log", "run.jsonl", "--checkpoint", "run.safetensors", "--json"],
+            in: dir)
         #expect(r.status == 0, "\(r.err)")
         let summary = try jsonObject(r.out)
         #expect((summary["steps"] as? Int) == 240)
         #expect((summary["macs"] as? Int) == 1_729_536 && (summary["baseline_macs"] as? Int) == 6_788_096)
-        let events = try String(contentsOf: dir.appendingPathComponent("run.jsonl"), encoding: .utf8).split(separator: "\n").map { try jsonObject(String($0)) }
+        let events = try String(contentsOf: dir.appendingPathComponent("run.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            try jsonObject(String($0))
+        }
         #expect(events.first?["event"] as? String == "start" && events.last?["event"] as? String == "summary")
         let losses = events.filter { $0["event"] as? String == "step" }.compactMap { $0["loss"] as? Double }
         #expect(losses.count >= 3)
@@ -75,9 +85,16 @@ func jsonObject(_ text: String) throws -> [String: Any] {
     @Test func resumeContinuesExactly() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "60", "--checkpoint", "straight.safetensors"], in: dir).status == 0)
-        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "40", "--checkpoint", "part.safetensors"], in: dir).status == 0)
-        let resumed = try mobilenet(["train", "--data", "synthetic", "--steps", "60", "--resume", "part.safetensors", "--checkpoint", "resumed.safetensors"], in: dir)
+        #expect(
+            try mobilenet(["train"] + Self.quick + ["--steps", "60", "--checkpoint", "straight.safetensors"], in: dir).status == 0
+        )
+        #expect(
+            try mobilenet(["train"] + Self.quick + ["--steps", "40", "--checkpoint", "part.safetensors"], in: dir).status == 0)
+        let resumed = try mobilenet(
+            [
+                "train", "--data", "synthetic", "--steps", "60", "--resume", "part.safetensors", "--checkpoint",
+                "resumed.safetensors",
+            ], in: dir)
         #expect(resumed.status == 0, "\(resumed.err)")
         #expect(resumed.err.contains("resuming at step 40"))
         let a = try SafeTensors(contentsOf: dir.appendingPathComponent("straight.safetensors"))
@@ -89,9 +106,13 @@ func jsonObject(_ text: String) throws -> [String: Any] {
     @Test func evalPredictSummaryAndPlot() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "30", "--checkpoint", "m.safetensors", "--log", "m.jsonl"], in: dir).status == 0)
+        #expect(
+            try mobilenet(
+                ["train"] + Self.quick + ["--steps", "30", "--checkpoint", "m.safetensors", "--log", "m.jsonl"], in: dir
+            ).status == 0)
 
-        let eval = try mobilenet(["eval", "--checkpoint", "m.safetensors", "--data", "synthetic", "--json", "--logits", "logits.npy"], in: dir)
+        let eval = try mobilenet(
+            ["eval", "--checkpoint", "m.safetensors", "--data", "synthetic", "--json", "--logits", "logits.npy"], in: dir)
         #expect(eval.status == 0, "\(eval.err)")
         let e = try jsonObject(eval.out)
         let confusion = e["confusion"] as? [[Int]] ?? []
@@ -104,7 +125,8 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(text.out.contains("confusion matrix") && text.out.contains("circle"))
 
         // A 40×20 grey PGM and a file of two CIFAR records.
-        try Data(Array("P5\n# a comment\n40 20\n255\n".utf8) + [UInt8](repeating: 200, count: 800)).write(to: dir.appendingPathComponent("grey.pgm"))
+        try Data(Array("P5\n# a comment\n40 20\n255\n".utf8) + [UInt8](repeating: 200, count: 800)).write(
+            to: dir.appendingPathComponent("grey.pgm"))
         try Data([UInt8](repeating: 3, count: 2 * 3073)).write(to: dir.appendingPathComponent("two.bin"))
         let predict = try mobilenet(["predict", "--checkpoint", "m.safetensors", "--topk", "2", "grey.pgm", "two.bin"], in: dir)
         #expect(predict.status == 0, "\(predict.err)")
@@ -112,14 +134,17 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(lines.count == 3 && lines[0].hasPrefix("grey.pgm:") && lines[2].hasPrefix("two.bin#1:"))
         #expect(lines[1].contains("(label: ring)"))
 
-        let summary = try mobilenet(["summary", "--model", "mobilenet", "--resolution", "224", "--stem", "imagenet", "--classes", "1000", "--json"], in: dir)
+        let summary = try mobilenet(
+            ["summary", "--model", "mobilenet", "--resolution", "224", "--stem", "imagenet", "--classes", "1000", "--json"],
+            in: dir)
         let s = try jsonObject(summary.out)
         #expect(s["macs"] as? Int == 568_740_352)
         #expect(s["baseline_params"] as? Int == 29_282_120)
         #expect((s["layers"] as? [Any])?.isEmpty == false && (s["baseline_layers"] as? [Any])?.isEmpty == false)
         // Every JSON output says which model it describes, in one vocabulary.
         let configuration = s["configuration"] as? [String: Any] ?? [:]
-        #expect(configuration["family"] as? String == "mobilenet" && configuration["resolution"] as? Int == 224
+        #expect(
+            configuration["family"] as? String == "mobilenet" && configuration["resolution"] as? Int == 224
                 && configuration["stem"] as? String == "imagenet" && configuration["classes"] as? Int == 1000
                 && configuration["width_multiplier"] as? Double == 1 && configuration["standard"] as? Bool == false)
         #expect((e["configuration"] as? [String: Any])?["family"] as? String == "seed")
@@ -149,7 +174,11 @@ func jsonObject(_ text: String) throws -> [String: Any] {
     @Test func benchReportsEveryLayerBesideOpenBLAS() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try mobilenet(["bench", "--model", "seed", "--batch-size", "8", "--repeats", "2", "--compare-standard", "--threads", "1", "--json"], in: dir)
+        let r = try mobilenet(
+            [
+                "bench", "--model", "seed", "--batch-size", "8", "--repeats", "2", "--compare-standard", "--threads", "1",
+                "--json",
+            ], in: dir)
         #expect(r.status == 0, "\(r.err)")
         let object = try jsonObject(r.out)
         let results = object["results"] as? [[String: Any]] ?? []
@@ -157,32 +186,48 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         let layers = results.first?["layers"] as? [[String: Any]] ?? []
         #expect(layers.count == 23)
         #expect(results.allSatisfy { $0["threads"] as? Int == 1 })
-        #expect(layers.filter { $0["kind"] as? String == "pw" }.allSatisfy { ($0["fraction_of_sgemm"] as? Double).map { $0 > 0 } == true })
+        #expect(
+            layers.filter { $0["kind"] as? String == "pw" }.allSatisfy {
+                ($0["fraction_of_sgemm"] as? Double).map { $0 > 0 } == true
+            })
         #expect((results.first?["train_images_per_second"] as? Double).map { $0 > 0 } == true)
-        #expect(results.first?["macs"] as? Int == 1_729_536 && (results.first?["configuration"] as? [String: Any])?["family"] as? String == "seed")
+        #expect(
+            results.first?["macs"] as? Int == 1_729_536
+                && (results.first?["configuration"] as? [String: Any])?["family"] as? String == "seed")
         #expect((object["macs_ratio"] as? Double).map { abs($0 - 0.2548) < 1e-3 } == true)
         // --compare-standard: the measured wall-clock ratios beside the MACs ratio.
         #expect(["train_time_ratio", "inference_time_ratio"].allSatisfy { (object[$0] as? Double).map { $0 > 0 } == true })
         // Depthwise layers report their rate and the bytes behind their effective bandwidth.
         let depthwise = layers.filter { $0["kind"] as? String == "dw" }
-        #expect(depthwise.count == 4 && depthwise.allSatisfy { layer in
-            ["forward_gflops", "backward_gflops", "forward_bytes", "backward_bytes"].allSatisfy {
-                (layer[$0] as? Double).map { $0 > 0 } ?? (layer[$0] as? Int).map { $0 > 0 } ?? false
-            }
-        })
+        #expect(
+            depthwise.count == 4
+                && depthwise.allSatisfy { layer in
+                    ["forward_gflops", "backward_gflops", "forward_bytes", "backward_bytes"].allSatisfy {
+                        (layer[$0] as? Double).map { $0 > 0 } ?? (layer[$0] as? Int).map { $0 > 0 } ?? false
+                    }
+                })
         #expect((results.first?["peak_resident_bytes"] as? Int).map { $0 > 1_000_000 } == true)
         // Every ReLU of the SeedNet follows a convolution, which applies it; nothing else is fused.
         #expect(layers.allSatisfy { ($0["fused_into_previous"] as? Bool) == ($0["kind"] as? String == "relu") })
 
         // Two algorithms side by side: the plain lowering beside auto's choice.
-        let both = try mobilenet(["bench", "--model", "seed", "--standard", "--batch-size", "4", "--repeats", "1",
-                                  "--conv-algorithm", "auto", "--conv-algorithm", "im2col", "--json"], in: dir)
+        let both = try mobilenet(
+            [
+                "bench", "--model", "seed", "--standard", "--batch-size", "4", "--repeats", "1",
+                "--conv-algorithm", "auto", "--conv-algorithm", "im2col", "--json",
+            ], in: dir)
         #expect(both.status == 0, "\(both.err)")
-        let algorithms = (try jsonObject(both.out)["results"] as? [[String: Any]] ?? []).compactMap { $0["conv_algorithm"] as? String }
+        let algorithms = (try jsonObject(both.out)["results"] as? [[String: Any]] ?? []).compactMap {
+            $0["conv_algorithm"] as? String
+        }
         #expect(algorithms == ["auto", "im2col"])
 
         // In MobileNet every ReLU follows a batch norm, which applies it.
-        let mobile = try mobilenet(["bench", "--model", "mobilenet", "--alpha", "0.25", "--batch-size", "4", "--repeats", "1", "--threads", "2", "--json"], in: dir)
+        let mobile = try mobilenet(
+            [
+                "bench", "--model", "mobilenet", "--alpha", "0.25", "--batch-size", "4", "--repeats", "1", "--threads", "2",
+                "--json",
+            ], in: dir)
         #expect(mobile.status == 0, "\(mobile.err)")
         let mobileLayers = (try jsonObject(mobile.out)["results"] as? [[String: Any]])?.first?["layers"] as? [[String: Any]] ?? []
         #expect((try jsonObject(mobile.out)["results"] as? [[String: Any]])?.first?["threads"] as? Int == 2)
@@ -214,9 +259,14 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         // No data anywhere: where it looked and what to do.
         let r = try mobilenet(["train", "--steps", "1"], in: dir)
         #expect(r.status != 0)
-        #expect(r.err.contains("$CIFAR10_DIR") && r.err.contains("mobilenet download") && r.err.contains("--data synthetic"), "\(r.err)")
+        #expect(
+            r.err.contains("$CIFAR10_DIR") && r.err.contains("mobilenet download") && r.err.contains("--data synthetic"),
+            "\(r.err)")
         // eval finds the data its checkpoint recorded.
-        #expect(try mobilenet(["train", "--data", "synthetic", "--steps", "1", "--batch-size", "8", "--checkpoint", "any.safetensors"], in: dir).status == 0)
+        #expect(
+            try mobilenet(
+                ["train", "--data", "synthetic", "--steps", "1", "--batch-size", "8", "--checkpoint", "any.safetensors"], in: dir
+            ).status == 0)
         let recorded = try mobilenet(["eval", "--checkpoint", "any.safetensors"], in: dir)
         #expect(recorded.status == 0 && recorded.out.contains("on synthetic shapes"), "\(recorded.err)")
         // A corrupt checkpoint is a clear error.

@@ -6,11 +6,15 @@ import Testing
 /// exit status 1 or 64 (never a trap, an abort or a stack overflow), and nothing on disk is lost,
 /// replaced or silently wrong. `mobilenet(_:in:)` also checks that no run ended by a signal.
 @Suite(.serialized) struct HostileInputTests {
-    static let quick = ["--data", "synthetic", "--batch-size", "8", "--optimizer", "adam", "--schedule", "constant",
-                        "--lr", "2e-3", "--normalize", "seed", "--no-augment"]
+    static let quick = [
+        "--data", "synthetic", "--batch-size", "8", "--optimizer", "adam", "--schedule", "constant",
+        "--lr", "2e-3", "--normalize", "seed", "--no-augment",
+    ]
 
-    func expectFailure(_ arguments: [String], in dir: URL, status: Int32? = nil, _ message: String,
-                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectFailure(
+        _ arguments: [String], in dir: URL, status: Int32? = nil, _ message: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let r = try mobilenet(arguments, in: dir)
         #expect(r.status == 1 || r.status == 64, "\(arguments): exit \(r.status)", sourceLocation: sourceLocation)
         if let status { #expect(r.status == status, "\(arguments): exit \(r.status)", sourceLocation: sourceLocation) }
@@ -25,12 +29,21 @@ import Testing
             (["train", "--data", "synthetic", "--batch-size", "4611686018427387904"], nil, "larger than the 10000 images"),
             (["train", "--data", "synthetic", "--batch-size", "\(Int.max)"], nil, "larger than the 10000 images"),
             (["train", "--data", "synthetic", "--batch-size", "10001"], nil, "larger than the 10000 images"),
-            (["train", "--data", "synthetic", "--epochs", "4611686018427387904"], 64, "--epochs 4611686018427387904 makes more steps than can be counted"),
-            (["train", "--data", "synthetic", "--model", "mobilenet", "--alpha", "1e30"], 64, "width multiplier 1e+30 makes too many channels"),
+            (
+                ["train", "--data", "synthetic", "--epochs", "4611686018427387904"], 64,
+                "--epochs 4611686018427387904 makes more steps than can be counted"
+            ),
+            (
+                ["train", "--data", "synthetic", "--model", "mobilenet", "--alpha", "1e30"], 64,
+                "width multiplier 1e+30 makes too many channels"
+            ),
             (["train", "--data", "synthetic", "--model", "mobilenet", "--alpha", "1e6"], nil, "memory"),
             (["train", "--data", "synthetic", "--model", "mobilenet", "--alpha", "100"], 1, "needs about"),
             (["train", "--data", "synthetic", "--resolution", "3000"], 1, "needs about"),
-            (["train", "--data", "synthetic", "--model", "mobilenet", "--resolution", "100000"], 1, "the input side must be in 1...16384"),
+            (
+                ["train", "--data", "synthetic", "--model", "mobilenet", "--resolution", "100000"], 1,
+                "the input side must be in 1...16384"
+            ),
             (["train", "--data", "synthetic", "--resolution", "1e9"], 64, "--resolution"),
             (["train", "--data", "synthetic", "--threads", "100000"], 64, "--threads must be in 1...256, got 100000"),
             (["train", "--data", "synthetic", "--batch-size", "-1"], 64, "--batch-size must be positive, got -1"),
@@ -46,7 +59,9 @@ import Testing
         let wide = try mobilenet(["summary", "--model", "mobilenet", "--alpha", "100", "--json"], in: dir)
         #expect(wide.status == 0, "\(wide.err)")
         #expect((try jsonObject(wide.out)["baseline_params"] as? Int).map { $0 > 200_000_000_000 } == true)
-        #expect(try mobilenet(["summary", "--model", "mobilenet", "--stem", "imagenet", "--resolution", "100000"], in: dir).status == 0)
+        #expect(
+            try mobilenet(["summary", "--model", "mobilenet", "--stem", "imagenet", "--resolution", "100000"], in: dir).status
+                == 0)
     }
 
     /// A trained checkpoint with one metadata key replaced.
@@ -107,8 +122,10 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try mobilenet(["train"] + Self.quick + ["--steps", "2", "--checkpoint", "m.safetensors"], in: dir).status == 0)
-        for (arguments, fifo) in [(["eval", "--checkpoint", "m.safetensors", "--logits", "logits.fifo"], "logits.fifo"),
-                                  (["train"] + Self.quick + ["--steps", "2", "--checkpoint", "ck.fifo"], "ck.fifo")] {
+        for (arguments, fifo) in [
+            (["eval", "--checkpoint", "m.safetensors", "--logits", "logits.fifo"], "logits.fifo"),
+            (["train"] + Self.quick + ["--steps", "2", "--checkpoint", "ck.fifo"], "ck.fifo"),
+        ] {
             let path = dir.appendingPathComponent(fifo).path
             #expect(mkfifo(path, 0o644) == 0)
             let reader = Process()
@@ -123,7 +140,10 @@ import Testing
             reader.waitUntilExit()
             var info = stat()
             #expect(lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "\(fifo) was replaced")
-            let count = Int((try String(contentsOfFile: path + ".count", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            let count =
+                Int(
+                    (try String(contentsOfFile: path + ".count", encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+                ) ?? 0
             #expect(count > 1000, "\(fifo): \(count) bytes went through")
             #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("ck.best.fifo").path))
         }
@@ -131,10 +151,14 @@ import Testing
         let other = dir.appendingPathComponent("elsewhere")
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
         try Data("old".utf8).write(to: other.appendingPathComponent("real.safetensors"))
-        try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("link.safetensors").path,
-                                                   withDestinationPath: other.appendingPathComponent("real.safetensors").path)
-        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "2", "--checkpoint", "link.safetensors"], in: dir).status == 0)
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir.appendingPathComponent("link.safetensors").path).hasSuffix("real.safetensors"))
+        try FileManager.default.createSymbolicLink(
+            atPath: dir.appendingPathComponent("link.safetensors").path,
+            withDestinationPath: other.appendingPathComponent("real.safetensors").path)
+        #expect(
+            try mobilenet(["train"] + Self.quick + ["--steps", "2", "--checkpoint", "link.safetensors"], in: dir).status == 0)
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: dir.appendingPathComponent("link.safetensors").path)
+                .hasSuffix("real.safetensors"))
         #expect(try SafeTensors(contentsOf: other.appendingPathComponent("real.safetensors")).metadata["run.step"] == "2")
     }
 
@@ -144,13 +168,17 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         // A full disk: an error that names the event lost.
-        try expectFailure(["train"] + Self.quick + ["--steps", "2", "--log", "/dev/full"], in: dir, status: 1, "start event is lost")
+        try expectFailure(
+            ["train"] + Self.quick + ["--steps", "2", "--log", "/dev/full"], in: dir, status: 1, "start event is lost")
         // Appended: what was there stays.
         let earlier = #"{"event":"checkpoint","path":"earlier","step":1}"# + "\n"
         try Data(earlier.utf8).write(to: dir.appendingPathComponent("run.jsonl"))
         // Diverging at once, evaluated every step: the NaN test loss is logged, the run stops, nothing is saved as best.
-        let diverged = try mobilenet(["train", "--data", "synthetic", "--batch-size", "8", "--lr", "1e30", "--steps", "5", "--eval-every", "1",
-                                      "--log", "run.jsonl", "--checkpoint", "d.safetensors"], in: dir)
+        let diverged = try mobilenet(
+            [
+                "train", "--data", "synthetic", "--batch-size", "8", "--lr", "1e30", "--steps", "5", "--eval-every", "1",
+                "--log", "run.jsonl", "--checkpoint", "d.safetensors",
+            ], in: dir)
         #expect(diverged.status == 1 && diverged.err.contains("the model diverged"), "\(diverged.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("d.best.safetensors").path))
         let log = try String(contentsOf: dir.appendingPathComponent("run.jsonl"), encoding: .utf8)
@@ -185,19 +213,25 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let first = Process()
-        first.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mobilenet")
+        first.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "mobilenet")
         first.arguments = ["train"] + Self.quick + ["--steps", "1000000", "--checkpoint", "shared.safetensors", "--threads", "1"]
         first.currentDirectoryURL = dir
         first.standardError = FileHandle.nullDevice
         try first.run()
         // SIGKILL: the test runner blocks SIGTERM, and its children inherit the mask.
-        defer { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() }
+        defer {
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+        }
         let lock = dir.appendingPathComponent(".shared.safetensors.lock")
-        for _ in 0..<600 where (try? String(contentsOf: lock, encoding: .utf8))?.contains("process \(first.processIdentifier)") != true {
+        for _ in 0..<600
+        where (try? String(contentsOf: lock, encoding: .utf8))?.contains("process \(first.processIdentifier)") != true {
             usleep(50_000)
         }
-        try expectFailure(["train"] + Self.quick + ["--steps", "2", "--checkpoint", "shared.safetensors"], in: dir, status: 1,
-                          "being written by another process (process \(first.processIdentifier): mobilenet train")
+        try expectFailure(
+            ["train"] + Self.quick + ["--steps", "2", "--checkpoint", "shared.safetensors"], in: dir, status: 1,
+            "being written by another process (process \(first.processIdentifier): mobilenet train")
     }
 
     /// Resume continues the recorded run: its length, its data, its checkpoint; a conflicting option
@@ -205,7 +239,8 @@ import Testing
     @Test func resumeContinuesTheRecordedRun() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let full = try mobilenet(["train"] + Self.quick + ["--steps", "6", "--checkpoint", "full.safetensors", "--json"], in: dir)
+        let full = try mobilenet(
+            ["train"] + Self.quick + ["--steps", "6", "--checkpoint", "full.safetensors", "--json"], in: dir)
         #expect(full.status == 0, "\(full.err)")
         let accuracy = try jsonObject(full.out)["test_accuracy"] as? Double
         // Finished: nothing to train, and the accuracy measured, not 0.
@@ -215,27 +250,38 @@ import Testing
         // Part-way (a 6-step run whose checkpoint at step 3 is all that is left): no --steps, --data or
         // --checkpoint; it continues to step 6 and saves into the resumed file.
         #expect(try mobilenet(["train"] + Self.quick + ["--steps", "6", "--epochs", "1"], in: dir).status == 64)
-        #expect(try mobilenet(["train"] + Self.quick + ["--steps", "3", "--checkpoint", "part.safetensors"], in: dir).status == 0)
+        #expect(
+            try mobilenet(["train"] + Self.quick + ["--steps", "3", "--checkpoint", "part.safetensors"], in: dir).status == 0)
         var interrupted = try SafeTensors(contentsOf: dir.appendingPathComponent("part.safetensors"))
         interrupted.metadata["run.steps"] = "6"
         try interrupted.write(to: dir.appendingPathComponent("part.safetensors"))
         let resumed = try mobilenet(["train", "--resume", "part.safetensors"], in: dir)
-        #expect(resumed.status == 0 && resumed.err.contains("6 steps") && resumed.err.contains("resuming at step 3"), "\(resumed.err)")
+        #expect(
+            resumed.status == 0 && resumed.err.contains("6 steps") && resumed.err.contains("resuming at step 3"), "\(resumed.err)"
+        )
         let part = try SafeTensors(contentsOf: dir.appendingPathComponent("part.safetensors"))
         #expect(part.metadata["run.step"] == "6")
         #expect(part.entries == (try SafeTensors(contentsOf: dir.appendingPathComponent("full.safetensors"))).entries)
         // A conflicting option names both values; a longer run is allowed and says what changes.
-        try expectFailure(["train", "--resume", "part.safetensors", "--lr", "0.5"], in: dir, status: 64,
-                          "--lr was 0.002 in the run being resumed, but 0.5 was given")
-        try expectFailure(["train", "--resume", "part.safetensors", "--model", "mobilenet"], in: dir, status: 64, "--model was seed")
+        try expectFailure(
+            ["train", "--resume", "part.safetensors", "--lr", "0.5"], in: dir, status: 64,
+            "--lr was 0.002 in the run being resumed, but 0.5 was given")
+        try expectFailure(
+            ["train", "--resume", "part.safetensors", "--model", "mobilenet"], in: dir, status: 64, "--model was seed")
         let longer = try mobilenet(["train", "--resume", "part.safetensors", "--steps", "8"], in: dir)
         #expect(longer.status == 0 && longer.err.contains("changes from 6 steps to 8 steps"), "\(longer.err)")
         // Other data than the run trained on: an error naming both.
         let cifar = try tinyCIFAR(in: dir)
-        #expect(try mobilenet(["train", "--data", cifar.path, "--batch-size", "5", "--steps", "2", "--checkpoint", "c.safetensors",
-                               "--no-augment"], in: dir).status == 0)
-        try expectFailure(["train", "--resume", "c.safetensors", "--data", "synthetic", "--steps", "4"], in: dir,
-                          "is not the data the run trained on (\(cifar.path))")
+        #expect(
+            try mobilenet(
+                [
+                    "train", "--data", cifar.path, "--batch-size", "5", "--steps", "2", "--checkpoint", "c.safetensors",
+                    "--no-augment",
+                ], in: dir
+            ).status == 0)
+        try expectFailure(
+            ["train", "--resume", "c.safetensors", "--data", "synthetic", "--steps", "4"], in: dir,
+            "is not the data the run trained on (\(cifar.path))")
         #expect(try mobilenet(["train", "--resume", "c.safetensors", "--data", cifar.path, "--steps", "4"], in: dir).status == 0)
     }
 
@@ -243,8 +289,10 @@ import Testing
     @Test func checkpointProblemsAreFoundAtTheStart() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let missing = try mobilenet(["train"] + Self.quick + ["--steps", "50", "--checkpoint", "no/such/folder/x.safetensors"], in: dir)
-        #expect(missing.status == 1 && missing.err.contains("the folder") && missing.err.contains("does not exist"), "\(missing.err)")
+        let missing = try mobilenet(
+            ["train"] + Self.quick + ["--steps", "50", "--checkpoint", "no/such/folder/x.safetensors"], in: dir)
+        #expect(
+            missing.status == 1 && missing.err.contains("the folder") && missing.err.contains("does not exist"), "\(missing.err)")
         #expect(!missing.err.contains("/50"), "it trained before finding out: \(missing.err)")
         try expectFailure(["train"] + Self.quick + ["--steps", "2", "--checkpoint", "."], in: dir, status: 1, "is a directory")
         var dead: pid_t = 4_000_000
@@ -265,7 +313,8 @@ import Testing
         }
         for i in 1...5 { try records(10).write(to: folder.appendingPathComponent("data_batch_\(i).bin")) }
         try records(10).write(to: folder.appendingPathComponent("test_batch.bin"))
-        try Data((0..<10).map { "class\($0)" }.joined(separator: "\n").utf8).write(to: folder.appendingPathComponent("batches.meta.txt"))
+        try Data((0..<10).map { "class\($0)" }.joined(separator: "\n").utf8).write(
+            to: folder.appendingPathComponent("batches.meta.txt"))
         return folder
     }
 }

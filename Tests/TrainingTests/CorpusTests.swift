@@ -2,8 +2,8 @@ import CIFAR
 import ConvEngine
 import ConvModels
 import Foundation
-@_spi(Fuzzing) import Training
 import Testing
+@_spi(Fuzzing) import Training
 
 /// The checkpoint corpus (Tests/Corpus/safetensors and metadata): every file is read again, none may
 /// crash the process, and every input that once crashed (`crash-*`) or is known bad (`bad-*`) is
@@ -37,7 +37,9 @@ import Testing
         try network.input.copy(from: images)
         let labels = [Int32](repeating: 1, count: 8)
         for _ in 0..<2 {
-            _ = try labels.withUnsafeBufferPointer { try network.trainStep(labels: $0, loss: SoftmaxCrossEntropy(), optimizer: optimizer, learningRate: 1e-3) }
+            _ = try labels.withUnsafeBufferPointer {
+                try network.trainStep(labels: $0, loss: SoftmaxCrossEntropy(), optimizer: optimizer, learningRate: 1e-3)
+            }
         }
         var file = try Checkpoint.make(network: network, optimizer: optimizer)
         file.metadata = metadata

@@ -24,10 +24,12 @@ import Training
     }
 
     /// Each malformed key is an error that names it; none falls back to a default.
-    @Test(arguments: [("run.normalize", "bogus"), ("run.step", "-1"), ("run.step", "x"), ("run.position", "3"),
-                      ("run.best_accuracy", "nan"), ("run.batch_size", "-5"), ("data.classes", "[\"a\", \"b\"]"),
-                      ("data.classes", "not json"), ("data.fingerprint", "zz"), ("model.width_multiplier", "1e30"),
-                      ("model.resolution", "\(Int.max)"), ("model.classes", "1000000000000000000"), ("run.lr", "inf")])
+    @Test(arguments: [
+        ("run.normalize", "bogus"), ("run.step", "-1"), ("run.step", "x"), ("run.position", "3"),
+        ("run.best_accuracy", "nan"), ("run.batch_size", "-5"), ("data.classes", "[\"a\", \"b\"]"),
+        ("data.classes", "not json"), ("data.fingerprint", "zz"), ("model.width_multiplier", "1e30"),
+        ("model.resolution", "\(Int.max)"), ("model.classes", "1000000000000000000"), ("run.lr", "inf"),
+    ])
     func malformedKeysAreErrorsThatNameThem(_ entry: (key: String, value: String)) throws {
         var m = try Self.record().metadata
         m[entry.key] = entry.value
@@ -38,7 +40,9 @@ import Training
             Issue.record("\(entry) was accepted")
         } catch let error as EngineError {
             let key = entry.key.split(separator: ".").last.map(String.init) ?? entry.key
-            #expect("\(error)".contains(entry.key) || "\(error)".contains(key.replacingOccurrences(of: "_", with: " ")), "\(entry): \(error)")
+            #expect(
+                "\(error)".contains(entry.key) || "\(error)".contains(key.replacingOccurrences(of: "_", with: " ")),
+                "\(entry): \(error)")
         }
     }
 
@@ -56,7 +60,10 @@ import Training
         let (extended, changes) = try choices.resuming(recorded)
         #expect(extended.length == .steps(80) && changes.count == 1 && changes[0].contains("cosine"))
         choices.family = .mobilenet
-        #expect(throws: TrainingOptions.OptionError(.model, "was seed in the run being resumed, but mobilenet was given (omit it to continue the run as recorded)")) {
+        #expect(
+            throws: TrainingOptions.OptionError(
+                .model, "was seed in the run being resumed, but mobilenet was given (omit it to continue the run as recorded)")
+        ) {
             try choices.resuming(recorded)
         }
     }
@@ -78,7 +85,9 @@ import Training
             for e in events { try log.write(e) }
         }
         let text = try String(contentsOf: url, encoding: .utf8)
-        #expect(text.hasPrefix("{\"event\":\"future\"") && text.contains("\"loss\":\"NaN\"") && text.contains("\"test_loss\":\"Infinity\""))
+        #expect(
+            text.hasPrefix("{\"event\":\"future\"") && text.contains("\"loss\":\"NaN\"")
+                && text.contains("\"test_loss\":\"Infinity\""))
         let (read, torn) = try RunLog.read(url)
         #expect(torn == 0 && read.count == 3)
         if case .step(let s) = read[0] { #expect(s.loss.isNaN) } else { Issue.record("not a step: \(read[0])") }

@@ -21,7 +21,8 @@ import Training
                 _ = try network.trainStep(labels: UnsafeBufferPointer(l), loss: loss, optimizer: optimizer, learningRate: 2e-3)
             }
         }
-        let accuracy = try Evaluation.run(network, on: ImageSet(records: data.test), normalization: .seed, classCount: 10).accuracy
+        let accuracy = try Evaluation.run(network, on: ImageSet(records: data.test), normalization: .seed, classCount: 10)
+            .accuracy
         #expect(accuracy > 0.6, "test accuracy \(accuracy) after 600 steps")
     }
 }

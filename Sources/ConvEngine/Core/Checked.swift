@@ -14,7 +14,8 @@ public enum Checked {
 
     /// The product of `factors` (1 for none), or `error` when it does not fit in an `Int`.
     @inlinable
-    public static func product<Factors: Sequence<Int>>(_ factors: Factors, orThrow error: @autoclosure () -> Error) throws -> Int {
+    public static func product<Factors: Sequence<Int>>(_ factors: Factors, orThrow error: @autoclosure () -> Error) throws -> Int
+    {
         var p = 1
         for f in factors { p = try product(p, f, orThrow: error()) }
         return p

@@ -38,8 +38,10 @@ public final class Parameter {
     public let gradient: FloatStorage
 
     /// Creates a zero-filled parameter.
-    public init(name: String, shape: Shape, layout: ParameterLayout = .identical,
-                isTrainable: Bool = true, isWeight: Bool = false, fanIn: Int? = nil, fanOut: Int? = nil) {
+    public init(
+        name: String, shape: Shape, layout: ParameterLayout = .identical,
+        isTrainable: Bool = true, isWeight: Bool = false, fanIn: Int? = nil, fanOut: Int? = nil
+    ) {
         self.name = name
         self.shape = shape
         self.layout = layout
@@ -90,23 +92,39 @@ extension ParameterLayout {
         case .ohwi:
             let (o, kh, kw, i) = (d[0], d[1], d[2], d[3])
             var map = [Int](repeating: 0, count: shape.count)
-            for a in 0..<o { for y in 0..<kh { for x in 0..<kw { for b in 0..<i {
-                map[((a * kh + y) * kw + x) * i + b] = ((a * i + b) * kh + y) * kw + x
-            } } } }
+            for a in 0..<o {
+                for y in 0..<kh {
+                    for x in 0..<kw {
+                        for b in 0..<i {
+                            map[((a * kh + y) * kw + x) * i + b] = ((a * i + b) * kh + y) * kw + x
+                        }
+                    }
+                }
+            }
             return map
         case .depthwiseHWC:
             let (kh, kw, c) = (d[0], d[1], d[2])
             var map = [Int](repeating: 0, count: shape.count)
-            for y in 0..<kh { for x in 0..<kw { for ch in 0..<c {
-                map[(y * kw + x) * c + ch] = (ch * kh + y) * kw + x
-            } } }
+            for y in 0..<kh {
+                for x in 0..<kw {
+                    for ch in 0..<c {
+                        map[(y * kw + x) * c + ch] = (ch * kh + y) * kw + x
+                    }
+                }
+            }
             return map
         case .linearAfterNHWCFlatten(let h, let w, let c):
             let out = d[0], features = h * w * c
             var map = [Int](repeating: 0, count: shape.count)
-            for r in 0..<out { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
-                map[r * features + (y * w + x) * c + ch] = r * features + (ch * h + y) * w + x
-            } } } }
+            for r in 0..<out {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        for ch in 0..<c {
+                            map[r * features + (y * w + x) * c + ch] = r * features + (ch * h + y) * w + x
+                        }
+                    }
+                }
+            }
             return map
         }
     }

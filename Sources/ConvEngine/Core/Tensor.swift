@@ -30,9 +30,15 @@ public struct Tensor: Equatable, Sendable {
         try nchw.shape.requireRank(4, "an NCHW tensor")
         let (n, c, h, w) = (nchw.shape[0], nchw.shape[1], nchw.shape[2], nchw.shape[3])
         var out = [Float](repeating: 0, count: nchw.scalars.count)
-        for b in 0..<n { for ch in 0..<c { for y in 0..<h { for x in 0..<w {
-            out[((b * h + y) * w + x) * c + ch] = nchw.scalars[((b * c + ch) * h + y) * w + x]
-        } } } }
+        for b in 0..<n {
+            for ch in 0..<c {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        out[((b * h + y) * w + x) * c + ch] = nchw.scalars[((b * c + ch) * h + y) * w + x]
+                    }
+                }
+            }
+        }
         self.shape = Shape(unchecked: [n, h, w, c])
         self.scalars = out
     }
@@ -42,9 +48,15 @@ public struct Tensor: Equatable, Sendable {
         try shape.requireRank(4, "an NHWC tensor")
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         var out = [Float](repeating: 0, count: scalars.count)
-        for b in 0..<n { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
-            out[((b * c + ch) * h + y) * w + x] = scalars[((b * h + y) * w + x) * c + ch]
-        } } } }
+        for b in 0..<n {
+            for y in 0..<h {
+                for x in 0..<w {
+                    for ch in 0..<c {
+                        out[((b * c + ch) * h + y) * w + x] = scalars[((b * h + y) * w + x) * c + ch]
+                    }
+                }
+            }
+        }
         return Tensor(unchecked: Shape(unchecked: [n, c, h, w]), scalars: out)
     }
 

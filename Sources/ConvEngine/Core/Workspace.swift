@@ -28,7 +28,8 @@ public final class Workspace {
     ///   the layer was run without being prepared for this shape.
     public func floats(_ count: Int, for role: String) throws -> UnsafeMutablePointer<Float> {
         guard count <= storage.count else {
-            throw EngineError.invalidArgument("\(role) needs \(count) floats of workspace, but only \(storage.count) were reserved")
+            throw EngineError.invalidArgument(
+                "\(role) needs \(count) floats of workspace, but only \(storage.count) were reserved")
         }
         return storage.data
     }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Whole-file writes that never leave a partial file where a complete one is expected, and never
@@ -50,7 +51,9 @@ public enum AtomicFile {
             throw EngineError.io("cannot write \(url.path): it \(why)")
         case .writeThrough:
             // Not opened to try: closing a FIFO's writing end would end its reader's stream.
-            guard access(target.path, W_OK) == 0 else { throw EngineError.io("cannot write \(url.path): \(String(cString: strerror(errno)))") }
+            guard access(target.path, W_OK) == 0 else {
+                throw EngineError.io("cannot write \(url.path): \(String(cString: strerror(errno)))")
+            }
         case .replaceable:
             let directory = target.deletingLastPathComponent()
             var isDirectory: ObjCBool = false

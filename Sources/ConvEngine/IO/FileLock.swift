@@ -31,8 +31,9 @@ public final class FileLock {
             let holder = Self.holder(fd)
             close(fd)
             if busy {
-                throw EngineError.io("\(url.path) is being written by another process (\(holder)); "
-                                     + "wait for it to finish or choose another path")
+                throw EngineError.io(
+                    "\(url.path) is being written by another process (\(holder)); "
+                        + "wait for it to finish or choose another path")
             }
             throw EngineError.io("cannot lock \(url.path): \(String(cString: strerror(errno)))")
         }

@@ -6,7 +6,11 @@ import Foundation
 public struct SafeTensors: Equatable, Sendable {
     /// The element types this implementation reads and writes.
     public enum DType: String, Sendable, CaseIterable {
-        case f32 = "F32", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
+        case f32 = "F32"
+        case f64 = "F64"
+        case i64 = "I64"
+        case i32 = "I32"
+        case u8 = "U8"
 
         /// Bytes per element.
         public var size: Int {
@@ -163,9 +167,12 @@ public struct SafeTensors: Equatable, Sendable {
             guard offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1] else {
                 throw corrupt("entry \"\(name)\" data_offsets \(offsets) are not [begin, end] with 0 ≤ begin ≤ end")
             }
-            let needed = try Checked.product(info.shape + [dtype.size], orThrow: corrupt("entry \"\(name)\" shape \(info.shape) is too large"))
+            let needed = try Checked.product(
+                info.shape + [dtype.size], orThrow: corrupt("entry \"\(name)\" shape \(info.shape) is too large"))
             guard offsets[1] - offsets[0] == needed else {
-                throw corrupt("entry \"\(name)\" spans \(offsets[1] - offsets[0]) bytes but shape \(info.shape) of \(info.dtype) needs \(needed)")
+                throw corrupt(
+                    "entry \"\(name)\" spans \(offsets[1] - offsets[0]) bytes but shape \(info.shape) of \(info.dtype) needs \(needed)"
+                )
             }
             spans.append((name, offsets[0], offsets[1]))
             entries[name] = Entry(dtype: dtype, shape: info.shape, bytes: [])
@@ -179,9 +186,10 @@ public struct SafeTensors: Equatable, Sendable {
             expected = span.end
         }
         guard expected == buffer.count else {
-            throw corrupt(expected > buffer.count
-                ? "entries need \(expected) bytes of data but only \(buffer.count) follow the header (truncated?)"
-                : "\(buffer.count - expected) bytes after the last entry are not covered by any entry")
+            throw corrupt(
+                expected > buffer.count
+                    ? "entries need \(expected) bytes of data but only \(buffer.count) follow the header (truncated?)"
+                    : "\(buffer.count - expected) bytes after the last entry are not covered by any entry")
         }
         let base = buffer.startIndex
         for span in spans { entries[span.name]!.bytes = Array(bytes[(base + span.begin)..<(base + span.end)]) }
@@ -194,7 +202,10 @@ public struct SafeTensors: Equatable, Sendable {
             var dtype: String
             var shape: [Int]
             var dataOffsets: [Int]
-            enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+            enum CodingKeys: String, CodingKey {
+                case dtype, shape
+                case dataOffsets = "data_offsets"
+            }
         }
         struct Key: CodingKey {
             var stringValue: String
@@ -216,7 +227,10 @@ public struct SafeTensors: Equatable, Sendable {
                     metadata = map
                 } else {
                     guard let info = try? container.decode(Info.self, forKey: key) else {
-                        throw Problem(message: "entry \"\(key.stringValue)\" lacks dtype, shape or data_offsets, or one of them is not of its type")
+                        throw Problem(
+                            message:
+                                "entry \"\(key.stringValue)\" lacks dtype, shape or data_offsets, or one of them is not of its type"
+                        )
                     }
                     entries[key.stringValue] = info
                 }

@@ -11,11 +11,9 @@ import Synchronization
 /// Threads: OpenBLAS runs single-threaded, and a large product is cut into bands of rows of C (or of
 /// columns, when op(A) has few rows) that run as single-threaded calls on `Parallel`'s threads, so
 /// GEMMs and the engine's other kernels share one pool. The bands depend on the shape only
-/// (`partition`), so a product gives the same bits on any thread count. OpenBLAS's own threads spin (sched_yield) for
-/// a while after every call and then compete with the kernels that follow (~25% of perf samples were
-/// in sched_yield). Measured against OpenBLAS's own 2 threads, in 5 alternating rounds on this 2-core
-/// machine (training img/s, medians): SeedNet batch 128 2,408 → 3,248, MobileNet-CIFAR 1.0 batch 128
-/// 288 → 356, SeedNet batch 20 2,660 → 2,692 (the same within noise).
+/// (`partition`), so a product gives the same bits on any thread count. OpenBLAS's own threads would
+/// spin (sched_yield) for a while after every call and then compete with the kernels that follow for
+/// the same cores (`docs/engine.md`, "Threads").
 public enum BLAS {
     /// Multiply-adds below which a product runs as one call on the calling thread.
     static let splitGrain = 1 << 20
@@ -65,8 +63,9 @@ public enum BLAS {
         a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         beta: Float = 0, c: UnsafeMutablePointer<Float>
     ) {
-        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta,
-             c: c, onThisThread: false)
+        gemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta,
+            c: c, onThisThread: false)
     }
 
     /// `gemm` for a kernel that already runs on one of `Parallel`'s threads: with `onThisThread`
@@ -81,12 +80,17 @@ public enum BLAS {
         Parallel.prepareOpenBLAS()
         let (bands, byRows) = onThisThread ? (1, true) : partition(m: m, n: n, k: k, transposeA: transposeA)
         if !onThisThread {
-            GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                                                     bands: bands))
+            GemmTrace.current?.record(
+                GemmTrace.Call(
+                    m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                    bands: bands))
         }
-        Parallel.forEachSlice(bands, GemmBands(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                               alpha: alpha, a: a, b: b, beta: beta, c: c,
-                                               bands: bands, byRows: byRows))
+        Parallel.forEachSlice(
+            bands,
+            GemmBands(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                alpha: alpha, a: a, b: b, beta: beta, c: c,
+                bands: bands, byRows: byRows))
     }
 
     /// One sgemm cut into `bands` bands of rows (`byRows`) or of columns of C, one call per band.

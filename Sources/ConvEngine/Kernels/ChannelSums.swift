@@ -38,8 +38,9 @@ final class ChannelSums {
     func sum<Rows: RowSums>(rows M: Int, _ rowSums: Rows) {
         let C = channels
         let slices = Parallel.sliceCount(M, grain: max(sumBlock, elementGrain / C), maximumSlices: Self.maximumSlices)
-        Parallel.forEachRange(of: M, slices: slices,
-                              SumSlices(rowSums: rowSums, C: C, sliceSums: sliceSums, blockSums: blockSums))
+        Parallel.forEachRange(
+            of: M, slices: slices,
+            SumSlices(rowSums: rowSums, C: C, sliceSums: sliceSums, blockSums: blockSums))
         total.update(repeating: 0, count: 2 * C)
         for slice in 0..<slices {
             let sums = sliceSums + slice * 2 * C

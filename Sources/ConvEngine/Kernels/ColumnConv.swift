@@ -6,8 +6,7 @@
 //   forward  Y = X̂ · Wᵀ              backward  dW += dYᵀ · X̂,  dX̂ = dY · W, folded back by row2im;
 //   at stride 1 in the sliced mode instead dX = im2row(dY) · W̃ᵀ with the flipped filters W̃ (a
 //   convolution of dy with padding K − 1 − P): a GEMM of the forward's shape writes dx directly,
-//   where dY · W has an inner extent of only O and row2im adds its 9× larger result back (measured:
-//   SeedNet baseline's 32→32 layers, backward 4% faster in 4 of 4 alternating runs).
+//   where dY · W has an inner extent of only O and row2im adds its 9× larger result back.
 //
 // Two ways to cut the batch, chosen by `ColumnPlan`:
 // - sliced, when the outputs are few and the weights small (the baselines' early layers, SeedNet's
@@ -31,9 +30,7 @@ struct ColumnPlan {
     /// The most weight-gradient partials (each K·O floats) the sliced mode may hold, in floats.
     static let partialBudget = 1 << 22
     /// Output channels up to which the sliced mode is used: with more, im2row is a small part of
-    /// each row's work and whole-batch GEMMs in bands run faster (MobileNet-CIFAR 0.5's baseline,
-    /// 2 alternating runs: its 256-output layers 15.9 → 14.6 ms forward, 31.5 → 27.3 ms backward;
-    /// its 128-output layers the same or slightly slower).
+    /// each row's work and whole-batch GEMMs in bands run faster.
     static let slicedMaximumOutputs = 128
 
     let geometry: WindowGeometry
@@ -115,8 +112,10 @@ struct ColumnPlan {
 
 /// y = conv(x, w) without bias: `[N·R × O]` from x NHWC and w `[O × K]`. `scratch` holds
 /// `plan.scratchCount` floats.
-func columnConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: ColumnPlan,
-                       _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+func columnConvForward(
+    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: ColumnPlan,
+    _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+) {
     let forward = ColumnConvForward(x: x, w: w, plan: plan, y: y, scratch: scratch)
     guard plan.isSliced else {
         plan.forEachBlock(in: 0..<plan.geometry.batch) { first, count in forward.block(first, count, scratch, parallel: true) }
@@ -135,9 +134,12 @@ private struct ColumnConvForward: RangeJob {
     func block(_ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Float>, parallel: Bool) {
         let O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
         let col: UnsafePointer<Float>
-        if plan.isIdentity { col = x + first * R * K } else {
-            parallel ? im2rowInParallel(x, plan.geometry, images: first, count: count, into: columns)
-                     : im2row(x, plan.geometry, images: first, count: count, into: columns)
+        if plan.isIdentity {
+            col = x + first * R * K
+        } else {
+            parallel
+                ? im2rowInParallel(x, plan.geometry, images: first, count: count, into: columns)
+                : im2row(x, plan.geometry, images: first, count: count, into: columns)
             col = UnsafePointer(columns)
         }
         BLAS.gemm(transposeB: true, m: count * R, n: O, k: K, a: col, b: w, c: y + first * R * O, onThisThread: !parallel)
@@ -151,9 +153,11 @@ private struct ColumnConvForward: RangeJob {
 
 /// dw += Σ dYᵀ · X̂ and, unless `dx` is nil, dx = row2im(dY · W) or im2row(dY) · W̃ᵀ (overwritten).
 /// `scratch` holds `plan.scratchCount` floats.
-func columnConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                        _ plan: ColumnPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
-                        scratch: UnsafeMutablePointer<Float>) {
+func columnConvBackward(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    _ plan: ColumnPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+    scratch: UnsafeMutablePointer<Float>
+) {
     let g = plan.geometry, O = plan.outputChannels, K = plan.columnWidth
     let backward = ColumnConvBackward(dy: dy, x: x, w: w, plan: plan, dx: dx, scratch: scratch)
     guard plan.isSliced else {
@@ -179,14 +183,19 @@ private struct ColumnConvBackward: RangeJob {
     /// Images `first..<first + count`: the weight gradient into `dweight` (scaled by `beta` first),
     /// then dX̂ into the column buffer (or straight into dx when the input is its own column matrix),
     /// folded into dx; with `parallel`, every step on all threads, else on this one.
-    func block(_ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
-               beta: Float, parallel: Bool) {
+    func block(
+        _ first: Int, _ count: Int, _ columns: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+        beta: Float, parallel: Bool
+    ) {
         let g = plan.geometry, O = plan.outputChannels, R = plan.rowsPerImage, K = plan.columnWidth
         let rows = count * R, dyBlock = dy + first * R * O
         let col: UnsafePointer<Float>
-        if plan.isIdentity { col = x + first * R * K } else {
-            parallel ? im2rowInParallel(x, g, images: first, count: count, into: columns)
-                     : im2row(x, g, images: first, count: count, into: columns)
+        if plan.isIdentity {
+            col = x + first * R * K
+        } else {
+            parallel
+                ? im2rowInParallel(x, g, images: first, count: count, into: columns)
+                : im2row(x, g, images: first, count: count, into: columns)
             col = UnsafePointer(columns)
         }
         BLAS.gemm(transposeA: true, m: O, n: K, k: rows, a: dyBlock, b: col, beta: beta, c: dweight, onThisThread: !parallel)
@@ -195,8 +204,9 @@ private struct ColumnConvBackward: RangeJob {
             // dx = im2row(dy) · W̃ᵀ, the flipped filters W̃ [C × K·K·O].
             let inputRows = count * g.height * g.width
             im2row(dy, t, images: first, count: count, into: columns)
-            BLAS.gemm(transposeB: true, m: inputRows, n: g.channels, k: t.kernel * t.kernel * O, a: columns,
-                      b: plan.flipped(scratch), c: dx + first * g.height * g.width * g.channels, onThisThread: true)
+            BLAS.gemm(
+                transposeB: true, m: inputRows, n: g.channels, k: t.kernel * t.kernel * O, a: columns,
+                b: plan.flipped(scratch), c: dx + first * g.height * g.width * g.channels, onThisThread: true)
             return
         }
         if plan.isIdentity {
@@ -204,8 +214,9 @@ private struct ColumnConvBackward: RangeJob {
             return
         }
         BLAS.gemm(m: rows, n: K, k: O, a: dyBlock, b: w, c: columns, onThisThread: !parallel)
-        parallel ? row2imInParallel(columns, g, images: first, count: count, into: dx)
-                 : row2im(columns, g, images: first, count: count, into: dx)
+        parallel
+            ? row2imInParallel(columns, g, images: first, count: count, into: dx)
+            : row2im(columns, g, images: first, count: count, into: dx)
     }
 
     func run(range images: Range<Int>, slice: Int) {

@@ -15,8 +15,9 @@ let depthwiseGrain = 1 << 18
 
 /// How many image slices a depthwise pass over `g` is cut into.
 func depthwiseSlices(_ g: WindowGeometry) -> Int {
-    Parallel.itemSliceCount(g.batch, workPerItem: g.outputHeight * g.outputWidth * g.channels * g.kernel * g.kernel,
-                            grain: depthwiseGrain)
+    Parallel.itemSliceCount(
+        g.batch, workPerItem: g.outputHeight * g.outputWidth * g.channels * g.kernel * g.kernel,
+        grain: depthwiseGrain)
 }
 
 /// Floats of scratch the depthwise kernels want: each tap's weights tiled across an output row (at
@@ -42,12 +43,15 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 /// tap is one long multiply-add over the row against that tap's weights tiled across it; other
 /// strides take the per-pixel loop. Each image is clamped right after its taps, while it is still
 /// in cache. `scratch` holds `depthwiseScratch(g)` floats.
-func depthwiseForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                      _ g: WindowGeometry, cap: Float?, _ y: UnsafeMutablePointer<Float>,
-                      scratch: UnsafeMutablePointer<Float>) {
+func depthwiseForward(
+    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    _ g: WindowGeometry, cap: Float?, _ y: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>
+) {
     let filters = depthwiseFilters(w, g, scratch: scratch)
-    Parallel.forEachRange(of: g.batch, slices: depthwiseSlices(g),
-                          DepthwiseForward(x: x, filters: filters, bias: bias, g: g, cap: cap, y: y))
+    Parallel.forEachRange(
+        of: g.batch, slices: depthwiseSlices(g),
+        DepthwiseForward(x: x, filters: filters, bias: bias, g: g, cap: cap, y: y))
 }
 
 private struct DepthwiseForward: RangeJob {
@@ -58,8 +62,11 @@ private struct DepthwiseForward: RangeJob {
         let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
         for n in images {
             let image = y + n * outputFloats
-            if let bias { for p in stride(from: 0, to: outputFloats, by: C) { (image + p).update(from: bias, count: C) } }
-            else { image.update(repeating: 0, count: outputFloats) }
+            if let bias {
+                for p in stride(from: 0, to: outputFloats, by: C) { (image + p).update(from: bias, count: C) }
+            } else {
+                image.update(repeating: 0, count: outputFloats)
+            }
             forEachTapRun(g, images: n..<(n + 1)) { output, input, weights, count in
                 let o = y + output, xr = x + input, wr = filters + weights
                 for j in 0..<count { o[j] += xr[j] * wr[j] }
@@ -73,11 +80,14 @@ private struct DepthwiseForward: RangeJob {
 ///
 /// At stride 1 each tap adds a whole output row of dy, times the tiled weights, into the shifted
 /// input row in one contiguous loop. `scratch` holds `depthwiseScratch(g)` floats.
-func depthwiseBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                            _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+func depthwiseBackwardInput(
+    _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+) {
     let filters = depthwiseFilters(w, g, scratch: scratch)
-    Parallel.forEachRange(of: g.batch, slices: depthwiseSlices(g),
-                          DepthwiseInputGradient(dy: dy, filters: filters, g: g, dx: dx))
+    Parallel.forEachRange(
+        of: g.batch, slices: depthwiseSlices(g),
+        DepthwiseInputGradient(dy: dy, filters: filters, g: g, dx: dx))
 }
 
 private struct DepthwiseInputGradient: RangeJob {
@@ -103,21 +113,26 @@ private struct DepthwiseInputGradient: RangeJob {
 /// whole rows, as in the forward pass, into tap sums tiled across the output row; otherwise per
 /// pixel. The blocks are then added to dw and dbias in slice order, so the result does not depend
 /// on the thread count.
-func depthwiseBackwardWeight(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
-                             masking y: UnsafePointer<Float>, cap: Float?,
-                             _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?,
-                             scratch: UnsafeMutablePointer<Float>) {
+func depthwiseBackwardWeight(
+    _ dy: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+    masking y: UnsafePointer<Float>, cap: Float?,
+    _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?,
+    scratch: UnsafeMutablePointer<Float>
+) {
     let C = g.channels, taps = g.kernel * g.kernel
     let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C
     let block = weightGradientBlock(g), partials = scratch + tiledWeightCount(g), slices = depthwiseSlices(g)
-    Parallel.forEachRange(of: g.batch, slices: slices,
-                          DepthwiseWeightGradient(dy: dy, x: x, g: g, y: y, cap: cap, partials: partials))
+    Parallel.forEachRange(
+        of: g.batch, slices: slices,
+        DepthwiseWeightGradient(dy: dy, x: x, g: g, y: y, cap: cap, partials: partials))
     for slice in 0..<slices {
         let sums = partials + slice * block, biasSums = sums + taps * row
-        for tap in 0..<taps { for column in 0..<columns {
-            let from = sums + tap * row + column * C, to = dw + tap * C
-            for c in 0..<C { to[c] += from[c] }
-        } }
+        for tap in 0..<taps {
+            for column in 0..<columns {
+                let from = sums + tap * row + column * C, to = dw + tap * C
+                for c in 0..<C { to[c] += from[c] }
+            }
+        }
         if let dbias { for c in 0..<C { dbias[c] += biasSums[c] } }
     }
 }
@@ -136,7 +151,10 @@ private struct DepthwiseWeightGradient: RangeJob {
         for n in images {
             let image = dy + n * outputFloats, output = y + n * outputFloats
             if let cap {
-                for i in 0..<outputFloats { let d = image[i], v = output[i]; image[i] = (v > 0 && v < cap) ? d : 0 }
+                for i in 0..<outputFloats {
+                    let d = image[i], v = output[i]
+                    image[i] = (v > 0 && v < cap) ? d : 0
+                }
             }
             for p in stride(from: 0, to: outputFloats, by: C) {
                 let d = image + p
@@ -152,8 +170,10 @@ private struct DepthwiseWeightGradient: RangeJob {
 
 /// The filters as `forEachTapRun` indexes them: at stride 1 tiled across an output row into
 /// `scratch`, otherwise `w` itself.
-private func depthwiseFilters(_ w: UnsafePointer<Float>, _ g: WindowGeometry,
-                              scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+private func depthwiseFilters(
+    _ w: UnsafePointer<Float>, _ g: WindowGeometry,
+    scratch: UnsafeMutablePointer<Float>
+) -> UnsafePointer<Float> {
     guard g.stride == 1 else { return w }
     tileWeights(w, g, into: scratch)
     return UnsafePointer(scratch)
@@ -165,8 +185,11 @@ private func depthwiseFilters(_ w: UnsafePointer<Float>, _ g: WindowGeometry,
 /// otherwise one pixel's C channels (`forEachTap`, weights `[K·K][C]`).
 @inline(__always)
 private func forEachTapRun(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
-    if g.stride == 1 { forEachStride1TapRow(g, images: images, body) }
-    else { forEachTap(g, images: images) { body($0, $1, $2, g.channels) } }
+    if g.stride == 1 {
+        forEachStride1TapRow(g, images: images, body)
+    } else {
+        forEachTap(g, images: images) { body($0, $1, $2, g.channels) }
+    }
 }
 
 /// Fills `tiled` with each tap's weights repeated across an output row: `[K·K][WO·C]`.
@@ -185,17 +208,20 @@ private func tileWeights(_ w: UnsafePointer<Float>, _ g: WindowGeometry, into ti
 private func forEachStride1TapRow(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
     let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
-    for n in images { for oy in 0..<HO {
-        for ky in g.tapRows(atOutputRow: oy) {
-            let iy = oy - P + ky
-            for kx in 0..<K {
-                let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
-                if columns.isEmpty { continue }
-                body((n * HO + oy) * row + first * C, ((n * H + iy) * W + first - P + kx) * C,
-                     (ky * K + kx) * row + first * C, columns.count * C)
+    for n in images {
+        for oy in 0..<HO {
+            for ky in g.tapRows(atOutputRow: oy) {
+                let iy = oy - P + ky
+                for kx in 0..<K {
+                    let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
+                    if columns.isEmpty { continue }
+                    body(
+                        (n * HO + oy) * row + first * C, ((n * H + iy) * W + first - P + kx) * C,
+                        (ky * K + kx) * row + first * C, columns.count * C)
+                }
             }
         }
-    } }
+    }
 }
 
 /// At any stride, calls `body(output, input, weights)` for every output pixel of `images` and every
@@ -205,11 +231,15 @@ private func forEachStride1TapRow(_ g: WindowGeometry, images: Range<Int>, _ bod
 private func forEachTap(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int) -> Void) {
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
-    for n in images { for oy in 0..<HO { for ox in 0..<WO {
-        let output = ((n * HO + oy) * WO + ox) * C, columns = g.tapColumns(atOutputColumn: ox)
-        for ky in g.tapRows(atOutputRow: oy) {
-            let iy = oy * S - P + ky
-            for kx in columns { body(output, ((n * H + iy) * W + ox * S - P + kx) * C, (ky * K + kx) * C) }
+    for n in images {
+        for oy in 0..<HO {
+            for ox in 0..<WO {
+                let output = ((n * HO + oy) * WO + ox) * C, columns = g.tapColumns(atOutputColumn: ox)
+                for ky in g.tapRows(atOutputRow: oy) {
+                    let iy = oy * S - P + ky
+                    for kx in columns { body(output, ((n * H + iy) * W + ox * S - P + kx) * C, (ky * K + kx) * C) }
+                }
+            }
         }
-    } } }
+    }
 }

@@ -16,8 +16,9 @@
 private let directGrain = 1 << 18
 
 private func directSlices(_ g: WindowGeometry, outputChannels O: Int) -> Int {
-    Parallel.itemSliceCount(g.batch, workPerItem: g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels * O,
-                            grain: directGrain)
+    Parallel.itemSliceCount(
+        g.batch, workPerItem: g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels * O,
+        grain: directGrain)
 }
 
 /// Floats of scratch the direct kernels want: the transposed weights, then one weight-gradient block
@@ -37,31 +38,37 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
 /// Output channels go in blocks of 32 held in four 8-wide registers across every tap of a pixel, so
 /// each output is stored once and clamped while in L1. Where three (or two) neighbouring pixels'
 /// windows lie inside the image across, they are computed together, each weight load feeding every
-/// pixel's accumulators: twelve accumulators hide the multiply-adds' latency, which eight did not
-/// (measured: `docs/performance.md`). Channels past the last whole block
-/// go eight at a time in one register (MobileNet 0.5's and 0.25's stems have 16 and 8), the last
+/// pixel's accumulators: twelve accumulators hide the multiply-adds' latency, which eight did not.
+/// Channels past the last whole block go eight at a time in one register (MobileNet 0.5's and 0.25's stems have 16 and 8), the last
 /// few in a plain loop.
-func directConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                       _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
-                       scratch: UnsafeMutablePointer<Float>) {
+func directConvForward(
+    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>
+) {
     transposeWeights(w, taps: g.kernel * g.kernel * g.channels, outputs: O, into: scratch)
     directConvolve(x, scratch, bias, g, outputChannels: O, cap: cap, y)
 }
 
 /// dw += the weight gradient (`directConvBackwardWeight`) and, unless `dx` is nil, dx = the input
 /// gradient, overwritten (`directConvBackwardInput`). `scratch` holds `directConvScratch` floats.
-func directConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                        _ g: WindowGeometry, outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
-                        _ dx: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>) {
+func directConvBackward(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    _ g: WindowGeometry, outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
+    _ dx: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+) {
     directConvBackwardWeight(dy, x, g, outputChannels: O, dw, scratch: scratch)
     if let dx { directConvBackwardInput(dy, w, g, outputChannels: O, dx, scratch: scratch) }
 }
 
 /// The forward pass on weights already laid out `[T][O]` (`wt`).
-private func directConvolve(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                            _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
-    Parallel.forEachRange(of: g.batch, slices: directSlices(g, outputChannels: O),
-                          DirectConvolution(x: x, wt: wt, bias: bias, g: g, O: O, cap: cap, y: y))
+private func directConvolve(
+    _ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+    _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>
+) {
+    Parallel.forEachRange(
+        of: g.batch, slices: directSlices(g, outputChannels: O),
+        DirectConvolution(x: x, wt: wt, bias: bias, g: g, O: O, cap: cap, y: y))
 }
 
 /// Images of `directConvolve`.
@@ -78,114 +85,122 @@ private struct DirectConvolution: RangeJob {
         let group = blocked > 0 || O < 16 ? 3 : 6
         // Output columns whose whole window lies inside the image across: inLow..<inHigh.
         let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
-        for n in images { for oy in 0..<HO {
-            let rows = g.tapRows(atOutputRow: oy)
-            // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
-            let rowStart = (n * H + oy * S - P) * W
-            var ox = 0
-            while ox < WO {
-                // Pixels computed together: up to `group` from ox whose windows lie inside across.
-                let pixels = ox >= inLow ? max(1, min(group, inHigh - ox)) : 1
-                let triple = pixels == 3, pair = pixels == 2
-                let columns = pixels > 1 ? 0..<K : g.tapColumns(atOutputColumn: ox), taps = (columns.lowerBound * C)..<(columns.upperBound * C)
-                let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C, x2 = x1 + S * C
-                if let bias { for p in 0..<pixels { (out + p * O).update(from: bias, count: O) } }
-                else { out.update(repeating: 0, count: pixels * O) }
-                var block = 0
-                while block < blocked {
-                    if triple {
-                        var first = Block32(load: out + block), second = Block32(load: out + O + block)
-                        var third = Block32(load: out + 2 * O + block)
-                        for ky in rows {
-                            let row = ky * W * C, weights = wt + ky * K * C * O + block
-                            for t in 0..<(K * C) {
-                                Block32.add(weights + t * O, times: x0[row + t], x1[row + t], x2[row + t],
-                                            to: &first, &second, &third)
-                            }
-                        }
-                        first.store(to: out + block)
-                        second.store(to: out + O + block)
-                        third.store(to: out + 2 * O + block)
-                    } else if pair {
-                        var first = Block32(load: out + block), second = Block32(load: out + O + block)
-                        for ky in rows {
-                            let row = ky * W * C, weights = wt + ky * K * C * O + block
-                            for t in 0..<(K * C) {
-                                let wv = Block32(load: weights + t * O)
-                                first.add(x0[row + t], times: wv)
-                                second.add(x1[row + t], times: wv)
-                            }
-                        }
-                        first.store(to: out + block)
-                        second.store(to: out + O + block)
+        for n in images {
+            for oy in 0..<HO {
+                let rows = g.tapRows(atOutputRow: oy)
+                // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
+                let rowStart = (n * H + oy * S - P) * W
+                var ox = 0
+                while ox < WO {
+                    // Pixels computed together: up to `group` from ox whose windows lie inside across.
+                    let pixels = ox >= inLow ? max(1, min(group, inHigh - ox)) : 1
+                    let triple = pixels == 3, pair = pixels == 2
+                    let columns = pixels > 1 ? 0..<K : g.tapColumns(atOutputColumn: ox),
+                        taps = (columns.lowerBound * C)..<(columns.upperBound * C)
+                    let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C,
+                        x2 = x1 + S * C
+                    if let bias {
+                        for p in 0..<pixels { (out + p * O).update(from: bias, count: O) }
                     } else {
-                        var acc = Block32(load: out + block)
-                        for ky in rows {
-                            let row = ky * W * C, weights = wt + ky * K * C * O + block
-                            for t in taps { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
-                        }
-                        acc.store(to: out + block)
+                        out.update(repeating: 0, count: pixels * O)
                     }
-                    block += 32
-                }
-                // Six pixels' 16 outputs in twelve registers (only when there is no block of 32).
-                if pixels == 6 {
-                    while block + 16 <= O {
-                        var acc = Six16(load: out + block, stride: O)
-                        for ky in rows {
-                            let row = ky * W * C, weights = wt + ky * K * C * O + block
-                            for t in 0..<(K * C) { acc.add(weights + t * O, times: x0 + row + t, step: S * C) }
-                        }
-                        acc.store(to: out + block, stride: O)
-                        block += 16
-                    }
-                }
-                // Outputs past the blocks of 32: eight at a time in one register per pixel, pixels in
-                // pairs sharing the weight loads while two are left.
-                while block < eights {
-                    var p = 0
-                    while p < pixels {
-                        let xp = x0 + p * S * C, xq = xp + S * C, o = out + p * O + block
-                        if p + 1 < pixels {
-                            var first = load8(o), second = load8(o + O)
+                    var block = 0
+                    while block < blocked {
+                        if triple {
+                            var first = Block32(load: out + block), second = Block32(load: out + O + block)
+                            var third = Block32(load: out + 2 * O + block)
                             for ky in rows {
                                 let row = ky * W * C, weights = wt + ky * K * C * O + block
                                 for t in 0..<(K * C) {
-                                    let wv = load8(weights + t * O)
-                                    first.addProduct(SIMD8(repeating: xp[row + t]), wv)
-                                    second.addProduct(SIMD8(repeating: xq[row + t]), wv)
+                                    Block32.add(
+                                        weights + t * O, times: x0[row + t], x1[row + t], x2[row + t],
+                                        to: &first, &second, &third)
                                 }
                             }
-                            store8(first, o)
-                            store8(second, o + O)
-                            p += 2
-                        } else {
-                            var acc = load8(o)
+                            first.store(to: out + block)
+                            second.store(to: out + O + block)
+                            third.store(to: out + 2 * O + block)
+                        } else if pair {
+                            var first = Block32(load: out + block), second = Block32(load: out + O + block)
                             for ky in rows {
                                 let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                for t in taps { acc.addProduct(SIMD8(repeating: xp[row + t]), load8(weights + t * O)) }
+                                for t in 0..<(K * C) {
+                                    let wv = Block32(load: weights + t * O)
+                                    first.add(x0[row + t], times: wv)
+                                    second.add(x1[row + t], times: wv)
+                                }
                             }
-                            store8(acc, o)
-                            p += 1
+                            first.store(to: out + block)
+                            second.store(to: out + O + block)
+                        } else {
+                            var acc = Block32(load: out + block)
+                            for ky in rows {
+                                let row = ky * W * C, weights = wt + ky * K * C * O + block
+                                for t in taps { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
+                            }
+                            acc.store(to: out + block)
+                        }
+                        block += 32
+                    }
+                    // Six pixels' 16 outputs in twelve registers (only when there is no block of 32).
+                    if pixels == 6 {
+                        while block + 16 <= O {
+                            var acc = Six16(load: out + block, stride: O)
+                            for ky in rows {
+                                let row = ky * W * C, weights = wt + ky * K * C * O + block
+                                for t in 0..<(K * C) { acc.add(weights + t * O, times: x0 + row + t, step: S * C) }
+                            }
+                            acc.store(to: out + block, stride: O)
+                            block += 16
                         }
                     }
-                    block += 8
-                }
-                for p in 0..<pixels {
-                    let o = out + p * O, xp = x0 + p * S * C
-                    if eights < O {
-                        for ky in rows {
-                            for t in taps {
-                                let v = xp[ky * W * C + t], wr = wt + (ky * K * C + t) * O
-                                for c in eights..<O { o[c] += v * wr[c] }
+                    // Outputs past the blocks of 32: eight at a time in one register per pixel, pixels in
+                    // pairs sharing the weight loads while two are left.
+                    while block < eights {
+                        var p = 0
+                        while p < pixels {
+                            let xp = x0 + p * S * C, xq = xp + S * C, o = out + p * O + block
+                            if p + 1 < pixels {
+                                var first = load8(o), second = load8(o + O)
+                                for ky in rows {
+                                    let row = ky * W * C, weights = wt + ky * K * C * O + block
+                                    for t in 0..<(K * C) {
+                                        let wv = load8(weights + t * O)
+                                        first.addProduct(SIMD8(repeating: xp[row + t]), wv)
+                                        second.addProduct(SIMD8(repeating: xq[row + t]), wv)
+                                    }
+                                }
+                                store8(first, o)
+                                store8(second, o + O)
+                                p += 2
+                            } else {
+                                var acc = load8(o)
+                                for ky in rows {
+                                    let row = ky * W * C, weights = wt + ky * K * C * O + block
+                                    for t in taps { acc.addProduct(SIMD8(repeating: xp[row + t]), load8(weights + t * O)) }
+                                }
+                                store8(acc, o)
+                                p += 1
                             }
                         }
+                        block += 8
                     }
-                    if let cap { for c in 0..<O { o[c] = min(max(o[c], 0), cap) } }
+                    for p in 0..<pixels {
+                        let o = out + p * O, xp = x0 + p * S * C
+                        if eights < O {
+                            for ky in rows {
+                                for t in taps {
+                                    let v = xp[ky * W * C + t], wr = wt + (ky * K * C + t) * O
+                                    for c in eights..<O { o[c] += v * wr[c] }
+                                }
+                            }
+                        }
+                        if let cap { for c in 0..<O { o[c] = min(max(o[c], 0), cap) } }
+                    }
+                    ox += pixels
                 }
-                ox += pixels
             }
-        } }
+        }
     }
 }
 
@@ -260,34 +275,52 @@ private struct Block32 {
 
     @inline(__always) init(load p: UnsafeMutablePointer<Float>) { self.init(load: UnsafePointer(p)) }
 
-    @inline(__always) init(repeating v: Float) { (a, b, c, d) = (.init(repeating: v), .init(repeating: v), .init(repeating: v), .init(repeating: v)) }
+    @inline(__always) init(repeating v: Float) {
+        (a, b, c, d) = (.init(repeating: v), .init(repeating: v), .init(repeating: v), .init(repeating: v))
+    }
 
     /// self += v · w, element-wise, with fused multiply-adds.
     @inline(__always) mutating func add(_ v: Float, times w: Block32) {
         let s = SIMD8<Float>(repeating: v)
-        a.addProduct(s, w.a); b.addProduct(s, w.b); c.addProduct(s, w.c); d.addProduct(s, w.d)
+        a.addProduct(s, w.a)
+        b.addProduct(s, w.b)
+        c.addProduct(s, w.c)
+        d.addProduct(s, w.d)
     }
 
     /// a0 += v0 · d, a1 += v1 · d, a2 += v2 · d for the 32 floats d at p, a quarter at a time so that
     /// the twelve accumulators, one quarter of d and the three broadcasts fit in 16 registers.
-    @inline(__always) static func add(_ p: UnsafePointer<Float>, times v0: Float, _ v1: Float, _ v2: Float,
-                                      to a0: inout Block32, _ a1: inout Block32, _ a2: inout Block32) {
+    @inline(__always) static func add(
+        _ p: UnsafePointer<Float>, times v0: Float, _ v1: Float, _ v2: Float,
+        to a0: inout Block32, _ a1: inout Block32, _ a2: inout Block32
+    ) {
         let (s0, s1, s2) = (SIMD8<Float>(repeating: v0), SIMD8<Float>(repeating: v1), SIMD8<Float>(repeating: v2))
         let raw = UnsafeRawPointer(p)
         var d = raw.loadUnaligned(as: SIMD8<Float>.self)
-        a0.a.addProduct(s0, d); a1.a.addProduct(s1, d); a2.a.addProduct(s2, d)
+        a0.a.addProduct(s0, d)
+        a1.a.addProduct(s1, d)
+        a2.a.addProduct(s2, d)
         d = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        a0.b.addProduct(s0, d); a1.b.addProduct(s1, d); a2.b.addProduct(s2, d)
+        a0.b.addProduct(s0, d)
+        a1.b.addProduct(s1, d)
+        a2.b.addProduct(s2, d)
         d = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-        a0.c.addProduct(s0, d); a1.c.addProduct(s1, d); a2.c.addProduct(s2, d)
+        a0.c.addProduct(s0, d)
+        a1.c.addProduct(s1, d)
+        a2.c.addProduct(s2, d)
         d = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        a0.d.addProduct(s0, d); a1.d.addProduct(s1, d); a2.d.addProduct(s2, d)
+        a0.d.addProduct(s0, d)
+        a1.d.addProduct(s1, d)
+        a2.d.addProduct(s2, d)
     }
 
     /// p[0..<32] += self.
     @inline(__always) func add(to p: UnsafeMutablePointer<Float>) {
         var sum = Block32(load: p)
-        sum.a += a; sum.b += b; sum.c += c; sum.d += d
+        sum.a += a
+        sum.b += b
+        sum.c += c
+        sum.d += d
         sum.store(to: p)
     }
 
@@ -306,17 +339,19 @@ private struct Block32 {
 /// block of 32 output channels and three input channels (then a pair or one), register accumulators
 /// run over the rows' pixels that read inside the image through that tap (dy read contiguously, x
 /// broadcast) and are then added into the slice's sums. Three channels' twelve accumulators hide the
-/// multiply-adds' latency, which a pair's eight did not (SeedNet baseline's 32→32 backward 6.8 → 5.8 ms
-/// with the forward's triples, stem 2.4 → 1.95 ms; 3 alternating runs). Channels past the last whole
+/// multiply-adds' latency, which a pair's eight did not. Channels past the last whole
 /// block go sixteen at a time for three input channels, then eight at a time in one register, the
 /// last few in a per-pixel loop. Each image slice sums into its own `[T][O]` block of scratch; the
 /// blocks are added into dw in slice order, so the result does not depend on the thread count.
-private func directConvBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
-                                      outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
-                                      scratch: UnsafeMutablePointer<Float>) {
+private func directConvBackwardWeight(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
+    outputChannels O: Int, _ dw: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>
+) {
     let T = g.kernel * g.kernel * g.channels, partials = scratch + T * O, slices = directSlices(g, outputChannels: O)
-    Parallel.forEachRange(of: g.batch, slices: slices,
-                          DirectWeightGradient(dy: dy, x: x, g: g, O: O, partials: partials))
+    Parallel.forEachRange(
+        of: g.batch, slices: slices,
+        DirectWeightGradient(dy: dy, x: x, g: g, O: O, partials: partials))
     for slice in 0..<slices {
         let sums = partials + slice * T * O
         for o in 0..<O { for t in 0..<T { dw[o * T + t] += sums[t * O + o] } }
@@ -335,95 +370,100 @@ private struct DirectWeightGradient: RangeJob {
         let groupRows = max(1, min(HO, 2048 / max(1, WO * O)))
         let sums = partials + slice * T * O
         sums.update(repeating: 0, count: T * O)
-        for n in images { for group in stride(from: 0, to: HO, by: groupRows) {
-            let groupEnd = min(HO, group + groupRows)
-            for ky in 0..<K {
-                let tapRows = g.outputRows(readingTapRow: ky)
-                let (top, bottom) = (max(group, tapRows.lowerBound), min(groupEnd, tapRows.upperBound))
-                if top >= bottom { continue }
-                let rows = top..<bottom
-                for kx in 0..<K {
-                    let columns = g.outputColumns(readingTapColumn: kx), (first, last) = (columns.lowerBound, columns.upperBound)
-                    if columns.isEmpty { continue }
-                    // x at output pixel (oy, ox) for this tap: xTap + (oy·S·W + ox·S)·C.
-                    let xTap = x + ((n * H - P + ky) * W - P + kx) * C, tap = sums + (ky * K + kx) * C * O
-                    let dyImage = dy + n * HO * WO * O
-                    for block in stride(from: 0, to: blocked, by: 32) {
-                        // Input channels in threes, each dy load feeding all three: twelve accumulators
-                        // hide the multiply-adds' latency.
-                        var c = 0
-                        while c + 3 <= C {
-                            var a0 = Block32(repeating: 0), a1 = Block32(repeating: 0), a2 = Block32(repeating: 0)
-                            for oy in rows {
-                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
-                                for ox in first..<last {
-                                    let xp = xc + ox * S * C
-                                    Block32.add(dyBlock + ox * O, times: xp[0], xp[1], xp[2], to: &a0, &a1, &a2)
-                                }
-                            }
-                            a0.add(to: tap + c * O + block)
-                            a1.add(to: tap + (c + 1) * O + block)
-                            a2.add(to: tap + (c + 2) * O + block)
-                            c += 3
-                        }
-                        // Input channels in pairs, each dy load feeding both (the loop is bound by those loads).
-                        for c in stride(from: c, to: C, by: 2) {
-                            var acc = Block32(repeating: 0), next = Block32(repeating: 0)
-                            for oy in rows {
-                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
-                                if c + 1 < C {
+        for n in images {
+            for group in stride(from: 0, to: HO, by: groupRows) {
+                let groupEnd = min(HO, group + groupRows)
+                for ky in 0..<K {
+                    let tapRows = g.outputRows(readingTapRow: ky)
+                    let (top, bottom) = (max(group, tapRows.lowerBound), min(groupEnd, tapRows.upperBound))
+                    if top >= bottom { continue }
+                    let rows = top..<bottom
+                    for kx in 0..<K {
+                        let columns = g.outputColumns(readingTapColumn: kx),
+                            (first, last) = (columns.lowerBound, columns.upperBound)
+                        if columns.isEmpty { continue }
+                        // x at output pixel (oy, ox) for this tap: xTap + (oy·S·W + ox·S)·C.
+                        let xTap = x + ((n * H - P + ky) * W - P + kx) * C, tap = sums + (ky * K + kx) * C * O
+                        let dyImage = dy + n * HO * WO * O
+                        for block in stride(from: 0, to: blocked, by: 32) {
+                            // Input channels in threes, each dy load feeding all three: twelve accumulators
+                            // hide the multiply-adds' latency.
+                            var c = 0
+                            while c + 3 <= C {
+                                var a0 = Block32(repeating: 0), a1 = Block32(repeating: 0), a2 = Block32(repeating: 0)
+                                for oy in rows {
+                                    let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
                                     for ox in first..<last {
-                                        let d = Block32(load: dyBlock + ox * O)
-                                        acc.add(xc[ox * S * C], times: d)
-                                        next.add(xc[ox * S * C + 1], times: d)
+                                        let xp = xc + ox * S * C
+                                        Block32.add(dyBlock + ox * O, times: xp[0], xp[1], xp[2], to: &a0, &a1, &a2)
                                     }
-                                } else {
-                                    for ox in first..<last { acc.add(xc[ox * S * C], times: Block32(load: dyBlock + ox * O)) }
                                 }
+                                a0.add(to: tap + c * O + block)
+                                a1.add(to: tap + (c + 1) * O + block)
+                                a2.add(to: tap + (c + 2) * O + block)
+                                c += 3
                             }
-                            acc.add(to: tap + c * O + block)
-                            if c + 1 < C { next.add(to: tap + (c + 1) * O + block) }
-                        }
-                    }
-                    // Outputs past the blocks of 32: sixteen at a time for up to three input channels
-                    // together (MobileNet 0.5's 16-output stem), then eight at a time, one register
-                    // per input channel.
-                    var block = blocked
-                    while block + 16 <= eights {
-                        var c = 0
-                        while c < C {
-                            let n = min(3, C - c)
-                            var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
-                            for oy in rows {
-                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
-                                for ox in first..<last {
-                                    let d = load16(dyBlock + ox * O), xp = xc + ox * S * C
-                                    a0.addProduct(SIMD16(repeating: xp[0]), d)
-                                    if n > 1 { a1.addProduct(SIMD16(repeating: xp[1]), d) }
-                                    if n > 2 { a2.addProduct(SIMD16(repeating: xp[2]), d) }
+                            // Input channels in pairs, each dy load feeding both (the loop is bound by those loads).
+                            for c in stride(from: c, to: C, by: 2) {
+                                var acc = Block32(repeating: 0), next = Block32(repeating: 0)
+                                for oy in rows {
+                                    let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
+                                    if c + 1 < C {
+                                        for ox in first..<last {
+                                            let d = Block32(load: dyBlock + ox * O)
+                                            acc.add(xc[ox * S * C], times: d)
+                                            next.add(xc[ox * S * C + 1], times: d)
+                                        }
+                                    } else {
+                                        for ox in first..<last { acc.add(xc[ox * S * C], times: Block32(load: dyBlock + ox * O)) }
+                                    }
                                 }
+                                acc.add(to: tap + c * O + block)
+                                if c + 1 < C { next.add(to: tap + (c + 1) * O + block) }
                             }
-                            let sum = tap + c * O + block
-                            store16(load16(sum) + a0, sum)
-                            if n > 1 { store16(load16(sum + O) + a1, sum + O) }
-                            if n > 2 { store16(load16(sum + 2 * O) + a2, sum + 2 * O) }
-                            c += n
                         }
-                        block += 16
-                    }
-                    for block in stride(from: block, to: eights, by: 8) {
-                        for c in 0..<C {
-                            var acc = SIMD8<Float>()
-                            for oy in rows {
-                                let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
-                                for ox in first..<last { acc.addProduct(SIMD8(repeating: xc[ox * S * C]), load8(dyBlock + ox * O)) }
+                        // Outputs past the blocks of 32: sixteen at a time for up to three input channels
+                        // together (MobileNet 0.5's 16-output stem), then eight at a time, one register
+                        // per input channel.
+                        var block = blocked
+                        while block + 16 <= eights {
+                            var c = 0
+                            while c < C {
+                                let n = min(3, C - c)
+                                var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>()
+                                for oy in rows {
+                                    let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
+                                    for ox in first..<last {
+                                        let d = load16(dyBlock + ox * O), xp = xc + ox * S * C
+                                        a0.addProduct(SIMD16(repeating: xp[0]), d)
+                                        if n > 1 { a1.addProduct(SIMD16(repeating: xp[1]), d) }
+                                        if n > 2 { a2.addProduct(SIMD16(repeating: xp[2]), d) }
+                                    }
+                                }
+                                let sum = tap + c * O + block
+                                store16(load16(sum) + a0, sum)
+                                if n > 1 { store16(load16(sum + O) + a1, sum + O) }
+                                if n > 2 { store16(load16(sum + 2 * O) + a2, sum + 2 * O) }
+                                c += n
                             }
-                            store8(load8(tap + c * O + block) + acc, tap + c * O + block)
+                            block += 16
+                        }
+                        for block in stride(from: block, to: eights, by: 8) {
+                            for c in 0..<C {
+                                var acc = SIMD8<Float>()
+                                for oy in rows {
+                                    let xc = xTap + oy * S * W * C + c, dyBlock = dyImage + oy * WO * O + block
+                                    for ox in first..<last {
+                                        acc.addProduct(SIMD8(repeating: xc[ox * S * C]), load8(dyBlock + ox * O))
+                                    }
+                                }
+                                store8(load8(tap + c * O + block) + acc, tap + c * O + block)
+                            }
                         }
                     }
                 }
             }
-        } }
+        }
         guard eights < O else { return }
         forEachOutputPixel(g, images: images) { pixel, taps in
             let d = dy + pixel * O
@@ -443,9 +483,11 @@ private struct DirectWeightGradient: RangeJob {
 /// At stride 1 with more input channels than a stem, dx is the convolution of dy (padding K − 1 − P)
 /// with the flipped filters, run by the forward kernel; otherwise each output pixel's dy is dotted
 /// with the weights of every tap it reads (the RGB stem, whose dx is rarely wanted).
-private func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
-                                     outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
-                                     scratch: UnsafeMutablePointer<Float>) {
+private func directConvBackwardInput(
+    _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
+    outputChannels O: Int, _ dx: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>
+) {
     let C = g.channels, T = g.kernel * g.kernel * C, wt = scratch
     if g.stride == 1 && C > ConvolutionPolicy.stemChannels {
         flipFilters(w, g, outputChannels: O, transposed: true, into: wt)
@@ -453,8 +495,9 @@ private func directConvBackwardInput(_ dy: UnsafePointer<Float>, _ w: UnsafePoin
         return
     }
     transposeWeights(w, taps: T, outputs: O, into: wt)
-    Parallel.forEachRange(of: g.batch, slices: directSlices(g, outputChannels: O),
-                          DirectInputGradient(dy: dy, wt: wt, g: g, O: O, dx: dx))
+    Parallel.forEachRange(
+        of: g.batch, slices: directSlices(g, outputChannels: O),
+        DirectInputGradient(dy: dy, wt: wt, g: g, O: O, dx: dx))
 }
 
 /// Images of `directConvBackwardInput` by the per-pixel loop, weights transposed in `wt`.
@@ -483,15 +526,23 @@ private struct DirectInputGradient: RangeJob {
 /// calls `visit(input, tap)` for every tap (ky·K + kx) that reads inside the image, with the offset of
 /// the C input floats it reads.
 @inline(__always)
-private func forEachOutputPixel(_ g: WindowGeometry, images: Range<Int>,
-                                _ body: (Int, (_ visit: (Int, Int) -> Void) -> Void) -> Void) {
+private func forEachOutputPixel(
+    _ g: WindowGeometry, images: Range<Int>,
+    _ body: (Int, (_ visit: (Int, Int) -> Void) -> Void) -> Void
+) {
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
-    for n in images { for oy in 0..<HO { for ox in 0..<WO {
-        body((n * HO + oy) * WO + ox) { visit in
-            for ky in g.tapRows(atOutputRow: oy) { for kx in g.tapColumns(atOutputColumn: ox) {
-                visit(((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C, ky * K + kx)
-            } }
+    for n in images {
+        for oy in 0..<HO {
+            for ox in 0..<WO {
+                body((n * HO + oy) * WO + ox) { visit in
+                    for ky in g.tapRows(atOutputRow: oy) {
+                        for kx in g.tapColumns(atOutputColumn: ox) {
+                            visit(((n * H + oy * S - P + ky) * W + ox * S - P + kx) * C, ky * K + kx)
+                        }
+                    }
+                }
+            }
         }
-    } } }
+    }
 }

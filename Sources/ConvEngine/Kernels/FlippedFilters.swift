@@ -21,11 +21,19 @@ extension WindowGeometry {
 /// Writes the flipped filters of a K×K convolution over `g` (weights w `[O, K, K, C]`, OHWI): as
 /// the OHWI weights of the convolution of dy, `[C][K·K·O]`, or `transposed`, `[K·K·O][C]` (the
 /// layout the direct kernels read).
-func flipFilters(_ w: UnsafePointer<Float>, _ g: WindowGeometry, outputChannels O: Int, transposed: Bool,
-                 into flipped: UnsafeMutablePointer<Float>) {
+func flipFilters(
+    _ w: UnsafePointer<Float>, _ g: WindowGeometry, outputChannels O: Int, transposed: Bool,
+    into flipped: UnsafeMutablePointer<Float>
+) {
     let K = g.kernel, C = g.channels, taps = K * K * O
-    for c in 0..<C { for ky in 0..<K { for kx in 0..<K { for o in 0..<O {
-        let tap = (ky * K + kx) * O + o
-        flipped[transposed ? tap * C + c : c * taps + tap] = w[((o * K + (K - 1 - ky)) * K + (K - 1 - kx)) * C + c]
-    } } } }
+    for c in 0..<C {
+        for ky in 0..<K {
+            for kx in 0..<K {
+                for o in 0..<O {
+                    let tap = (ky * K + kx) * O + o
+                    flipped[transposed ? tap * C + c : c * taps + tap] = w[((o * K + (K - 1 - ky)) * K + (K - 1 - kx)) * C + c]
+                }
+            }
+        }
+    }
 }

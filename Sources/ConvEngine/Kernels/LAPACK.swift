@@ -12,21 +12,27 @@ public enum LAPACK {
         let transposed = rows < cols
         let tallRows = max(rows, cols), tallCols = min(rows, cols)
         var t = [Float](repeating: 0, count: rows * cols)
-        for i in 0..<rows { for j in 0..<cols {
-            if transposed { t[j * tallCols + i] = a[i * cols + j] } else { t[i * tallCols + j] = a[i * cols + j] }
-        } }
+        for i in 0..<rows {
+            for j in 0..<cols {
+                if transposed { t[j * tallCols + i] = a[i * cols + j] } else { t[i * tallCols + j] = a[i * cols + j] }
+            }
+        }
         var tau = [Float](repeating: 0, count: tallCols)
         Parallel.prepareOpenBLAS()
-        var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(tallRows), Int32(tallCols),
-                                  &t, Int32(tallCols), &tau)
+        var info = LAPACKE_sgeqrf(
+            LAPACK_ROW_MAJOR, Int32(tallRows), Int32(tallCols),
+            &t, Int32(tallCols), &tau)
         try require(info == 0, "LAPACKE_sgeqrf failed with info \(info)")
         let signs = (0..<tallCols).map { t[$0 * tallCols + $0] < 0 ? Float(-1) : 1 }
-        info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(tallRows), Int32(tallCols), Int32(tallCols),
-                              &t, Int32(tallCols), &tau)
+        info = LAPACKE_sorgqr(
+            LAPACK_ROW_MAJOR, Int32(tallRows), Int32(tallCols), Int32(tallCols),
+            &t, Int32(tallCols), &tau)
         try require(info == 0, "LAPACKE_sorgqr failed with info \(info)")
-        for i in 0..<tallRows { for j in 0..<tallCols {
-            let q = t[i * tallCols + j] * signs[j]
-            if transposed { a[j * cols + i] = q } else { a[i * cols + j] = q }
-        } }
+        for i in 0..<tallRows {
+            for j in 0..<tallCols {
+                let q = t[i * tallCols + j] * signs[j]
+                if transposed { a[j * cols + i] = q } else { a[i * cols + j] = q }
+            }
+        }
     }
 }

@@ -6,8 +6,10 @@
 // own passes over memory disappear.
 
 /// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased).
-func batchNormStatistics(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,
-                         mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
+func batchNormStatistics(
+    _ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,
+    mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>
+) {
     sums.sum(rows: M, Values(x: x, C: C))
     for c in 0..<C { mean[c] = Float(sums.total[c] / Double(M)) }
     sums.sum(rows: M, SquaredDeviations(x: x, C: C, mean: mean))
@@ -19,7 +21,10 @@ private struct Values: RowSums {
     let x: UnsafePointer<Float>, C: Int
 
     func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
-        for r in rows { let xr = x + r * C; for c in 0..<C { sum[c] += xr[c] } }
+        for r in rows {
+            let xr = x + r * C
+            for c in 0..<C { sum[c] += xr[c] }
+        }
     }
 }
 
@@ -30,16 +35,22 @@ private struct SquaredDeviations: RowSums {
     func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
         for r in rows {
             let xr = x + r * C
-            for c in 0..<C { let d = xr[c] - mean[c]; sum[c] += d * d }
+            for c in 0..<C {
+                let d = xr[c] - mean[c]
+                sum[c] += d * d
+            }
         }
     }
 }
 
 /// y[r, c] = x[r, c] · scale[c] + shift[c], clamped to [0, cap] when a rectifier is fused.
-func batchNormApply(_ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
-                    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, cap: Float?, _ y: UnsafeMutablePointer<Float>) {
-    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C),
-                          BatchNormApply(x: x, C: C, scale: scale, shift: shift, cap: cap, y: y))
+func batchNormApply(
+    _ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
+    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, cap: Float?, _ y: UnsafeMutablePointer<Float>
+) {
+    Parallel.forEachRange(
+        count: M, grain: max(1, elementGrain / C),
+        BatchNormApply(x: x, C: C, scale: scale, shift: shift, cap: cap, y: y))
 }
 
 private struct BatchNormApply: RangeJob {
@@ -49,8 +60,11 @@ private struct BatchNormApply: RangeJob {
     func run(range rows: Range<Int>, slice: Int) {
         for r in rows {
             let xr = x + r * C, yr = y + r * C
-            if let cap { for c in 0..<C { yr[c] = min(max(xr[c] * scale[c] + shift[c], 0), cap) } }
-            else { for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] } }
+            if let cap {
+                for c in 0..<C { yr[c] = min(max(xr[c] * scale[c] + shift[c], 0), cap) }
+            } else {
+                for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] }
+            }
         }
     }
 }
@@ -62,12 +76,14 @@ private struct BatchNormApply: RangeJob {
 /// Accumulates dγ += Σ dy·x̂ and dβ += Σ dy. When `dx` is given it is overwritten with
 /// γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) if the statistics came from this batch (`batchStatistics`),
 /// or with γ·invstd·dy if they were fixed running statistics.
-func batchNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-                       rows M: Int, channels C: Int, cap: Float?,
-                       mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                       batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
-                       dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
-                       _ dx: UnsafeMutablePointer<Float>?) {
+func batchNormBackward(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
+    rows M: Int, channels C: Int, cap: Float?,
+    mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+    batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
+    dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
+    _ dx: UnsafeMutablePointer<Float>?
+) {
     sums.sum(rows: M, GradientSums(dy: dy, x: x, y: y, C: C, cap: cap, mean: mean, invstd: invstd))
     let sumDy = sums.total, sumDyXhat = sums.total + C
     for c in 0..<C {
@@ -83,8 +99,9 @@ func batchNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ 
         k[c] = batchStatistics ? -a[c] * invstd[c] * Float(sumDyXhat[c] * inverseM) : 0
         b[c] = (batchStatistics ? -a[c] * Float(sumDy[c] * inverseM) : 0) - k[c] * mean[c]
     }
-    Parallel.forEachRange(count: M, grain: max(1, elementGrain / C),
-                          InputGradient(dy: dy, x: x, y: y, C: C, cap: cap, a: a, k: k, b: b, dx: dx))
+    Parallel.forEachRange(
+        count: M, grain: max(1, elementGrain / C),
+        InputGradient(dy: dy, x: x, y: y, C: C, cap: cap, a: a, k: k, b: b, dx: dx))
 }
 
 /// Σ_r dy'[r, c] and Σ_r dy'[r, c]·x̂[r, c], dy' being dy masked by the rectifier when one is fused.

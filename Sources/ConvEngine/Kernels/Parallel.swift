@@ -9,9 +9,8 @@ import Synchronization
 /// what OpenBLAS would have used (`OPENBLAS_NUM_THREADS`, else every core).
 ///
 /// The workers replaced `DispatchQueue.concurrentPerform`, which woke its threads through the kernel
-/// on every call (futex calls were ~10% of the samples of a SeedNet batch-20 profile); with workers
-/// that spin briefly between jobs, SeedNet at batch 20 trained at 6,463 against 4,636 img/s
-/// (medians of 3 alternating runs), at batch 128 the same within noise.
+/// on every call; the workers spin briefly between jobs, so the back-to-back kernels of a step find
+/// them awake.
 ///
 /// Work is cut into *slices* whose number depends only on the problem size, never on the thread
 /// count, and partial sums are combined in slice order; so a kernel's result is bit-for-bit the same
@@ -117,8 +116,8 @@ public enum Parallel {
 ///
 /// A value, not a closure, so that handing work to the other threads allocates nothing: the workers
 /// read the value where it lies on the caller's stack. A closure would have to be made escaping to
-/// be shared (`withoutActuallyEscaping`), which boxes it on the heap at every call (measured: one
-/// allocation per hand-off, a few hundred per training step).
+/// be shared (`withoutActuallyEscaping`), which boxes it on the heap at every call: an allocation
+/// per hand-off.
 protocol SliceJob {
     /// Does the work of slice `slice`.
     func run(slice: Int)

@@ -1,9 +1,9 @@
 // The geometry of 2-D window operations (convolution, depthwise convolution, pooling) over NHWC batches.
 //
 // The kernels that walk windows (Depthwise, DirectConv, Pooling, Im2Row) each spell out their
-// (n, oy, ox, ky, kx) loop. A shared iterator taking closures was tried and measured slower
-// (stride-2 depthwise 2.7 → 3.5 ms forward) because, without whole-module optimisation, a helper in
-// another file is not inlined into the channel loops; so the loops stay written out. What they share
+// (n, oy, ox, ky, kx) loop. A shared iterator taking closures was tried and measured slower because,
+// without whole-module optimisation, a helper in another file is not inlined into the channel
+// loops; so the loops stay written out. What they share
 // is here: which taps of a window lie inside the image (`tapRows`, `tapColumns`), and which output
 // rows and columns read inside the image through a given tap (`outputRows(readingTapRow:)`,
 // `outputColumns(readingTapColumn:)`), so no
@@ -68,11 +68,17 @@ public struct WindowGeometry: Equatable, Sendable {
         try require(stride > 0, "\(role): stride must be positive, got \(stride)")
         try require(padding >= 0, "\(role): padding must not be negative, got \(padding)")
         try require(padding < kernel, "\(role): padding \(padding) must be smaller than the kernel \(kernel)")
-        batch = input.batch; height = input.height; width = input.width; channels = input.channels
-        self.kernel = kernel; self.stride = stride; self.padding = padding
+        batch = input.batch
+        height = input.height
+        width = input.width
+        channels = input.channels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
         guard height + 2 * padding >= kernel, width + 2 * padding >= kernel else {
             throw EngineError.shapeMismatch(
-                "\(role): kernel \(kernel)×\(kernel) is larger than the padded input \(height + 2 * padding)×\(width + 2 * padding)")
+                "\(role): kernel \(kernel)×\(kernel) is larger than the padded input \(height + 2 * padding)×\(width + 2 * padding)"
+            )
         }
     }
 }

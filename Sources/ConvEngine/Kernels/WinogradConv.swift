@@ -16,14 +16,14 @@
 // transforms x again instead of keeping the forward's V, which is 4× the input and would have to live
 // in the arena from forward to backward for every such layer; the transform is a small part of a pass.
 // The 16 GEMMs of a pass run on `Parallel`'s threads, each single-threaded; the transforms over
-// slices of tiles. Used by `Conv2D` for 3×3 windows at stride 1 over 64 or more channels
-// (`Conv2D.path`): MobileNet-CIFAR 0.5 baseline's 256→256 layers at 4×4 went from 14/28 ms
-// (im2row + GEMM, forward/backward) to 7.8/16 ms, and the model from 274 to 358 img/s.
+// slices of tiles. Used for 3×3 windows at stride 1 over 64 or more channels (`ConvolutionPolicy`).
 
 /// The scratch of one chunk: transformed inputs V, products (or output gradients) M, transformed
 /// filters (or their gradient) U, and a row of zeros.
-private typealias WinogradRegions = (v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
-                                     u: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>)
+private typealias WinogradRegions = (
+    v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+    u: UnsafeMutablePointer<Float>, zeros: UnsafePointer<Float>
+)
 
 /// How a Winograd convolution is laid out, and the scratch it needs.
 ///
@@ -78,7 +78,9 @@ struct WinogradPlan {
 
     /// Runs `body(first, count)` over the chunks of the batch.
     func forEachChunk(_ body: (Int, Int) -> Void) {
-        for first in stride(from: 0, to: geometry.batch, by: chunkImages) { body(first, min(chunkImages, geometry.batch - first)) }
+        for first in stride(from: 0, to: geometry.batch, by: chunkImages) {
+            body(first, min(chunkImages, geometry.batch - first))
+        }
     }
 
     /// The transformed filters (or their gradient) in scratch.
@@ -106,22 +108,27 @@ private func chunk(_ g: WindowGeometry, _ count: Int) -> WindowGeometry {
 }
 
 /// y = conv(x, w) without bias, y `[N, HO, WO, O]` from x NHWC and w `[O, 3, 3, C]`.
-func winogradConvForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: WinogradPlan,
-                         _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+func winogradConvForward(
+    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ plan: WinogradPlan,
+    _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+) {
     let g = plan.geometry, O = plan.outputChannels, C = g.channels
     transformFilters(w, outputs: O, inputs: C, flipped: false, into: plan.filters(scratch))
     plan.forEachChunk { first, count in
         let gc = chunk(g, count)
-        winogradConvolve(x + first * g.height * g.width * C, gc, outputs: O, filtersTransposed: true,
-                         plan.regions(scratch, tiles: WinogradPlan.tiles(gc), inputs: C),
-                         y + first * g.outputHeight * g.outputWidth * O)
+        winogradConvolve(
+            x + first * g.height * g.width * C, gc, outputs: O, filtersTransposed: true,
+            plan.regions(scratch, tiles: WinogradPlan.tiles(gc), inputs: C),
+            y + first * g.outputHeight * g.outputWidth * O)
     }
 }
 
 /// dw += the weight gradient and, unless `dx` is nil, dx = the input gradient (overwritten).
-func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                          _ plan: WinogradPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
-                          scratch: UnsafeMutablePointer<Float>) {
+func winogradConvBackward(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    _ plan: WinogradPlan, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+    scratch: UnsafeMutablePointer<Float>
+) {
     let g = plan.geometry, O = plan.outputChannels, C = g.channels
     let (inputFloats, outputFloats) = (g.height * g.width * C, g.outputHeight * g.outputWidth * O)
     if let dx {
@@ -130,8 +137,9 @@ func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
         transformFilters(w, outputs: O, inputs: C, flipped: true, into: plan.filters(scratch))
         plan.forEachChunk { first, count in
             let tc = chunk(t, count)
-            winogradConvolve(dy + first * outputFloats, tc, outputs: C, filtersTransposed: false,
-                             plan.regions(scratch, tiles: WinogradPlan.tiles(tc), inputs: O), dx + first * inputFloats)
+            winogradConvolve(
+                dy + first * outputFloats, tc, outputs: C, filtersTransposed: false,
+                plan.regions(scratch, tiles: WinogradPlan.tiles(tc), inputs: O), dx + first * inputFloats)
         }
     }
     // dUᵀ[ξ] (O × C) = Σ over chunks of Mg[ξ]ᵀ · V[ξ] with Mg = A dY Aᵀ, then dg = Gᵀ dU G.
@@ -149,8 +157,10 @@ func winogradConvBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
 
 /// The forward pass of a 3×3 stride-1 window `g` with `outputs` filters already transformed in r.u,
 /// laid `[ξ][outputs][C]` (`filtersTransposed`) or `[ξ][C][outputs]`.
-private func winogradConvolve(_ x: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int, filtersTransposed: Bool,
-                              _ r: WinogradRegions, _ y: UnsafeMutablePointer<Float>) {
+private func winogradConvolve(
+    _ x: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int, filtersTransposed: Bool,
+    _ r: WinogradRegions, _ y: UnsafeMutablePointer<Float>
+) {
     let C = g.channels, T = WinogradPlan.tiles(g)
     transformInputTiles(x, g, zeros: r.zeros, into: r.v)
     Parallel.forEachSlice(16, PointProducts(r: r, O: O, C: C, T: T, filtersTransposed: filtersTransposed))
@@ -162,8 +172,9 @@ private struct PointProducts: SliceJob {
     let r: WinogradRegions, O: Int, C: Int, T: Int, filtersTransposed: Bool
 
     func run(slice point: Int) {
-        BLAS.gemm(transposeB: filtersTransposed, m: T, n: O, k: C, a: r.v + point * T * C, b: r.u + point * C * O,
-                  c: r.m + point * T * O, onThisThread: true)
+        BLAS.gemm(
+            transposeB: filtersTransposed, m: T, n: O, k: C, a: r.v + point * T * C, b: r.u + point * C * O,
+            c: r.m + point * T * O, onThisThread: true)
     }
 }
 
@@ -172,8 +183,9 @@ private struct PointFilterGradients: SliceJob {
     let r: WinogradRegions, O: Int, C: Int, T: Int, beta: Float
 
     func run(slice point: Int) {
-        BLAS.gemm(transposeA: true, m: O, n: C, k: T, a: r.m + point * T * O, b: r.v + point * T * C,
-                  beta: beta, c: r.u + point * O * C, onThisThread: true)
+        BLAS.gemm(
+            transposeA: true, m: O, n: C, k: T, a: r.m + point * T * O, b: r.v + point * T * C,
+            beta: beta, c: r.u + point * O * C, onThisThread: true)
     }
 }
 
@@ -186,7 +198,10 @@ private func forEachTileRange<Job: RangeJob>(_ g: WindowGeometry, floatsPerTile:
 /// Runs `body(c, lanes)` over `count` channels, eight at a time, then the last few together.
 @inline(__always) private func forEachLanes(_ count: Int, _ body: (Int, Int) -> Void) {
     var c = 0
-    while c + 8 <= count { body(c, 8); c += 8 }
+    while c + 8 <= count {
+        body(c, 8)
+        c += 8
+    }
     if c < count { body(c, count - c) }
 }
 
@@ -198,45 +213,60 @@ private func forEachTileRange<Job: RangeJob>(_ g: WindowGeometry, floatsPerTile:
 }
 
 @inline(__always) private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
-    if lanes == 8 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self); return }
+    if lanes == 8 {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        return
+    }
     for l in 0..<lanes { p[l] = v[l] }
 }
 
 /// Bᵀ x for a column (or row) of four: Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
 @inline(__always) private func bt(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) { (x0 - x2, x1 + x2, x2 - x1, x1 - x3) }
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+{ (x0 - x2, x1 + x2, x2 - x1, x1 - x3) }
 
 /// Aᵀ x: Aᵀ = [1 1 1 0; 0 1 −1 −1].
 @inline(__always) private func at(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>) { (x0 + x1 + x2, x1 - x2 - x3) }
+    -> (SIMD8<Float>, SIMD8<Float>)
+{ (x0 + x1 + x2, x1 - x2 - x3) }
 
 /// A x: A = [1 0; 1 1; 1 −1; 0 −1].
 @inline(__always) private func a(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) { (x0, x0 + x1, x0 - x1, SIMD8<Float>() - x1) }
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+{ (x0, x0 + x1, x0 - x1, SIMD8<Float>() - x1) }
 
 /// G x: G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
 @inline(__always) private func gx(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+{
     let even = (x0 + x2) * 0.5, odd = x1 * 0.5
     return (x0, even + odd, even - odd, x2)
 }
 
 /// Gᵀ x: the adjoint of `gx`.
 @inline(__always) private func gtx(_ x0: SIMD8<Float>, _ x1: SIMD8<Float>, _ x2: SIMD8<Float>, _ x3: SIMD8<Float>)
-    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+{
     let sum = (x1 + x2) * 0.5
     return (x0 + sum, (x1 - x2) * 0.5, sum + x3)
 }
 
 /// Stores the four values of `r` at p, p + stride, p + 2·stride, p + 3·stride.
-@inline(__always) private func store4(_ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
-                                      _ p: UnsafeMutablePointer<Float>, stride: Int, _ lanes: Int) {
-    store(r.0, p, lanes); store(r.1, p + stride, lanes); store(r.2, p + 2 * stride, lanes); store(r.3, p + 3 * stride, lanes)
+@inline(__always) private func store4(
+    _ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+    _ p: UnsafeMutablePointer<Float>, stride: Int, _ lanes: Int
+) {
+    store(r.0, p, lanes)
+    store(r.1, p + stride, lanes)
+    store(r.2, p + 2 * stride, lanes)
+    store(r.3, p + 3 * stride, lanes)
 }
 
 /// V[ξ][t][c] = (Bᵀ d B)[ξ] for every tile t of x, d its 4×4 input pixels (zero outside the image).
-private func transformInputTiles(_ x: UnsafePointer<Float>, _ g: WindowGeometry, zeros: UnsafePointer<Float>,
-                                 into v: UnsafeMutablePointer<Float>) {
+private func transformInputTiles(
+    _ x: UnsafePointer<Float>, _ g: WindowGeometry, zeros: UnsafePointer<Float>,
+    into v: UnsafeMutablePointer<Float>
+) {
     forEachTileRange(g, floatsPerTile: 32 * g.channels, InputTileTransform(x: x, g: g, zeros: zeros, v: v))
 }
 
@@ -250,11 +280,13 @@ private struct InputTileTransform: RangeJob {
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { d in
             for t in tiles {
                 let n = t / (TH * TW), i = t / TW % TH, j = t % TW
-                for a in 0..<4 { for b in 0..<4 {
-                    let row = 2 * i - P + a, column = 2 * j - P + b
-                    let inside = row >= 0 && row < H && column >= 0 && column < W
-                    d[a * 4 + b] = inside ? x + ((n * H + row) * W + column) * C : zeros
-                } }
+                for a in 0..<4 {
+                    for b in 0..<4 {
+                        let row = 2 * i - P + a, column = 2 * j - P + b
+                        let inside = row >= 0 && row < H && column >= 0 && column < W
+                        d[a * 4 + b] = inside ? x + ((n * H + row) * W + column) * C : zeros
+                    }
+                }
                 let out = v + t * C
                 forEachLanes(C) { c, lanes in
                     // Bᵀ down each column of the tile, then along each row: V[a][·] = Bᵀ (e[a][0…3]).
@@ -273,8 +305,10 @@ private struct InputTileTransform: RangeJob {
 }
 
 /// y[n, 2i + r, 2j + s, o] = (Aᵀ M A)[r][s] for every tile (outputs past the edge dropped).
-private func transformProducts(_ m: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int,
-                               into y: UnsafeMutablePointer<Float>) {
+private func transformProducts(
+    _ m: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int,
+    into y: UnsafeMutablePointer<Float>
+) {
     forEachTileRange(g, floatsPerTile: 20 * O, ProductTransform(m: m, g: g, O: O, y: y))
 }
 
@@ -308,8 +342,10 @@ private struct ProductTransform: RangeJob {
 }
 
 /// Mg[ξ][t][o] = (A dY Aᵀ)[ξ] for every tile t of dy, dY its 2×2 output gradients (zero past the edge).
-private func transformOutputGradients(_ dy: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int,
-                                      zeros: UnsafePointer<Float>, into mg: UnsafeMutablePointer<Float>) {
+private func transformOutputGradients(
+    _ dy: UnsafePointer<Float>, _ g: WindowGeometry, outputs O: Int,
+    zeros: UnsafePointer<Float>, into mg: UnsafeMutablePointer<Float>
+) {
     forEachTileRange(g, floatsPerTile: 20 * O, OutputGradientTransform(dy: dy, g: g, O: O, zeros: zeros, mg: mg))
 }
 
@@ -341,9 +377,12 @@ private struct OutputGradientTransform: RangeJob {
 
 /// U[ξ][o][c] = (G g Gᵀ)[ξ] with g = w[o, ·, ·, c] (OHWI), or with `flipped` the filter of the
 /// transposed convolution that gives dx, g[ky][kx] = w[o, 2 − ky, 2 − kx, c].
-private func transformFilters(_ w: UnsafePointer<Float>, outputs O: Int, inputs C: Int, flipped: Bool,
-                              into u: UnsafeMutablePointer<Float>) {
-    Parallel.forEachRange(count: O, grain: max(1, winogradGrain / (16 * C)), FilterTransform(w: w, O: O, C: C, flipped: flipped, u: u))
+private func transformFilters(
+    _ w: UnsafePointer<Float>, outputs O: Int, inputs C: Int, flipped: Bool,
+    into u: UnsafeMutablePointer<Float>
+) {
+    Parallel.forEachRange(
+        count: O, grain: max(1, winogradGrain / (16 * C)), FilterTransform(w: w, O: O, C: C, flipped: flipped, u: u))
 }
 
 /// Filters of `transformFilters`.
@@ -372,8 +411,10 @@ private struct FilterTransform: RangeJob {
 }
 
 /// dw[o, ky, kx, c] += (Gᵀ dU G)[ky][kx], dU laid `[ξ][o][c]`.
-private func accumulateFilterGradient(_ du: UnsafePointer<Float>, outputs O: Int, inputs C: Int,
-                                      into dw: UnsafeMutablePointer<Float>) {
+private func accumulateFilterGradient(
+    _ du: UnsafePointer<Float>, outputs O: Int, inputs C: Int,
+    into dw: UnsafeMutablePointer<Float>
+) {
     Parallel.forEachRange(count: O, grain: max(1, winogradGrain / (16 * C)), FilterGradientTransform(du: du, O: O, C: C, dw: dw))
 }
 

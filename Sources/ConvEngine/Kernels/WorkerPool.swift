@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The engine's own worker threads, behind `Parallel.forEachSlice`.
 ///
@@ -14,9 +15,6 @@ import Synchronization
 /// workers that are awake. The job is the caller's `SliceJob` value, which the workers read where it
 /// lies on the caller's stack (its address and its type are published with the generation), so a
 /// hand-off allocates nothing.
-///
-/// Measured against `DispatchQueue.concurrentPerform`, which woke its workers through the kernel on
-/// every call: see `Parallel`.
 ///
 /// One job runs at a time; a call made while the pool is busy (from another thread, or from inside a
 /// slice) runs its slices on the calling thread, which gives the same results.
@@ -124,18 +122,23 @@ final class WorkerPool: @unchecked Sendable {
     /// run (read before the thread starts, so a job published meanwhile is not missed).
     private final class Start {
         let pool: WorkerPool, index: Int, generation: Int
-        init(pool: WorkerPool, index: Int, generation: Int) { (self.pool, self.index, self.generation) = (pool, index, generation) }
+        init(pool: WorkerPool, index: Int, generation: Int) {
+            (self.pool, self.index, self.generation) = (pool, index, generation)
+        }
     }
 
     /// Starts one more worker; false if the system would not create a thread (the jobs then run
     /// on the workers there are, or on the caller alone).
     private func startWorker() -> Bool {
-        let start = Unmanaged.passRetained(Start(pool: self, index: workerCount, generation: generation.load(ordering: .acquiring)))
+        let start = Unmanaged.passRetained(
+            Start(pool: self, index: workerCount, generation: generation.load(ordering: .acquiring)))
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { context in
-            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-            start.pool.work(index: start.index, seen: start.generation)
-        }, start.toOpaque())
+        let status = pthread_create(
+            &thread, nil,
+            { context in
+                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+                start.pool.work(index: start.index, seen: start.generation)
+            }, start.toOpaque())
         guard status == 0 else {
             start.release()
             return false

@@ -39,8 +39,10 @@ public final class AvgPool2D: Layer {
         avgPoolForward(x.data, g, y.data)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry, let dx else { return }
         avgPoolBackward(dy.data, g, dx.data)

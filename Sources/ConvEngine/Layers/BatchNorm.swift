@@ -86,13 +86,15 @@ public final class BatchNorm: Layer {
         lastPassUsedBatchStatistics = context.isTraining
         if context.isTraining {
             guard M > 1 else {
-                throw EngineError.shapeMismatch("batch norm in training needs more than one value per channel, got input \(x.shape)")
+                throw EngineError.shapeMismatch(
+                    "batch norm in training needs more than one value per channel, got input \(x.shape)")
             }
             batchNormStatistics(x.data, rows: M, channels: C, sums: sums, mean: mean.data, variance: variance.data)
             let unbiased = Float(M) / Float(M - 1)
             for c in 0..<C {
                 runningMean.value.data[c] = (1 - momentum) * runningMean.value.data[c] + momentum * mean.data[c]
-                runningVariance.value.data[c] = (1 - momentum) * runningVariance.value.data[c]
+                runningVariance.value.data[c] =
+                    (1 - momentum) * runningVariance.value.data[c]
                     + momentum * variance.data[c] * unbiased
             }
             batchesTracked += 1
@@ -108,12 +110,15 @@ public final class BatchNorm: Layer {
         batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, cap: epilogue.cap, y.data)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        batchNormBackward(dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
-                          mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
-                          batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
-                          dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
+        batchNormBackward(
+            dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
+            mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
+            batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
+            dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
     }
 }

@@ -47,9 +47,11 @@ public final class Conv2D: Layer {
     ///   the others run wherever they apply and im2row + GEMM elsewhere.
     /// - Throws: `EngineError.invalidArgument` for non-positive channels, kernel or stride, or a
     ///   negative padding.
-    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, maxColumnFloats: Int = Conv2D.defaultMaxColumnFloats,
-                algorithm: ConvolutionAlgorithm = .auto) throws {
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+        bias: Bool = true, maxColumnFloats: Int = Conv2D.defaultMaxColumnFloats,
+        algorithm: ConvolutionAlgorithm = .auto
+    ) throws {
         try requirePositive(inputChannels, "conv input channels")
         try requirePositive(outputChannels, "conv output channels")
         try requirePositive(kernelSize, "conv kernel size")
@@ -64,9 +66,10 @@ public final class Conv2D: Layer {
         self.maxColumnFloats = maxColumnFloats
         self.algorithm = algorithm
         let k = kernelSize * kernelSize
-        weight = Parameter(name: "weight", shape: try Shape([outputChannels, kernelSize, kernelSize, inputChannels]),
-                           layout: .ohwi, isWeight: true,
-                           fanIn: inputChannels * k, fanOut: outputChannels * k)
+        weight = Parameter(
+            name: "weight", shape: try Shape([outputChannels, kernelSize, kernelSize, inputChannels]),
+            layout: .ohwi, isWeight: true,
+            fanIn: inputChannels * k, fanOut: outputChannels * k)
         self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
@@ -132,8 +135,9 @@ public final class Conv2D: Layer {
         let rows = g.batch * g.outputHeight * g.outputWidth
         switch plan {
         case .direct:
-            directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
-                              outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
+            directConvForward(
+                x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
+                outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
         case .winograd(let plan):
             winogradConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
             epilogue.apply(rows: rows, channels: outputChannels, y)
@@ -143,8 +147,10 @@ public final class Conv2D: Layer {
         }
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry, let plan else { return }
         let rows = g.batch * g.outputHeight * g.outputWidth
@@ -152,8 +158,9 @@ public final class Conv2D: Layer {
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
         switch plan {
         case .direct:
-            directConvBackward(dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
-                               dx?.data, scratch: scratch)
+            directConvBackward(
+                dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
+                dx?.data, scratch: scratch)
         case .winograd(let plan):
             winogradConvBackward(dy.data, x.data, weight.value.data, plan, weight.gradient.data, dx?.data, scratch: scratch)
         case .column(let plan):

@@ -60,8 +60,10 @@ public enum ConvolutionPolicy {
     ///   `Conv2D`, other kernels).
     /// - `im2col`: im2row + GEMM always.
     /// - `direct` / `winograd`: that algorithm wherever it applies, im2row + GEMM elsewhere.
-    static func plan(_ g: WindowGeometry, outputChannels O: Int, algorithm: ConvolutionAlgorithm,
-                     maxColumnFloats: Int) -> Conv2D.Plan {
+    static func plan(
+        _ g: WindowGeometry, outputChannels O: Int, algorithm: ConvolutionAlgorithm,
+        maxColumnFloats: Int
+    ) -> Conv2D.Plan {
         let column = Conv2D.Plan.column(ColumnPlan(g, outputChannels: O, maxColumnFloats: maxColumnFloats))
         let C = g.channels
         let winogradApplies = g.kernel == 3 && g.stride == 1
@@ -69,16 +71,19 @@ public enum ConvolutionPolicy {
         case .im2col:
             return column
         case .winograd:
-            return winogradApplies ? WinogradPlan(g, outputChannels: O, maxFloats: maxColumnFloats).map { .winograd($0) } ?? column : column
+            return winogradApplies
+                ? WinogradPlan(g, outputChannels: O, maxFloats: maxColumnFloats).map { .winograd($0) } ?? column : column
         case .direct:
             return directApplies(channels: C, stride: g.stride) ? .direct : column
         case .auto:
             if g.kernel == 1 && g.stride == 1 && g.padding == 0 { return column }
             if winogradApplies && C >= winogradMinimumChannels,
-               let plan = WinogradPlan(g, outputChannels: O, maxFloats: maxColumnFloats) {
+                let plan = WinogradPlan(g, outputChannels: O, maxFloats: maxColumnFloats)
+            {
                 return .winograd(plan)
             }
-            if C <= stemChannels || (directApplies(channels: C, stride: g.stride) && g.kernel * g.kernel * C <= directMaximumTaps) {
+            if C <= stemChannels || (directApplies(channels: C, stride: g.stride) && g.kernel * g.kernel * C <= directMaximumTaps)
+            {
                 return .direct
             }
             return column

@@ -42,8 +42,9 @@ public final class DepthwiseConv2D: Layer {
         self.padding = padding
         let k = kernelSize * kernelSize
         // Each channel's filter sees k·k inputs and feeds k·k outputs (the seed's fan convention).
-        weight = Parameter(name: "weight", shape: try Shape([kernelSize, kernelSize, channels]),
-                           layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
+        weight = Parameter(
+            name: "weight", shape: try Shape([kernelSize, kernelSize, channels]),
+            layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
         self.bias = bias ? Parameter(name: "bias", shape: try Shape([channels])) : nil
         epilogue = Epilogue(bias: nil, channels: channels)
     }
@@ -76,18 +77,22 @@ public final class DepthwiseConv2D: Layer {
         try checkShapes(x, y)
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
-        depthwiseForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, cap: epilogue.cap,
-                         y.data, scratch: scratch)
+        depthwiseForward(
+            x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, cap: epilogue.cap,
+            y.data, scratch: scratch)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
         // The kernel masks dy by the absorbed rectifier itself, image by image while in cache.
-        depthwiseBackwardWeight(dy.data, x.data, g, masking: y.data, cap: epilogue.cap, weight.gradient.data,
-                                bias?.gradient.data, scratch: scratch)
+        depthwiseBackwardWeight(
+            dy.data, x.data, g, masking: y.data, cap: epilogue.cap, weight.gradient.data,
+            bias?.gradient.data, scratch: scratch)
         if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data, scratch: scratch) }
     }
 }

@@ -40,8 +40,10 @@ public final class Dropout: Layer {
         for i in 0..<count { y.data[i] = x.data[i] * m[i] }
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let dx else { return }
         for i in 0..<dy.count { dx.data[i] = dy.data[i] * mask.data[i] }

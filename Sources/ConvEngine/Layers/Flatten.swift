@@ -24,8 +24,10 @@ public final class Flatten: Layer {
         if y.data != x.data { y.data.update(from: x.data, count: x.count) }
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         if let dx, dx.data != dy.data { dx.data.update(from: dy.data, count: dy.count) }
     }

@@ -17,15 +17,19 @@ public final class GlobalAvgPool: Layer {
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
-        globalAvgPoolForward(x.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
-                             channels: x.shape.channels, y.data)
+        globalAvgPoolForward(
+            x.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
+            channels: x.shape.channels, y.data)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let dx else { return }
-        globalAvgPoolBackward(dy.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
-                              channels: x.shape.channels, dx.data)
+        globalAvgPoolBackward(
+            dy.data, batch: x.shape.batch, spatial: x.shape.height * x.shape.width,
+            channels: x.shape.channels, dx.data)
     }
 }

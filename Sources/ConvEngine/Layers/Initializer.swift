@@ -33,10 +33,12 @@ public enum WeightInitializer: Equatable, Sendable {
             let cols = count / rows
             var m = (0..<count).map { _ in generator.nextNormal() }
             try m.withUnsafeMutableBufferPointer { try LAPACK.orthonormalize($0.baseAddress!, rows: rows, cols: cols) }
-            for r in 0..<rows { for c in 0..<cols {
-                // A depthwise filter is stored [k·k, C]: element (channel r, tap c) sits at c·C + r.
-                v[isDepthwise ? c * rows + r : r * cols + c] = m[r * cols + c] * gain
-            } }
+            for r in 0..<rows {
+                for c in 0..<cols {
+                    // A depthwise filter is stored [k·k, C]: element (channel r, tap c) sits at c·C + r.
+                    v[isDepthwise ? c * rows + r : r * cols + c] = m[r * cols + c] * gain
+                }
+            }
         }
     }
 

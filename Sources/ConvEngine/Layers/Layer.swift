@@ -64,8 +64,9 @@ public protocol Layer: AnyObject {
     ///   - y: the output of the matching forward call.
     ///   - dx: where the input gradient goes; nil when no one needs it (the first layer).
     ///   - context: the same context as the forward call.
-    func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                  context: ExecutionContext) throws
+    func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext) throws
 }
 
 extension Layer {
@@ -109,8 +110,9 @@ extension Layer {
         var output = Tensor(shape: outShape)
         try input.scalars.withUnsafeMutableBufferPointer { xp in
             try output.scalars.withUnsafeMutableBufferPointer { yp in
-                try forward(TensorView(shape: x.shape, data: xp.baseAddress!),
-                            into: TensorView(shape: outShape, data: yp.baseAddress!), context: context)
+                try forward(
+                    TensorView(shape: x.shape, data: xp.baseAddress!),
+                    into: TensorView(shape: outShape, data: yp.baseAddress!), context: context)
             }
         }
         return output
@@ -119,8 +121,10 @@ extension Layer {
     /// Runs one backward pass on owned tensors after `forward(_:context:)` produced `y` from `x`.
     ///
     /// - Returns: the input gradient; parameter gradients accumulate in `parameters`.
-    public func backward(_ dy: Tensor, input x: Tensor, output y: Tensor,
-                         context: ExecutionContext = ExecutionContext()) throws -> Tensor {
+    public func backward(
+        _ dy: Tensor, input x: Tensor, output y: Tensor,
+        context: ExecutionContext = ExecutionContext()
+    ) throws -> Tensor {
         context.workspace.reserve(workspaceCount)
         var (dyc, xc, yc) = (dy, x, y)
         var dx = Tensor(shape: x.shape)
@@ -128,10 +132,11 @@ extension Layer {
             try xc.scalars.withUnsafeMutableBufferPointer { xp in
                 try yc.scalars.withUnsafeMutableBufferPointer { yp in
                     try dx.scalars.withUnsafeMutableBufferPointer { dxp in
-                        try backward(TensorView(shape: dy.shape, data: dyp.baseAddress!),
-                                     input: TensorView(shape: x.shape, data: xp.baseAddress!),
-                                     output: TensorView(shape: y.shape, data: yp.baseAddress!),
-                                     into: TensorView(shape: x.shape, data: dxp.baseAddress!), context: context)
+                        try backward(
+                            TensorView(shape: dy.shape, data: dyp.baseAddress!),
+                            input: TensorView(shape: x.shape, data: xp.baseAddress!),
+                            output: TensorView(shape: y.shape, data: yp.baseAddress!),
+                            into: TensorView(shape: x.shape, data: dxp.baseAddress!), context: context)
                     }
                 }
             }

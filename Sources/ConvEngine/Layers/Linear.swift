@@ -26,22 +26,26 @@ public final class Linear: Layer {
     ///     that checkpoints reorder the weight's columns to PyTorch's NCHW flatten.
     /// - Throws: `EngineError.invalidArgument` for non-positive sizes or a flatten shape that does not
     ///   multiply to `inputFeatures`.
-    public init(inputFeatures: Int, outputFeatures: Int, bias: Bool = true,
-                flattenedFrom: (height: Int, width: Int, channels: Int)? = nil) throws {
+    public init(
+        inputFeatures: Int, outputFeatures: Int, bias: Bool = true,
+        flattenedFrom: (height: Int, width: Int, channels: Int)? = nil
+    ) throws {
         try requirePositive(inputFeatures, "linear input features")
         try requirePositive(outputFeatures, "linear output features")
         var layout = ParameterLayout.identical
         if let f = flattenedFrom {
-            try require(f.height * f.width * f.channels == inputFeatures,
-                        "linear: flattened shape \(f) does not make \(inputFeatures) features")
+            try require(
+                f.height * f.width * f.channels == inputFeatures,
+                "linear: flattened shape \(f) does not make \(inputFeatures) features")
             if f.height * f.width > 1 {
                 layout = .linearAfterNHWCFlatten(height: f.height, width: f.width, channels: f.channels)
             }
         }
         self.inputFeatures = inputFeatures
         self.outputFeatures = outputFeatures
-        weight = Parameter(name: "weight", shape: try Shape([outputFeatures, inputFeatures]),
-                           layout: layout, isWeight: true, fanIn: inputFeatures, fanOut: outputFeatures)
+        weight = Parameter(
+            name: "weight", shape: try Shape([outputFeatures, inputFeatures]),
+            layout: layout, isWeight: true, fanIn: inputFeatures, fanOut: outputFeatures)
         self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputFeatures])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputFeatures)
     }
@@ -70,13 +74,16 @@ public final class Linear: Layer {
         epilogue.apply(rows: n, channels: outputFeatures, y)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         let n = x.shape.batch
         epilogue.backward(dy, output: y, rows: n, channels: outputFeatures)
-        BLAS.gemm(transposeA: true, m: outputFeatures, n: inputFeatures, k: n,
-                  a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
+        BLAS.gemm(
+            transposeA: true, m: outputFeatures, n: inputFeatures, k: n,
+            a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
         if let dx {
             BLAS.gemm(m: n, n: inputFeatures, k: outputFeatures, a: dy.data, b: weight.value.data, c: dx.data)
         }

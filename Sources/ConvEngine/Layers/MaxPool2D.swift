@@ -52,8 +52,10 @@ public final class MaxPool2D: Layer {
         maxPoolForward(x.data, g, y.data, argmax)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         guard let g = geometry, let dx else { return }
         maxPoolBackward(dy.data, argmax, g, dx.data)

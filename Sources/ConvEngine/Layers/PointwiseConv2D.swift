@@ -40,8 +40,9 @@ public final class PointwiseConv2D: Layer {
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.algorithm = algorithm
-        weight = Parameter(name: "weight", shape: try Shape([outputChannels, inputChannels]),
-                           layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
+        weight = Parameter(
+            name: "weight", shape: try Shape([outputChannels, inputChannels]),
+            layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
         self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
@@ -57,7 +58,8 @@ public final class PointwiseConv2D: Layer {
             throw EngineError.shapeMismatch("pointwise conv expects \(inputChannels) input channels, got input \(input)")
         }
         inputShape = input
-        direct = ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
+        direct =
+            ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
             ? try WindowGeometry(input: input, kernel: 1, stride: 1, padding: 0, role: "pointwise conv") : nil
         let output = input.withChannels(outputChannels)
         outputShape = output
@@ -76,27 +78,33 @@ public final class PointwiseConv2D: Layer {
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
         try checkShapes(x, y)
         if let g = direct {
-            directConvForward(x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
-                              outputChannels: outputChannels, cap: epilogue.cap, y.data,
-                              scratch: try context.workspace.floats(workspaceCount, for: "pw"))
+            directConvForward(
+                x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
+                outputChannels: outputChannels, cap: epilogue.cap, y.data,
+                scratch: try context.workspace.floats(workspaceCount, for: "pw"))
             return
         }
-        BLAS.gemm(transposeB: true, m: rows, n: outputChannels, k: inputChannels,
-                  a: x.data, b: weight.value.data, c: y.data)
+        BLAS.gemm(
+            transposeB: true, m: rows, n: outputChannels, k: inputChannels,
+            a: x.data, b: weight.value.data, c: y.data)
         epilogue.apply(rows: rows, channels: outputChannels, y)
     }
 
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         epilogue.backward(dy, output: y, rows: rows, channels: outputChannels)
         if let g = direct {
-            directConvBackward(dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
-                               dx?.data, scratch: try context.workspace.floats(workspaceCount, for: "pw"))
+            directConvBackward(
+                dy.data, x.data, weight.value.data, g, outputChannels: outputChannels, weight.gradient.data,
+                dx?.data, scratch: try context.workspace.floats(workspaceCount, for: "pw"))
             return
         }
-        BLAS.gemm(transposeA: true, m: outputChannels, n: inputChannels, k: rows,
-                  a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
+        BLAS.gemm(
+            transposeA: true, m: outputChannels, n: inputChannels, k: rows,
+            a: dy.data, b: x.data, beta: 1, c: weight.gradient.data)
         if let dx {
             BLAS.gemm(m: rows, n: inputChannels, k: outputChannels, a: dy.data, b: weight.value.data, c: dx.data)
         }

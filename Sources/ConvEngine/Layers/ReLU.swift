@@ -36,8 +36,10 @@ public class ReLU: Layer {
     }
 
     /// Uses only the forward output, so it stays correct when forward ran in place.
-    public func backward(_ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
-                         context: ExecutionContext) throws {
+    public func backward(
+        _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         if let dx { reluBackward(dy.data, y.data, count: y.count, cap: cap, dx.data) }
     }

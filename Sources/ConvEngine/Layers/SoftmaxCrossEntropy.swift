@@ -10,8 +10,9 @@ public struct SoftmaxCrossEntropy: Sendable {
     ///
     /// - Throws: `EngineError.invalidArgument` unless 0 ≤ labelSmoothing < 1.
     public init(labelSmoothing: Float = 0) throws {
-        try require(labelSmoothing >= 0 && labelSmoothing < 1,
-                    "label smoothing must be in [0, 1), got \(labelSmoothing)")
+        try require(
+            labelSmoothing >= 0 && labelSmoothing < 1,
+            "label smoothing must be in [0, 1), got \(labelSmoothing)")
         self.labelSmoothing = labelSmoothing
     }
 
@@ -50,7 +51,10 @@ public struct SoftmaxCrossEntropy: Sendable {
             if maxIndex == label { correct += 1 }
             let zMax = Double(z[maxIndex])
             var sumExp = 0.0, sumZ = 0.0
-            for j in 0..<k { sumExp += exp(Double(z[j]) - zMax); sumZ += Double(z[j]) }
+            for j in 0..<k {
+                sumExp += exp(Double(z[j]) - zMax)
+                sumZ += Double(z[j])
+            }
             let logSumExp = zMax + log(sumExp)
             // −Σ_j q_j log p_j with q = (1 − ε)·one-hot + ε/k.
             total += (1 - eps) * (logSumExp - Double(z[label])) + eps * (logSumExp - sumZ / Double(k))

@@ -18,8 +18,9 @@ public enum Checkpoint {
     public static func make(network: Sequential, optimizer: Optimizer?, metadata: [String: String] = [:]) throws -> SafeTensors {
         var file = SafeTensors()
         for (name, p) in network.namedParameters {
-            try file.setFloats(name, shape: p.layout.pytorchShape(for: p.shape),
-                               p.layout.toPyTorch(Array(p.value.buffer), shape: p.shape))
+            try file.setFloats(
+                name, shape: p.layout.pytorchShape(for: p.shape),
+                p.layout.toPyTorch(Array(p.value.buffer), shape: p.shape))
         }
         for entry in network.entries {
             for (counter, value) in entry.layer.counters {
@@ -35,8 +36,9 @@ public enum Checkpoint {
             for (index, p) in optimizer.parameters.enumerated() {
                 guard let name = network.namedParameters.first(where: { $0.parameter === p })?.name else { continue }
                 for (slot, storage) in optimizer.state(of: index) {
-                    try file.setFloats("\(optimizerPrefix)\(name).\(slot)", shape: p.layout.pytorchShape(for: p.shape),
-                                       p.layout.toPyTorch(Array(storage.buffer), shape: p.shape))
+                    try file.setFloats(
+                        "\(optimizerPrefix)\(name).\(slot)", shape: p.layout.pytorchShape(for: p.shape),
+                        p.layout.toPyTorch(Array(storage.buffer), shape: p.shape))
                 }
             }
         }
@@ -59,8 +61,10 @@ public enum Checkpoint {
     ///     ignored).
     ///   - source: names the checkpoint in errors.
     /// - Throws: `EngineError.corruptData` naming the tensor or key at fault.
-    public static func restore(_ file: SafeTensors, into network: Sequential, optimizer: Optimizer? = nil,
-                               source: String = "checkpoint") throws {
+    public static func restore(
+        _ file: SafeTensors, into network: Sequential, optimizer: Optimizer? = nil,
+        source: String = "checkpoint"
+    ) throws {
         func corrupt(_ why: String) -> EngineError { .corruptData("\(source): \(why)") }
         var assignments: [(Parameter, FloatStorage?, [Float])] = []
         var counters: [(Layer, String, Int)] = []
@@ -71,7 +75,9 @@ public enum Checkpoint {
             guard let entry = file.entries[name] else { throw corrupt("missing tensor \"\(name)\"") }
             let shape = p.layout.pytorchShape(for: p.shape)
             guard entry.dtype == .f32 else { throw corrupt("tensor \"\(name)\" is \(entry.dtype.rawValue), expected F32") }
-            guard entry.shape == shape else { throw corrupt("tensor \"\(name)\" has shape \(entry.shape), the network needs \(shape)") }
+            guard entry.shape == shape else {
+                throw corrupt("tensor \"\(name)\" has shape \(entry.shape), the network needs \(shape)")
+            }
             let raw = try file.floats(name).values
             guard raw.allSatisfy(\.isFinite) else { throw corrupt("tensor \"\(name)\" holds NaN or infinite values") }
             return p.layout.fromPyTorch(raw, shape: p.shape)
@@ -105,7 +111,9 @@ public enum Checkpoint {
                 }
             }
         }
-        let unexpected = file.entries.keys.filter { !expected.contains($0) && (optimizer != nil || !$0.hasPrefix(optimizerPrefix)) }
+        let unexpected = file.entries.keys.filter {
+            !expected.contains($0) && (optimizer != nil || !$0.hasPrefix(optimizerPrefix))
+        }
         if let name = unexpected.sorted().first {
             throw corrupt("unexpected tensor \"\(name)\" (\(unexpected.count) tensor(s) the network does not have)")
         }

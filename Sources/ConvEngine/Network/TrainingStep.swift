@@ -9,13 +9,16 @@ extension Sequential {
     ///   - optimizer: updates the trainable parameters.
     ///   - learningRate: the rate for this step.
     /// - Returns: the batch's mean loss and how many items were classified correctly.
-    public func trainStep(labels: UnsafeBufferPointer<Int32>, loss: SoftmaxCrossEntropy, optimizer: Optimizer,
-                          learningRate: Float) throws -> SoftmaxCrossEntropy.Result {
+    public func trainStep(
+        labels: UnsafeBufferPointer<Int32>, loss: SoftmaxCrossEntropy, optimizer: Optimizer,
+        learningRate: Float
+    ) throws -> SoftmaxCrossEntropy.Result {
         train()
         try forward()
         let result = try loss.evaluate(logits: output, labels: labels, gradient: outputGradient)
         guard result.loss.isFinite else {
-            throw EngineError.invalidArgument("the loss became \(result.loss) at step \(optimizer.stepCount); lower the learning rate")
+            throw EngineError.invalidArgument(
+                "the loss became \(result.loss) at step \(optimizer.stepCount); lower the learning rate")
         }
         optimizer.zeroGradients()
         try backward()

@@ -24,8 +24,10 @@ public final class Adam: Optimizer {
     ///
     /// - Throws: `EngineError.invalidArgument` for betas outside [0, 1), a non-positive epsilon or a
     ///   negative decay.
-    public init(parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                weightDecay: WeightDecay = .none) throws {
+    public init(
+        parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: WeightDecay = .none
+    ) throws {
         try require(beta1 >= 0 && beta1 < 1, "Adam beta1 must be in [0, 1), got \(beta1)")
         try require(beta2 >= 0 && beta2 < 1, "Adam beta2 must be in [0, 1), got \(beta2)")
         try require(epsilon > 0, "Adam epsilon must be positive, got \(epsilon)")
@@ -37,8 +39,10 @@ public final class Adam: Optimizer {
     }
 
     /// AdamW: Adam with decoupled weight decay (PyTorch's default rate 0.01).
-    public static func adamW(parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-                             weightDecay rate: Float = 0.01) throws -> Adam {
+    public static func adamW(
+        parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay rate: Float = 0.01
+    ) throws -> Adam {
         try Adam(parameters: parameters, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: .decoupled(rate))
     }
 

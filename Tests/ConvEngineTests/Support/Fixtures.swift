@@ -72,19 +72,23 @@ func checkAgainstFixture(_ name: String, layer: Layer) throws -> [String: Double
 /// float32 cannot resolve it relatively (PyTorch's own float32 run is 2.5e-3 off the float64 reference
 /// there). So each gradient is held to 1e-4 relative to the larger of its own norm and 1% of the
 /// largest gradient norm in the network; buffers to 1e-4 of their own norm.
-func checkStackParameters(_ named: [(name: String, parameter: Parameter)], against f: SafeTensors,
-                          sourceLocation: SourceLocation = #_sourceLocation) {
+func checkStackParameters(
+    _ named: [(name: String, parameter: Parameter)], against f: SafeTensors,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     func norm(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot() }
     do {
         let trainable = named.filter(\.parameter.isTrainable)
         let floor = 0.01 * (try trainable.map { norm(try f.engineValues("grad." + $0.name, for: $0.parameter)) }.max() ?? 0)
         for (name, p) in named {
-            let (actual, expected) = p.isTrainable
+            let (actual, expected) =
+                p.isTrainable
                 ? (Array(p.gradient.buffer), try f.engineValues("grad." + name, for: p))
                 : (Array(p.value.buffer), try f.engineValues("after." + name, for: p))
             let difference = norm(zip(actual, expected).map { $0 - $1 })
-            #expect(difference <= 1e-4 * max(norm(expected), p.isTrainable ? floor : 0),
-                    "\(name): ‖Δ‖ \(difference), ‖reference‖ \(norm(expected))", sourceLocation: sourceLocation)
+            #expect(
+                difference <= 1e-4 * max(norm(expected), p.isTrainable ? floor : 0),
+                "\(name): ‖Δ‖ \(difference), ‖reference‖ \(norm(expected))", sourceLocation: sourceLocation)
         }
     } catch {
         Issue.record(error, sourceLocation: sourceLocation)

@@ -7,8 +7,10 @@ import Testing
 /// trainable parameter, up to `samples` elements are perturbed by ±h and (L⁺ − L⁻)/2h compared with
 /// the analytic gradient: |numeric − analytic| ≤ tolerance · (|analytic| + max|analytic|·0.2).
 /// Stochastic layers see the same generator state on every forward.
-func checkGradients(of layer: Layer, input x: Tensor, training: Bool = true, h: Float = 1e-2,
-                    tolerance: Double = 2e-3, samples: Int = 60, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func checkGradients(
+    of layer: Layer, input x: Tensor, training: Bool = true, h: Float = 1e-2,
+    tolerance: Double = 2e-3, samples: Int = 60, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let context = ExecutionContext(isTraining: training)
     let savedGenerator = context.generator
     func loss(_ input: Tensor, _ r: Tensor) throws -> Double {
@@ -39,9 +41,10 @@ func checkGradients(of layer: Layer, input x: Tensor, training: Bool = true, h: 
             let numeric = (plus - minus) / (2 * Double(h))
             let allowed = tolerance * (abs(Double(analytic[i])) + 0.2 * scale) + 1e-6
             worst = max(worst, abs(numeric - Double(analytic[i])) / allowed)
-            #expect(abs(numeric - Double(analytic[i])) <= allowed,
-                    "\(layer.kind) d\(name)[\(i)]: numeric \(numeric) vs analytic \(analytic[i])",
-                    sourceLocation: sourceLocation)
+            #expect(
+                abs(numeric - Double(analytic[i])) <= allowed,
+                "\(layer.kind) d\(name)[\(i)]: numeric \(numeric) vs analytic \(analytic[i])",
+                sourceLocation: sourceLocation)
         }
         #expect(scale > 0, "\(layer.kind) d\(name) is all zeros; the check would prove nothing", sourceLocation: sourceLocation)
     }

@@ -36,7 +36,10 @@ func randomize(_ p: Parameter, seed: UInt64, scale: Float = 0.5) {
 func relativeError(_ a: [Float], _ b: [Double]) -> Double {
     precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
     var num = 0.0, den = 0.0
-    for i in a.indices { num += (Double(a[i]) - b[i]) * (Double(a[i]) - b[i]); den += b[i] * b[i] }
+    for i in a.indices {
+        num += (Double(a[i]) - b[i]) * (Double(a[i]) - b[i])
+        den += b[i] * b[i]
+    }
     return den == 0 ? num.squareRoot() : (num / den).squareRoot()
 }
 
