@@ -51,12 +51,7 @@ struct Eval: ParsableCommand {
         let names = dataset.classNames
         if json {
             print(
-                try jsonText([
-                    "model": model.configuration.displayName, "configuration": jsonValue(model.configuration), "images": e.count,
-                    "accuracy": e.accuracy, "loss": e.loss,
-                    "per_class_accuracy": Dictionary(uniqueKeysWithValues: zip(names, e.perClassAccuracy)),
-                    "classes": names, "confusion": e.confusion,
-                ]))
+                try jsonText(EvaluationReport(e, configuration: model.configuration, classes: names)))
             return
         }
         print("\(model.configuration.displayName) on \(dataset.source): \(e.count) test images")

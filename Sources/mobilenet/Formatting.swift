@@ -35,6 +35,13 @@ func jsonText(_ object: Any) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
+/// JSON text of a report (keys in snake_case, sorted; non-finite numbers as strings, as in the log).
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+    let encoder = RunEvent.makeEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
 /// A Codable value as the dictionaries and arrays `jsonText` takes, keys in snake_case.
 func jsonValue<T: Encodable>(_ value: T) throws -> Any {
     try JSONSerialization.jsonObject(with: RunEvent.makeEncoder().encode(value))

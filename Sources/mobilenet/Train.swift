@@ -219,14 +219,7 @@ struct Train: ParsableCommand {
         let c = summary.cost
         if json {
             print(
-                try jsonText([
-                    "model": o.model.displayName, "configuration": jsonValue(o.model), "standard": o.model.standard,
-                    "test_accuracy": summary.testAccuracy, "best_accuracy": summary.bestAccuracy,
-                    "steps": summary.steps, "wall_time": summary.wallTime, "images_per_second": summary.imagesPerSecond,
-                    "macs": c.model.multiplyAccumulates, "params": c.model.parameters,
-                    "baseline_macs": c.baseline.multiplyAccumulates, "baseline_params": c.baseline.parameters,
-                    "skipped_images": dataset.skipped.count, "data_wait_fraction": summary.dataWaitFraction,
-                ]))
+                try jsonText(TrainingReport(summary, configuration: o.model, skippedImages: dataset.skipped.count)))
             return
         }
         print(
