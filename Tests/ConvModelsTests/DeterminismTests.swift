@@ -78,7 +78,7 @@ import Testing
         let large = BLAS.partition(m: 16384, n: 64, k: 32, transposeA: false)
         #expect(large.bands == BLAS.maximumBands && large.byRows)
         let transposed = BLAS.partition(m: 32, n: 64, k: 16384, transposeA: true)
-        #expect(transposed.bands == 4 && !transposed.byRows)
+        #expect(transposed.bands == BLAS.maximumColumnBands && !transposed.byRows)
         #expect(BLAS.partition(m: Int.max / 2, n: 4, k: 4, transposeA: false).bands == BLAS.maximumBands)
     }
 }

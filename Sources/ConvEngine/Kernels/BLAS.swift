@@ -21,6 +21,9 @@ public enum BLAS {
     static let minimumBand = 16
     /// The most bands a product is cut into: enough for the threads to balance their share.
     static let maximumBands = 8
+    /// The most bands of columns: each one reads all of A again (the weight gradients' dYᵀ, as large
+    /// as an activation), so more than two made those products memory-bound.
+    static let maximumColumnBands = 2
 
     /// How a product is cut into bands: how many, and whether of rows of C (else of columns).
     ///
@@ -40,7 +43,7 @@ public enum BLAS {
         let (work, o2) = mn.multipliedReportingOverflow(by: k)
         let slices = o1 || o2 ? maximumBands : Parallel.sliceCount(work, grain: splitGrain, maximumSlices: maximumBands)
         let rowBands = transposeA ? 1 : min(slices, m / minimumBand)
-        let columnBands = min(slices, n / minimumBand)
+        let columnBands = min(slices, maximumColumnBands, n / minimumBand)
         return (max(1, rowBands, columnBands), rowBands >= columnBands)
     }
 
