@@ -1,8 +1,8 @@
 # MobileNetCPU — the README's commands. `make help` lists them.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libpng-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libpng-dev libcurl4-openssl-dev pkg-config
 
-.PHONY: help setup build release test run bench bench-compare fuzz format lint clean
+.PHONY: help setup build release test run bench bench-compare fuzz format lint install clean
 
 # Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
 # x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features; plain x86-64 (SSE2)
@@ -22,6 +22,7 @@ help:
 	@echo "make test     build (optimised) and run every test (no dataset or network needed)"
 	@echo "make bench    speed of MobileNet-CIFAR against its baseline, per layer, beside OpenBLAS"
 	@echo "make bench-compare  the same beside PyTorch and TensorFlow (installs them under ~/.cache)"
+	@echo "make install  the C library, header and pkg-config file into PREFIX (default /usr/local)"
 	@echo "make format   format the Swift sources with swift-format (.swift-format)"
 	@echo "make lint     check that they are formatted and follow its rules (CI runs it)"
 	@echo "make fuzz     run libFuzzer on every reader of untrusted bytes (FUZZ_RUNS executions each)"
@@ -97,6 +98,19 @@ fuzz: setup
 	    -artifact_prefix=.build-fuzz/crashes/$$corpus- .build-fuzz/corpus/$$corpus Tests/Corpus/$$corpus || exit 1; \
 	done
 
+# The C API as one shared library with the Swift runtime linked in (-static-stdlib, so it needs only
+# the system's libraries; that link needs libcurl's development files), its header, and a pkg-config
+# file whose flags carry an rpath: `cc prog.c $(pkg-config --cflags --libs mobilenetcpu)` runs as built.
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define MNC_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/mobilenetcpu.h | paste -sd.)
+install: setup
+	$(SWIFT) build -c release --product mobilenetcpu -Xswiftc -static-stdlib $(CPU_FLAGS) --scratch-path .build-install
+	install -d $(PREFIX)/lib/pkgconfig $(PREFIX)/include
+	install -m 755 .build-install/release/libmobilenetcpu.so $(PREFIX)/lib/libmobilenetcpu.so
+	install -m 644 include/mobilenetcpu.h $(PREFIX)/include/mobilenetcpu.h
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(VERSION)|' mobilenetcpu.pc.in > $(PREFIX)/lib/pkgconfig/mobilenetcpu.pc
+	@echo "installed libmobilenetcpu $(VERSION) in $(abspath $(PREFIX)); pkg-config finds it with PKG_CONFIG_PATH=$(abspath $(PREFIX))/lib/pkgconfig"
+
 # swift-format (in the Swift toolchain) with the project's .swift-format.
 FORMAT_PATHS := Sources Tests Fuzz/Sources Package.swift Fuzz/Package.swift
 format:
@@ -106,4 +120,4 @@ lint:
 	$(SWIFT) format lint --configuration .swift-format --strict --recursive $(FORMAT_PATHS)
 
 clean:
-	rm -rf .build .build-test .build-fuzz Fuzz/.build
+	rm -rf .build .build-test .build-fuzz .build-install .build-python Fuzz/.build

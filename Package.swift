@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "CIFAR", targets: ["CIFAR"]),
         .library(name: "Training", targets: ["Training"]),
         .executable(name: "mobilenet", targets: ["mobilenet"]),
+        // The C API (include/mobilenetcpu.h) as a shared library, libmobilenetcpu.so.
+        .library(name: "mobilenetcpu", type: .dynamic, targets: ["MobileNetCPUC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +57,10 @@ let package = Package(
         .target(name: "Bench", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
         // The library product: re-exports the engine, the models, the data pipeline, training runs and benchmarks.
         .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR", "Training", "Bench"]),
+        // include/mobilenetcpu.h as a module, so that the C API's Swift side uses its very types.
+        .systemLibrary(name: "CMobileNetCPU"),
+        // The C API: @_cdecl entry points over the engine, the models and training.
+        .target(name: "MobileNetCPUC", dependencies: ["CMobileNetCPU", "ConvEngine", "ConvModels", "Training"]),
         .executableTarget(
             name: "mobilenet",
             dependencies: [

@@ -179,11 +179,11 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
 
     /// Throws unless training at `batchSize` fits in `available` bytes (by default the machine's
     /// physical memory), with the estimate in the message.
-    public func checkMemory(batchSize: Int, available: UInt64 = ProcessInfo.processInfo.physicalMemory) throws {
+    public func checkMemory(batchSize: Int, available: UInt64 = Memory.physicalBytes) throws {
         let needed = try trainingMemory(batchSize: batchSize)
         guard UInt64(needed) <= available else {
             throw EngineError.invalidArgument(
-                "\(displayName) at batch \(batchSize) needs about \(gibibytes(needed)) of memory, more than the \(gibibytes(Int(clamping: available))) this machine has"
+                "\(displayName) at batch \(batchSize) needs about \(Memory.describe(needed)) of memory, more than the \(Memory.describe(Int(clamping: available))) this machine has"
             )
         }
     }
@@ -270,9 +270,4 @@ struct SpecList {
         if batchNorm { append(.batchNorm(channels: channels)) }
         append(.relu)
     }
-}
-
-/// "1.5 GiB", "300 MiB".
-func gibibytes(_ bytes: Int) -> String {
-    bytes >= 1 << 30 ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) : "\(bytes >> 20) MiB"
 }

@@ -6,7 +6,7 @@ import Testing
     @Test(arguments: ["sgd_momentum", "sgd_nesterov", "sgd_plain", "adam", "adamw"])
     func matchesPyTorch(_ name: String) throws {
         let f = try Fixtures.load("optimizer_" + name)
-        let p0 = Parameter(name: "p0", shape: try Shape([3, 4])), p1 = Parameter(name: "p1", shape: try Shape([5]))
+        let p0 = try Parameter(name: "p0", shape: try Shape([3, 4])), p1 = try Parameter(name: "p1", shape: try Shape([5]))
         try p0.assign(try f.floats("initial.p0").values)
         try p1.assign(try f.floats("initial.p1").values)
         let optimizer: Optimizer, lr: Float
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func decoupledDecayShrinksBeforeTheUpdate() throws {
-        let p = Parameter(name: "w", shape: try Shape([2]))
+        let p = try Parameter(name: "w", shape: try Shape([2]))
         try p.assign([1, -2])
         let sgd = try SGD(parameters: [p], weightDecay: .decoupled(0.5))
         sgd.step(learningRate: 0.1)  // zero gradient: only the decay acts, p·(1 − 0.05)

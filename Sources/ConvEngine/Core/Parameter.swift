@@ -38,10 +38,13 @@ public final class Parameter {
     public let gradient: FloatStorage
 
     /// Creates a zero-filled parameter.
+    ///
+    /// - Throws: `EngineError.invalidArgument` when its value and gradient would not fit in memory.
     public init(
         name: String, shape: Shape, layout: ParameterLayout = .identical,
         isTrainable: Bool = true, isWeight: Bool = false, fanIn: Int? = nil, fanOut: Int? = nil
-    ) {
+    ) throws {
+        try Memory.requireFits(floats: (isTrainable ? 2 : 1) * shape.count, "parameter \(name) of shape \(shape)")
         self.name = name
         self.shape = shape
         self.layout = layout

@@ -45,16 +45,28 @@ public final class FloatStorage {
     /// The number of floats.
     public let count: Int
 
+    /// Whether the storage allocated its memory (and frees it), or borrows the caller's.
+    private let owned: Bool
+
     /// Allocates `count` floats (64-byte aligned), zero-filled.
     public init(count: Int) {
         self.count = count
+        owned = true
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
         data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
     }
 
-    deinit { UnsafeMutableRawPointer(data).deallocate() }
+    /// Borrows `count` floats of the caller's memory, which must outlive the storage; they are
+    /// neither initialised nor freed.
+    public init(borrowing data: UnsafeMutablePointer<Float>, count: Int) {
+        self.data = data
+        self.count = count
+        owned = false
+    }
+
+    deinit { if owned { UnsafeMutableRawPointer(data).deallocate() } }
 
     /// The elements as a buffer.
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }

@@ -8,6 +8,12 @@ public final class Workspace {
     /// Creates a workspace of `count` floats.
     public init(count: Int = 0) { storage = FloatStorage(count: count) }
 
+    /// A workspace in the caller's memory (`count` floats that must outlive it); `reserve` beyond
+    /// `count` allocates instead.
+    public init(borrowing data: UnsafeMutablePointer<Float>, count: Int) {
+        storage = FloatStorage(borrowing: data, count: count)
+    }
+
     /// The capacity in floats.
     public var count: Int { storage.count }
 

@@ -43,10 +43,10 @@ public final class BatchNorm: Layer {
         self.momentum = momentum
         self.epsilon = epsilon
         let shape = try Shape([channels])
-        weight = Parameter(name: "weight", shape: shape)
-        bias = Parameter(name: "bias", shape: shape)
-        runningMean = Parameter(name: "running_mean", shape: shape, isTrainable: false)
-        runningVariance = Parameter(name: "running_var", shape: shape, isTrainable: false)
+        weight = try Parameter(name: "weight", shape: shape)
+        bias = try Parameter(name: "bias", shape: shape)
+        runningMean = try Parameter(name: "running_mean", shape: shape, isTrainable: false)
+        runningVariance = try Parameter(name: "running_var", shape: shape, isTrainable: false)
         weight.value.data.update(repeating: 1, count: channels)
         runningVariance.value.data.update(repeating: 1, count: channels)
         (mean, variance, invstd) = (FloatStorage(count: channels), FloatStorage(count: channels), FloatStorage(count: channels))

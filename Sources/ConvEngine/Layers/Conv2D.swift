@@ -66,11 +66,11 @@ public final class Conv2D: Layer {
         self.maxColumnFloats = maxColumnFloats
         self.algorithm = algorithm
         let k = kernelSize * kernelSize
-        weight = Parameter(
+        weight = try Parameter(
             name: "weight", shape: try Shape([outputChannels, kernelSize, kernelSize, inputChannels]),
             layout: .ohwi, isWeight: true,
             fanIn: inputChannels * k, fanOut: outputChannels * k)
-        self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
+        self.bias = bias ? try Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
 

@@ -42,10 +42,10 @@ public final class DepthwiseConv2D: Layer {
         self.padding = padding
         let k = kernelSize * kernelSize
         // Each channel's filter sees k·k inputs and feeds k·k outputs (the seed's fan convention).
-        weight = Parameter(
+        weight = try Parameter(
             name: "weight", shape: try Shape([kernelSize, kernelSize, channels]),
             layout: .depthwiseHWC, isWeight: true, fanIn: k, fanOut: k)
-        self.bias = bias ? Parameter(name: "bias", shape: try Shape([channels])) : nil
+        self.bias = bias ? try Parameter(name: "bias", shape: try Shape([channels])) : nil
         epilogue = Epilogue(bias: nil, channels: channels)
     }
 

@@ -43,10 +43,10 @@ public final class Linear: Layer {
         }
         self.inputFeatures = inputFeatures
         self.outputFeatures = outputFeatures
-        weight = Parameter(
+        weight = try Parameter(
             name: "weight", shape: try Shape([outputFeatures, inputFeatures]),
             layout: layout, isWeight: true, fanIn: inputFeatures, fanOut: outputFeatures)
-        self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputFeatures])) : nil
+        self.bias = bias ? try Parameter(name: "bias", shape: try Shape([outputFeatures])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputFeatures)
     }
 

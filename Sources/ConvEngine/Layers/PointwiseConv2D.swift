@@ -40,10 +40,10 @@ public final class PointwiseConv2D: Layer {
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.algorithm = algorithm
-        weight = Parameter(
+        weight = try Parameter(
             name: "weight", shape: try Shape([outputChannels, inputChannels]),
             layout: .pointwise, isWeight: true, fanIn: inputChannels, fanOut: outputChannels)
-        self.bias = bias ? Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
+        self.bias = bias ? try Parameter(name: "bias", shape: try Shape([outputChannels])) : nil
         epilogue = Epilogue(bias: self.bias, channels: outputChannels)
     }
 
