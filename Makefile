@@ -1,8 +1,10 @@
 # MobileNetCPU — the README's commands. `make help` lists them.
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libpng-dev libcurl4-openssl-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libpng-dev libcurl4-openssl-dev pkg-config \
+  gcc g++ python3-venv
 
-.PHONY: help setup build release test run bench bench-compare fuzz format lint install clean
+.PHONY: help setup build release test test-swift test-c test-python run bench bench-compare bench-boundary fuzz format lint \
+  install python clean
 
 # Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
 # x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features; plain x86-64 (SSE2)
@@ -16,13 +18,15 @@ CPU_FLAGS ?= $(shell f=/proc/cpuinfo; [ -r $$f ] && for x in $(HASWELL_FEATURES)
 RUN_ARGS ?= --model seed --optimizer adam --lr 1e-3 --batch-size 20 --steps 10000 --normalize seed --no-augment --schedule constant
 
 help:
-	@echo "make setup    install OpenBLAS, LAPACKE, zlib and pkg-config with apt-get when missing"
+	@echo "make setup    install OpenBLAS, LAPACKE, libjpeg-turbo, libpng, a C compiler and Python's venv with apt-get when missing"
 	@echo "make build    debug build"
 	@echo "make release  optimised build (.build/release/mobilenet)"
-	@echo "make test     build (optimised) and run every test (no dataset or network needed)"
+	@echo "make test     build (optimised) and run every test: Swift, the C API, Python (no dataset needed)"
 	@echo "make bench    speed of MobileNet-CIFAR against its baseline, per layer, beside OpenBLAS"
 	@echo "make bench-compare  the same beside PyTorch and TensorFlow (installs them under ~/.cache)"
 	@echo "make install  the C library, header and pkg-config file into PREFIX (default /usr/local)"
+	@echo "make python   make install PREFIX=.build-python/prefix, then the Python package into the venv .build-python/venv"
+	@echo "make bench-boundary  a training step called from C and from Python against the same step from Swift"
 	@echo "make format   format the Swift sources with swift-format (.swift-format)"
 	@echo "make lint     check that they are formatted and follow its rules (CI runs it)"
 	@echo "make fuzz     run libFuzzer on every reader of untrusted bytes (FUZZ_RUNS executions each)"
@@ -49,8 +53,31 @@ release:
 # Tests run optimised (-O in the debug configuration, so @testable still works) in their own build
 # folder: the kernels are then tested as they run for users, and the suite takes ~30 s instead of
 # minutes. They use the same CPU_FLAGS as the release build. Plain `swift test` works too, unoptimised.
-test: setup
+test: test-swift test-c test-python
+
+test-swift: setup
 	$(SWIFT) test -Xswiftc -O $(CPU_FLAGS) --scratch-path .build-test
+
+# The C API as users get it: installed, then the examples built with the system's C and C++
+# compilers through pkg-config and run, and every kind of misuse under AddressSanitizer.
+TEST_PREFIX := $(abspath .build-test/prefix)
+test-c: setup
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_PREFIX)
+	@set -e; export PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig; out=.build-test/capi; mkdir -p $$out; \
+	cc -std=c99 -Wall -Wextra -Werror examples/c/train_seednet.c $$(pkg-config --cflags --libs mobilenetcpu) -o $$out/train_seednet_c; \
+	c++ -std=c++17 -Wall -Wextra -Werror examples/cpp/train_seednet.cpp $$(pkg-config --cflags --libs mobilenetcpu) -o $$out/train_seednet_cpp; \
+	cc -std=c99 -g -fsanitize=address,undefined -fno-sanitize-recover=all Tests/CAPI/misuse.c \
+	  $$(pkg-config --cflags --libs mobilenetcpu) -o $$out/misuse; \
+	echo "C example:"; $$out/train_seednet_c; echo "C++ example:"; $$out/train_seednet_cpp; \
+	echo "misuse of the C API (AddressSanitizer):"; $$out/misuse $$out
+
+# The Python package installed from python/ into a venv (NumPy from PyPI) with the library of
+# test-c, tested against the CLI that test-swift built.
+test-python: test-c
+	@[ -x .build-python/venv/bin/python ] || python3 -m venv .build-python/venv
+	.build-python/venv/bin/pip install --quiet --disable-pip-version-check numpy ./python
+	cd .build-test && PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig MOBILENETCPU_LIBRARY= \
+	  MOBILENETCPU_CLI=$(abspath .build-test/debug/mobilenet) ../.build-python/venv/bin/python -m unittest discover -s ../python/tests
 
 # Trains the default model on CIFAR-10 when it is at $CIFAR10_DIR or ./data (any official layout or
 # archive), otherwise on the built-in synthetic set with a notice; then prints the cost comparison.
@@ -110,6 +137,25 @@ install: setup
 	install -m 644 include/mobilenetcpu.h $(PREFIX)/include/mobilenetcpu.h
 	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(VERSION)|' mobilenetcpu.pc.in > $(PREFIX)/lib/pkgconfig/mobilenetcpu.pc
 	@echo "installed libmobilenetcpu $(VERSION) in $(abspath $(PREFIX)); pkg-config finds it with PKG_CONFIG_PATH=$(abspath $(PREFIX))/lib/pkgconfig"
+
+# The Python package in a venv, on a library installed beside it: `. .build-python/venv/bin/activate`
+# and then `import mobilenetcpu` finds it through MOBILENETCPU_LIBRARY, which activate sets.
+python: setup
+	$(MAKE) --no-print-directory install PREFIX=$(abspath .build-python/prefix)
+	@[ -x .build-python/venv/bin/python ] || python3 -m venv .build-python/venv
+	.build-python/venv/bin/pip install --quiet --disable-pip-version-check numpy ./python
+	@grep -q MOBILENETCPU_LIBRARY .build-python/venv/bin/activate || \
+	  echo 'export MOBILENETCPU_LIBRARY=$(abspath .build-python/prefix)/lib/libmobilenetcpu.so' >> .build-python/venv/bin/activate
+	@echo "ready: . .build-python/venv/bin/activate && python python/examples/train_cifar10.py CIFAR10_BIN_DIR"
+
+# The cost of the boundary, measured side by side in one process: C and Python against Swift.
+bench-boundary: python
+	@cc -O2 bench/boundary.c $$(PKG_CONFIG_PATH=$(abspath .build-python/prefix)/lib/pkgconfig pkg-config --cflags --libs mobilenetcpu) \
+	  -o .build-python/boundary
+	.build-python/boundary 128 && .build-python/boundary 20 15 20
+	MOBILENETCPU_LIBRARY=$(abspath .build-python/prefix)/lib/libmobilenetcpu.so .build-python/venv/bin/python bench/boundary.py --batch 128
+	MOBILENETCPU_LIBRARY=$(abspath .build-python/prefix)/lib/libmobilenetcpu.so .build-python/venv/bin/python bench/boundary.py \
+	  --batch 20 --rounds 15 --steps 20
 
 # swift-format (in the Swift toolchain) with the project's .swift-format.
 FORMAT_PATHS := Sources Tests Fuzz/Sources Package.swift Fuzz/Package.swift

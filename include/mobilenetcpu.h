@@ -122,6 +122,14 @@ mnc_status mnc_network_train_step(mnc_network *network, const float *images, int
                                   const int32_t *labels, mnc_optimizer *optimizer, float learning_rate,
                                   float label_smoothing, float *loss, int *correct);
 
+/** `steps` training steps on the same batch, looped inside the library: the step of
+ *  mnc_network_train_step (label smoothing 0) without crossing the boundary each time. For measuring
+ *  what the boundary costs: time your own loop of mnc_network_train_step beside it. Writes the
+ *  seconds the loop took (may be null). */
+mnc_status mnc_network_train_steps(mnc_network *network, const float *images, int n, int layout,
+                                   const int32_t *labels, mnc_optimizer *optimizer, float learning_rate, int steps,
+                                   double *seconds);
+
 /** An SGD optimizer over the network's parameters: `momentum` in [0, 1), Nesterov when nonzero
  *  (needs momentum > 0), L2 `weight_decay` >= 0. The optimizer belongs to that network. */
 mnc_status mnc_optimizer_create_sgd(mnc_network *network, float momentum, int nesterov, float weight_decay,

@@ -154,23 +154,48 @@ public func mnc_network_train_step(
     _ correct: UnsafeMutablePointer<Int32>?
 ) -> mnc_status {
     call("mnc_network_train_step") {
-        let handle = try Handles.object(network, as: NetworkHandle.self, "network")
-        let optimizerHandle = try Handles.object(optimizer, as: OptimizerHandle.self, "optimizer")
-        guard optimizerHandle.network === handle else { throw CallError.argument("optimizer belongs to another network") }
-        let images = try required(images, "images"), labels = try required(labels, "labels")
-        let count = try checked(n, "n")
+        let step = try TrainingCall(network, images, n, layout, labels, optimizer, learningRate, labelSmoothing)
+        step.handle.lock.lock()
+        defer { step.handle.lock.unlock() }
+        let result = try step.run()
+        loss?.pointee = result.loss
+        correct?.pointee = Int32(result.correct)
+    }
+}
+
+/// The validated arguments of a training step: what mnc_network_train_step and
+/// mnc_network_train_steps check before they touch the network.
+struct TrainingCall {
+    let handle: NetworkHandle
+    let optimizer: OptimizerHandle
+    let images: UnsafePointer<Float>
+    let labels: UnsafeBufferPointer<Int32>
+    let layout: Int32
+    let learningRate: Float
+    let loss: SoftmaxCrossEntropy
+
+    init(
+        _ network: OpaquePointer?, _ images: UnsafePointer<Float>?, _ n: Int32, _ layout: Int32,
+        _ labels: UnsafePointer<Int32>?, _ optimizer: OpaquePointer?, _ learningRate: Float, _ labelSmoothing: Float
+    ) throws {
+        handle = try Handles.object(network, as: NetworkHandle.self, "network")
+        self.optimizer = try Handles.object(optimizer, as: OptimizerHandle.self, "optimizer")
+        guard self.optimizer.network === handle else { throw CallError.argument("optimizer belongs to another network") }
+        self.images = try required(images, "images")
+        self.labels = UnsafeBufferPointer(start: try required(labels, "labels"), count: try checked(n, "n"))
         guard learningRate.isFinite && learningRate > 0 else {
             throw CallError.argument("learning_rate must be a positive number, got \(learningRate)")
         }
-        let crossEntropy = try SoftmaxCrossEntropy(labelSmoothing: labelSmoothing)
-        handle.lock.lock()
-        defer { handle.lock.unlock() }
-        try load(images, count: count, layout: layout, into: handle)
-        let result = try handle.network.trainStep(
-            labels: UnsafeBufferPointer(start: labels, count: count), loss: crossEntropy,
-            optimizer: optimizerHandle.optimizer, learningRate: learningRate)
-        loss?.pointee = result.loss
-        correct?.pointee = Int32(result.correct)
+        self.layout = layout
+        self.learningRate = learningRate
+        loss = try SoftmaxCrossEntropy(labelSmoothing: labelSmoothing)
+    }
+
+    /// One step: the images into the network's input, then its training step. The caller holds the lock.
+    func run() throws -> SoftmaxCrossEntropy.Result {
+        try load(images, count: labels.count, layout: layout, into: handle)
+        return try handle.network.trainStep(
+            labels: labels, loss: loss, optimizer: optimizer.optimizer, learningRate: learningRate)
     }
 }
 

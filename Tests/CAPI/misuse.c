@@ -83,6 +83,14 @@ int main(int argc, char **argv) {
     if (!(loss > 0) || correct < 0) { fprintf(stderr, "FAIL: loss %f, correct %d\n", loss, correct); failures++; }
     if (strcmp(mnc_last_error(), "") != 0) { fprintf(stderr, "FAIL: last error not cleared: %s\n", mnc_last_error()); failures++; }
 
+    double seconds = -1;
+    EXPECT(mnc_network_train_steps(net, images, 2, MNC_LAYOUT_NHWC, labels, opt, 0.1f, 0, &seconds), MNC_INVALID_ARGUMENT, "steps");
+    EXPECT(mnc_network_train_steps(net, NULL, 2, MNC_LAYOUT_NHWC, labels, opt, 0.1f, 2, &seconds), MNC_INVALID_ARGUMENT, "images is null");
+    EXPECT(mnc_network_train_steps(other, images, 2, MNC_LAYOUT_NHWC, labels, opt, 0.1f, 2, &seconds), MNC_INVALID_ARGUMENT,
+           "another network");
+    EXPECT(mnc_network_train_steps(net, images, 2, MNC_LAYOUT_NHWC, labels, opt, 0.1f, 2, &seconds), MNC_OK, NULL);
+    if (!(seconds > 0)) { fprintf(stderr, "FAIL: train_steps took %f s\n", seconds); failures++; }
+
     /* Checkpoints: an unwritable path, a corrupt file. */
     EXPECT(mnc_network_save(net, opt, "/nonexistent/folder/x.safetensors"), MNC_IO_ERROR, "x.safetensors");
     EXPECT(mnc_network_save(net, opt, NULL), MNC_INVALID_ARGUMENT, "path is null");
