@@ -82,11 +82,13 @@ int mnc_png_decode_rgb(const uint8_t *data, size_t size, size_t max_pixels, mnc_
     // Volatile: assigned between setjmp and a possible longjmp, and freed after it.
     uint8_t *volatile pixels = NULL;
     uint8_t *volatile row = NULL;
+    png_bytep *volatile rows = NULL;
     if (begin(data, size, image, &state, &png, &info) != 0) return -1;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         free(pixels);
         free(row);
+        free(rows);
         image->pixels = NULL;
         return -1;
     }
@@ -111,11 +113,13 @@ int mnc_png_decode_rgb(const uint8_t *data, size_t size, size_t max_pixels, mnc_
     if (!pixels || !row) png_error(png, "out of memory");
     if (passes > 1) {
         // Interlaced: the passes fill whole rows in turn, so keep every row until the last pass.
-        png_bytep *rows = malloc(sizeof(png_bytep) * height);
+        // A corrupt pass longjmps out of png_read_image: `rows` is freed there too (found by make fuzz).
+        rows = malloc(sizeof(png_bytep) * height);
         if (!rows) png_error(png, "out of memory");
         for (png_uint_32 y = 0; y < height; y++) rows[y] = row + y * rowBytes;
         png_read_image(png, rows);
         free(rows);
+        rows = NULL;
     }
     for (png_uint_32 y = 0; y < height; y++) {
         uint8_t *source = row + (passes > 1 ? y * rowBytes : 0);
