@@ -4,7 +4,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libp
   gcc g++ python3-venv
 
 .PHONY: help setup build release test test-swift test-c test-python run bench bench-compare bench-boundary fuzz format lint \
-  install python clean
+  install python onnx-proto clean
 
 # Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
 # x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features; plain x86-64 (SSE2)
@@ -71,11 +71,13 @@ test-c: setup
 	echo "C example:"; $$out/train_seednet_c; echo "C++ example:"; $$out/train_seednet_cpp; \
 	echo "misuse of the C API (AddressSanitizer):"; $$out/misuse $$out
 
-# The Python package installed from python/ into a venv (NumPy from PyPI) with the library of
-# test-c, tested against the CLI that test-swift built.
+# The Python package installed from python/ into a venv (NumPy, and ONNX with ONNX Runtime to check
+# the exported models, from PyPI) with the library of test-c, tested against the CLI that
+# test-swift built.
+VENV_PACKAGES := numpy onnx onnxruntime
 test-python: test-c
 	@[ -x .build-python/venv/bin/python ] || python3 -m venv .build-python/venv
-	.build-python/venv/bin/pip install --quiet --disable-pip-version-check numpy ./python
+	.build-python/venv/bin/pip install --quiet --disable-pip-version-check $(VENV_PACKAGES) ./python
 	cd .build-test && PKG_CONFIG_PATH=$(TEST_PREFIX)/lib/pkgconfig MOBILENETCPU_LIBRARY= \
 	  MOBILENETCPU_CLI=$(abspath .build-test/debug/mobilenet) ../.build-python/venv/bin/python -m unittest discover -s ../python/tests
 
@@ -96,9 +98,10 @@ BENCH_ARGS ?= --model mobilenet --alpha 1 --stem cifar --batch-size 128 --compar
 bench: setup release
 	.build/release/mobilenet bench $(BENCH_ARGS)
 
-# Ours beside PyTorch (NCHW, channels-last) and TensorFlow, alternating rounds; not run by CI.
-# Each framework lives in its own virtual environment under ~/.cache, made here when missing.
-bench-compare: setup release
+# Ours beside PyTorch (NCHW, channels-last), TensorFlow and, for inference, ONNX Runtime on our
+# exported model, alternating rounds; not run by CI. PyTorch and TensorFlow live in their own virtual
+# environments under ~/.cache, made here when missing; ONNX Runtime in the venv of `make python`.
+bench-compare: setup release python
 	@[ -x ~/.cache/torch-venv/bin/python ] || (python3 -m venv ~/.cache/torch-venv && ~/.cache/torch-venv/bin/pip install torch numpy)
 	@[ -x ~/.cache/tf-venv/bin/python ] || (python3 -m venv ~/.cache/tf-venv && ~/.cache/tf-venv/bin/pip install tensorflow-cpu)
 	python3 bench/compare.py $(COMPARE_ARGS)
@@ -143,7 +146,7 @@ install: setup
 python: setup
 	$(MAKE) --no-print-directory install PREFIX=$(abspath .build-python/prefix)
 	@[ -x .build-python/venv/bin/python ] || python3 -m venv .build-python/venv
-	.build-python/venv/bin/pip install --quiet --disable-pip-version-check numpy ./python
+	.build-python/venv/bin/pip install --quiet --disable-pip-version-check $(VENV_PACKAGES) ./python
 	@grep -q MOBILENETCPU_LIBRARY .build-python/venv/bin/activate || \
 	  echo 'export MOBILENETCPU_LIBRARY=$(abspath .build-python/prefix)/lib/libmobilenetcpu.so' >> .build-python/venv/bin/activate
 	@echo "ready: . .build-python/venv/bin/activate && python python/examples/train_cifar10.py CIFAR10_BIN_DIR"
@@ -157,6 +160,16 @@ bench-boundary: python
 	MOBILENETCPU_LIBRARY=$(abspath .build-python/prefix)/lib/libmobilenetcpu.so .build-python/venv/bin/python bench/boundary.py \
 	  --batch 20 --rounds 15 --steps 20
 
+# Regenerates Sources/ONNX/onnx.pb.swift from proto/onnx.proto (the onnx PyPI package's; see
+# proto/README.md) with protoc (Debian's protobuf-compiler, installed here when missing) and
+# swift-protobuf's plugin, built from the package's own dependency. The normal build needs neither.
+onnx-proto:
+	@command -v protoc >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq protobuf-compiler; }
+	$(SWIFT) build -c release --product protoc-gen-swift --scratch-path .build-protoc
+	protoc --plugin=protoc-gen-swift=.build-protoc/release/protoc-gen-swift --swift_out=Sources/ONNX --proto_path=proto \
+	  proto/onnx.proto
+
 # swift-format (in the Swift toolchain) with the project's .swift-format.
 FORMAT_PATHS := Sources Tests Fuzz/Sources Package.swift Fuzz/Package.swift
 format:
@@ -166,4 +179,4 @@ lint:
 	$(SWIFT) format lint --configuration .swift-format --strict --recursive $(FORMAT_PATHS)
 
 clean:
-	rm -rf .build .build-test .build-fuzz .build-install .build-python Fuzz/.build
+	rm -rf .build .build-test .build-fuzz .build-install .build-python .build-protoc Fuzz/.build

@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ConvModels", targets: ["ConvModels"]),
         .library(name: "CIFAR", targets: ["CIFAR"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "ONNX", targets: ["ONNX"]),
         .executable(name: "mobilenet", targets: ["mobilenet"]),
         // The C API (include/mobilenetcpu.h) as a shared library, libmobilenetcpu.so.
         .library(name: "mobilenetcpu", type: .dynamic, targets: ["MobileNetCPUC"]),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // Tests only: counts malloc calls to prove the training step allocates nothing.
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
+        // ONNX export: the protobuf runtime for the code generated from onnx.proto (Sources/ONNX/onnx.pb.swift).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // OpenBLAS (cblas) and LAPACKE, linked through a module map. Only ConvEngine imports it.
@@ -53,10 +56,15 @@ let package = Package(
             ]),
         // A training run: the loop over epochs, evaluation, JSON Lines log, checkpoints, resume.
         .target(name: "Training", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
+        // ONNX export and import: the graph of a model, written with swift-protobuf's runtime.
+        .target(
+            name: "ONNX",
+            dependencies: ["ConvEngine", "ConvModels", "CIFAR", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Performance measurement: throughput, per-layer timing, OpenBLAS reference rates, memory.
         .target(name: "Bench", dependencies: ["ConvEngine", "ConvModels", "CIFAR"]),
-        // The library product: re-exports the engine, the models, the data pipeline, training runs and benchmarks.
-        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR", "Training", "Bench"]),
+        // The library product: re-exports the engine, the models, the data pipeline, training runs,
+        // benchmarks and ONNX export.
+        .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR", "Training", "Bench", "ONNX"]),
         // include/mobilenetcpu.h as a module, so that the C API's Swift side uses its very types.
         .systemLibrary(name: "CMobileNetCPU"),
         // The C API: @_cdecl entry points over the engine, the models and training.
@@ -72,6 +80,7 @@ let package = Package(
         .testTarget(name: "ConvEngineTests", dependencies: ["ConvEngine"]),
         .testTarget(name: "CIFARTests", dependencies: ["CIFAR", "ConvModels", "CZlib", "CTurboJPEG", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Training"]),
         // Runs the built `mobilenet` executable end to end (depending on it makes sure it is built).
         .testTarget(name: "MobilenetCLITests", dependencies: ["mobilenet", "ConvEngine"]),
         .testTarget(

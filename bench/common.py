@@ -34,9 +34,9 @@ def median_seconds(fn, args):
 
 
 def result(framework, layout, args, threads, step, infer):
-    """One JSON-ready line of results, in the fields `compare.py` reads."""
+    """One JSON-ready line of results, in the fields `compare.py` reads (`step` None: inference only)."""
     return {"framework": framework, "format": layout, "model": args.model, "alpha": args.alpha,
             "standard": args.standard, "batch_size": args.batch_size, "threads": threads,
-            "train_step_seconds": step, "train_images_per_second": args.batch_size / step,
+            "train_step_seconds": step, "train_images_per_second": args.batch_size / step if step else None,
             "inference_seconds": infer, "inference_images_per_second": args.batch_size / infer,
             "peak_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""`make bench-compare`: MobileNetCPU, PyTorch (NCHW and channels-last) and TensorFlow (NHWC) on the
-same models, batch sizes and thread count, run in alternating rounds on this machine, reported as
-medians across rounds with the ratio ours / best peer. Not run by CI.
+"""`make bench-compare`: MobileNetCPU, PyTorch (NCHW and channels-last), TensorFlow (NHWC) and, for
+inference, ONNX Runtime on the model `mobilenet export` writes, on the same models, batch sizes and
+thread count, run in alternating rounds on this machine, reported as medians across rounds with the
+ratio ours / best peer. Not run by CI.
 
     python3 bench/compare.py [--threads 2] [--rounds 3] [--repeats 10] [--only "SeedNet/20"] [--quick]
 """
@@ -18,6 +19,7 @@ ROOT = os.path.dirname(HERE)
 OURS = os.environ.get("MOBILENET", os.path.join(ROOT, ".build", "release", "mobilenet"))
 TORCH = os.path.expanduser("~/.cache/torch-venv/bin/python")
 TF = os.path.expanduser("~/.cache/tf-venv/bin/python")
+ORT = os.path.join(ROOT, ".build-python", "venv", "bin", "python")  # made by `make python`
 
 # (label, model arguments, batch size)
 CASES = [
@@ -54,6 +56,8 @@ def peers(model_args, batch, args):
         results["pytorch " + r["format"]] = r
     for r in run([TF, os.path.join(HERE, "tensorflow_reference.py")] + common):
         results["tensorflow"] = r
+    for r in run([ORT, os.path.join(HERE, "onnxruntime_reference.py")] + common):
+        results["onnxruntime"] = r
     return {k: {"train": v["train_images_per_second"], "infer": v["inference_images_per_second"],
                 "memory": v["peak_resident_bytes"]} for k, v in results.items()}
 
@@ -82,7 +86,7 @@ def main():
             for name, m in measured.items():
                 for key, value in m.items():
                     samples.setdefault((label, batch, name, key), []).append(value)
-    median = {k: statistics.median(v) for k, v in samples.items()}
+    median = {k: None if None in v else statistics.median(v) for k, v in samples.items()}
     names = sorted({k[2] for k in samples if k[2] != "mobilenetcpu"})
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     print(f"{cpu}, {args.threads} threads, medians of {rounds} alternating rounds × {args.repeats} steps")
@@ -92,10 +96,11 @@ def main():
         print(header)
         for label, _, batch in cases:
             us = median[(label, batch, "mobilenetcpu", kind)]
-            peer = {n: median[(label, batch, n, kind)] for n in names}
-            best = max(peer, key=peer.get)
+            peer = {n: median[(label, batch, n, kind)] for n in names}  # None: the peer does not train
+            best = max((n for n in names if peer[n] is not None), key=peer.get)
             mem = median[(label, batch, "mobilenetcpu", "memory")] / median[(label, batch, best, "memory")]
-            print(f"{label:30} {batch:>5} {us:>11.1f} " + " ".join(f"{peer[n]:>20.1f}" for n in names)
+            print(f"{label:30} {batch:>5} {us:>11.1f} "
+                  + " ".join(f"{peer[n]:>20.1f}" if peer[n] is not None else f"{'—':>20}" for n in names)
                   + f" {us / peer[best]:>9.2f} {mem:>17.2f}")
 
 

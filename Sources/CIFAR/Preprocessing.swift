@@ -14,8 +14,8 @@ public enum Normalization: Equatable, Sendable {
     /// ImageNet's statistics, torchvision's for image folders.
     public static let imagenet = Normalization.meanStd(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
-    /// Per channel: input = pixel · scale[c] + shift[c].
-    var scaleAndShift: (scale: [Float], shift: [Float]) {
+    /// Per channel: input = pixel · scale[c] + shift[c], in the float32 arithmetic the pipeline uses.
+    public var scaleAndShift: (scale: [Float], shift: [Float]) {
         switch self {
         case .seed: return ([Float](repeating: 1 / 127.5, count: 3), [Float](repeating: -1, count: 3))
         case .meanStd(let mean, let std):

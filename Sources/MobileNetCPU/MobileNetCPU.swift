@@ -3,6 +3,7 @@
 // The library product: one import for the engine, the models, the data pipeline, training runs and benchmarks.
 @_exported import ConvEngine
 @_exported import ConvModels
+@_exported import ONNX
 @_exported import Training
 
 /// Facts about this build of the library. (Not named after the module, so that `MobileNetCPU.Tensor`

@@ -65,6 +65,10 @@ public struct CheckpointRecord: Equatable, Sendable {
         (self.model, self.options, self.progress, self.data) = (model, options, progress, data)
     }
 
+    /// Whether the checkpoint holds weights saved outside a training run (imported, or saved through
+    /// the C API or Python): no options and no progress to continue.
+    public var holdsWeightsOnly: Bool { options == nil && progress == nil }
+
     /// The record as checkpoint metadata.
     public var metadata: [String: String] {
         var m = options?.metadata ?? model.metadata

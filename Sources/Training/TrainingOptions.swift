@@ -313,6 +313,18 @@ extension TrainingOptions {
         /// No choices: every option at its default (or as recorded).
         public init() {}
 
+        /// Makes `model` the default model: its family, width, resolution, stem and kind fill the
+        /// model choices not made (a run starting from a checkpoint's weights trains its model).
+        /// A choice of another family keeps that family's defaults.
+        public mutating func defaultModel(to model: ModelConfiguration) {
+            if let family, family != model.family { return }
+            family = family ?? model.family
+            widthMultiplier = widthMultiplier ?? model.widthMultiplier
+            resolution = resolution ?? model.resolution
+            stem = stem ?? model.stem
+            standard = standard ?? model.standard
+        }
+
         /// The options of a new run over `classCount` classes: each choice, or its default.
         ///
         /// - Throws: `EngineError` for a model that cannot be built, `OptionError` for an option out

@@ -96,7 +96,8 @@ public final class TrainingRun {
     ///   - checkpoint: where to save (`FILE`, and the best as `FILE` with `.best` before the
     ///     extension, unless `FILE` is a device or FIFO).
     ///   - log: where events go.
-    ///   - resume: a checkpoint to continue from.
+    ///   - resume: a checkpoint to continue from; one that holds weights only (imported, or saved
+    ///     through the C API or Python) starts the run at step 0 from its weights.
     ///   - purpose: what this process does, recorded in the locks for a refused second writer.
     ///   - convolutionAlgorithm: how the convolutions run (a matter of speed only; not recorded).
     public init(
@@ -131,7 +132,14 @@ public final class TrainingRun {
             fingerprint: dataset.train.fingerprint, kind: dataset.kind,
             fixedSide: dataset.train.fixedSide)
         let record = try resume.map { try CheckpointRecord(metadata: $0.metadata) }
-        if let record { try Self.check(record, against: dataRecord, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch) }
+        if let record, record.holdsWeightsOnly {
+            guard record.model == options.model else {
+                throw EngineError.invalidArgument(
+                    "the checkpoint holds \(record.model.displayName), but the run trains \(options.model.displayName)")
+            }
+        } else if let record {
+            try Self.check(record, against: dataRecord, totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
+        }
         locks = try ([checkpoint] + [checkpoint.flatMap(Self.bestURL)]).compactMap { url in
             try url.flatMap { try FileLock(guarding: $0, purpose: purpose) }
         }
@@ -153,6 +161,8 @@ public final class TrainingRun {
             bestAccuracy = progress.bestAccuracy
             lastAccuracy = progress.lastAccuracy
             try loader.seek(to: progress.position)
+        } else if let resume {
+            try Checkpoint.restore(resume, into: network, source: "initial weights")
         }
     }
 

@@ -8,5 +8,8 @@ struct Mobilenet: ParsableCommand {
         commandName: "mobilenet",
         abstract: "Train and measure depthwise-separable CNNs (SeedNet, MobileNet v1) on the CPU.",
         version: LibraryInfo.version,
-        subcommands: [Train.self, Eval.self, Predict.self, Summary.self, Bench.self, BenchData.self, Download.self, Plot.self])
+        subcommands: [
+            Train.self, Eval.self, Predict.self, Export.self, Import.self, Summary.self, Bench.self, BenchData.self,
+            Download.self, Plot.self,
+        ])
 }

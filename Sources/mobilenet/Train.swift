@@ -10,7 +10,9 @@ struct Train: ParsableCommand {
             With --resume FILE the run continues exactly as it was recorded: its options, its data \
             (the path it recorded, unless --data is given) and its checkpoint path (FILE, unless \
             --checkpoint is given). --epochs, --steps and --eval-every may change; any other option given \
-            must equal the recorded one.
+            must equal the recorded one. A FILE that holds weights only (from `mobilenet import`, the C \
+            API or Python) starts a new run from those weights, with the options given (the model's \
+            default to FILE's), saving only to --checkpoint.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -141,7 +143,12 @@ struct Train: ParsableCommand {
         // Resuming: the checkpoint's record says what the run was; the command line may only extend it.
         let resumeFile = try resume.map { try SafeTensors(contentsOf: URL(fileURLWithPath: $0)) }
         let record = try resumeFile.map { try CheckpointRecord(metadata: $0.metadata) }
-        let recorded = try record.map { record -> TrainingOptions in
+        // Weights only: a new run from them, its model the checkpoint's unless the options say otherwise.
+        let initialWeights = record?.holdsWeightsOnly == true ? record?.model : nil
+        var choices = self.choices
+        if let initialWeights { choices.defaultModel(to: initialWeights) }
+        let recorded = try record.flatMap { record -> TrainingOptions? in
+            if record.holdsWeightsOnly { return nil }
             guard let options = record.options else {
                 throw EngineError.corruptData(
                     "\(resume ?? ""): holds weights but no training run to continue (no run.* metadata)")
@@ -158,6 +165,7 @@ struct Train: ParsableCommand {
         let dataArgument =
             try data
             ?? record.flatMap { record -> String? in
+                if record.holdsWeightsOnly { throw ValidationError("the checkpoint records no data: give --data") }
                 guard let location = record.data?.location else {
                     throw ValidationError("the checkpoint does not record where its data is: give --data")
                 }
@@ -173,7 +181,7 @@ struct Train: ParsableCommand {
             throw error.usageError
         }
         // A resumed run goes on saving where it was saved, unless told otherwise.
-        let checkpointPath = checkpoint ?? resume
+        let checkpointPath = checkpoint ?? (initialWeights == nil ? resume : nil)
         let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) }, purpose: purpose)
         let run: TrainingRun
         do {
@@ -192,6 +200,11 @@ struct Train: ParsableCommand {
             "  images \(dataset.storageNote), \(run.loader.options.transform.description)"
                 + (dataset.skipped.isEmpty ? "" : "; \(dataset.skipped.count) unreadable file(s) skipped"))
         for change in changes { note("  resuming: \(change)") }
+        if initialWeights != nil, let resume {
+            note(
+                "  starting from the weights in \(resume)" + (checkpointPath == nil ? " (give --checkpoint to save the run)" : "")
+            )
+        }
         note(
             "  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
                 + (run.step > 0 ? ", resuming at step \(run.step)" : "")
