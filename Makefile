@@ -1,9 +1,9 @@
 # MobileNetCPU — the README's commands. `make help` lists them.
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libpng-dev libcurl4-openssl-dev pkg-config \
-  gcc g++ python3-venv
+  gcc g++ python3-venv libopenmpi-dev openmpi-bin iproute2
 
-.PHONY: help setup build release test test-swift test-c test-python run bench bench-compare bench-boundary fuzz format lint \
+.PHONY: help setup build release test test-swift test-c test-python test-multihost bench-ranks run bench bench-compare bench-boundary fuzz format lint \
   install python onnx-proto clean
 
 # Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
@@ -27,6 +27,8 @@ help:
 	@echo "make install  the C library, header and pkg-config file into PREFIX (default /usr/local)"
 	@echo "make python   make install PREFIX=.build-python/prefix, then the Python package into the venv .build-python/venv"
 	@echo "make bench-boundary  a training step called from C and from Python against the same step from Swift"
+	@echo "make test-multihost  two hosts made of network namespaces, one process each, against one process (root)"
+	@echo "make bench-ranks  data-parallel scaling: 2 processes x 1 thread against 1 x 2, and a model for more hosts"
 	@echo "make format   format the Swift sources with swift-format (.swift-format)"
 	@echo "make lint     check that they are formatted and follow its rules (CI runs it)"
 	@echo "make fuzz     run libFuzzer on every reader of untrusted bytes (FUZZ_RUNS executions each)"
@@ -53,7 +55,7 @@ release:
 # Tests run optimised (-O in the debug configuration, so @testable still works) in their own build
 # folder: the kernels are then tested as they run for users, and the suite takes ~30 s instead of
 # minutes. They use the same CPU_FLAGS as the release build. Plain `swift test` works too, unoptimised.
-test: test-swift test-c test-python
+test: test-swift test-c test-python test-multihost
 
 test-swift: setup
 	$(SWIFT) test -Xswiftc -O $(CPU_FLAGS) --scratch-path .build-test
@@ -75,6 +77,16 @@ test-c: setup
 # the exported models, from PyPI) with the library of test-c, tested against the CLI that
 # test-swift built.
 VENV_PACKAGES := numpy onnx onnxruntime
+# Two hosts on this machine (ip netns and a veth pair), one process each, mpirun over TCP between them
+# (scripts/multihost-test). It needs root for the namespaces; elsewhere it says so and stops.
+test-multihost: test-swift
+	@if [ "$$(id -u)" -ne 0 ]; then echo "test-multihost: needs root (ip netns); run it as root"; exit 1; fi
+	scripts/multihost-test .build-test/debug/mobilenet
+
+# Data-parallel scaling on this machine and a model of more hosts (bench/ranks.py; docs/performance.md).
+bench-ranks: release
+	python3 bench/ranks.py --binary .build/release/mobilenet
+
 test-python: test-c
 	@[ -x .build-python/venv/bin/python ] || python3 -m venv .build-python/venv
 	.build-python/venv/bin/pip install --quiet --disable-pip-version-check $(VENV_PACKAGES) ./python

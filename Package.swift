@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CIFAR", targets: ["CIFAR"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ONNX", targets: ["ONNX"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
         .executable(name: "mobilenet", targets: ["mobilenet"]),
         // The C API (include/mobilenetcpu.h) as a shared library, libmobilenetcpu.so.
         .library(name: "mobilenetcpu", type: .dynamic, targets: ["MobileNetCPUC"]),
@@ -65,6 +66,10 @@ let package = Package(
         // The library product: re-exports the engine, the models, the data pipeline, training runs,
         // benchmarks and ONNX export.
         .target(name: "MobileNetCPU", dependencies: ["ConvEngine", "ConvModels", "CIFAR", "Training", "Bench", "ONNX"]),
+        // Open MPI through a module map, like OpenBLAS; only Distributed imports it.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // Data-parallel training across processes and hosts: a ProcessGroup over MPI.
+        .target(name: "Distributed", dependencies: ["CMPI", "ConvEngine", "Training"]),
         // include/mobilenetcpu.h as a module, so that the C API's Swift side uses its very types.
         .systemLibrary(name: "CMobileNetCPU"),
         // The C API: @_cdecl entry points over the engine, the models and training.
@@ -72,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "mobilenet",
             dependencies: [
-                "MobileNetCPU",
+                "MobileNetCPU", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -45,8 +45,9 @@ struct Assembler {
         images out: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>
     ) throws -> Int {
         prepareOrder(position.epoch)
-        let start = position.batch * options.batchSize
-        let count = min(options.batchSize, images.count - start)
+        let batchStart = position.batch * options.batchSize
+        let part = options.shard.items(of: min(options.batchSize, images.count - batchStart))
+        let start = batchStart + part.lowerBound, count = part.count
         for i in 0..<count { labels[i] = images.labels[Int(order[start + i])] }
         // CIFAR's records at their own size: straight from the planar bytes.
         if case .records(let records) = images.storage, case .fixedSize(let augmentation, LabeledImages.side) = options.transform

@@ -28,6 +28,9 @@ public final class BatchLoader: @unchecked Sendable {
         /// Threads that decode and transform the images of a batch when the set decodes image files
         /// on the fly (in-memory sets use one).
         public var decodeThreads: Int
+        /// Which contiguous part of every batch this loader delivers (a process of a data-parallel
+        /// run takes its own); the whole batch by default.
+        public var shard = Shard.whole
 
         /// Creates options.
         public init(
@@ -43,6 +46,36 @@ public final class BatchLoader: @unchecked Sendable {
             self.seed = seed
             self.decodeThreads = decodeThreads
         }
+
+        /// These options delivering `shard` of every batch.
+        public func sharded(_ shard: Shard) -> Options {
+            var o = self
+            o.shard = shard
+            return o
+        }
+    }
+
+    /// Part `index` of `count` equal contiguous parts of every batch: items
+    /// `n·index/count ..< n·(index+1)/count` of a batch of n. The batch order, and each image's
+    /// augmentation, are the whole batch's, so the parts of all processes are the batch one process
+    /// would see.
+    public struct Shard: Equatable, Sendable {
+        /// This part, from 0.
+        public var index: Int
+        /// How many parts.
+        public var count: Int
+
+        /// The whole batch.
+        public static let whole = Shard(index: 0, count: 1)
+
+        /// Creates a shard.
+        public init(index: Int, count: Int) {
+            self.index = index
+            self.count = count
+        }
+
+        /// The items of a batch of `n` that are this part's.
+        public func items(of n: Int) -> Range<Int> { (n * index / count)..<(n * (index + 1) / count) }
     }
 
     /// Where the loader is: the next batch it will deliver. Save it with a checkpoint to resume.
@@ -91,6 +124,9 @@ public final class BatchLoader: @unchecked Sendable {
     public init(images: ImageSet, options: Options) throws {
         try require(options.batchSize > 0, "batch size must be positive, got \(options.batchSize)")
         try require(options.decodeThreads > 0, "decode threads must be positive, got \(options.decodeThreads)")
+        try require(
+            options.shard.count > 0 && (0..<options.shard.count).contains(options.shard.index),
+            "shard \(options.shard.index) of \(options.shard.count) does not exist")
         try require(images.count > 0, "the image set is empty")
         try require(
             !options.dropLastPartialBatch || options.batchSize <= images.count,
@@ -163,7 +199,8 @@ public final class BatchLoader: @unchecked Sendable {
     /// - Parameters:
     ///   - images: room for `imageFloatsPerBatch` floats; receives NHWC `[n, side, side, 3]`.
     ///   - labels: room for `batchSize` labels.
-    /// - Returns: the number of images n (smaller than the batch size only for a kept last batch).
+    /// - Returns: the number of images n: this shard's part of the batch (smaller than the batch
+    ///   size with several shards, or for a kept last batch).
     /// - Throws: `EngineError` naming the file when an image decoded on the fly cannot be read.
     @discardableResult
     public func next(images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws -> Int {

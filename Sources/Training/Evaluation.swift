@@ -34,9 +34,12 @@ public struct Evaluation: Sendable {
     ///   - transform: how to prepare each image instead (`predict` uses the one of the data the
     ///     model was trained on).
     ///   - keepLogits: also return every image's logits.
+    ///   - shard: evaluate only this part of every batch of `maxBatchSize × shard.count` images (a
+    ///     process of a data-parallel run takes its own; `reduced(over:)` adds up the parts).
     public static func run(
         _ network: Sequential, on images: ImageSet, normalization: Normalization,
-        classCount: Int, transform: ImageTransform? = nil, keepLogits: Bool = false
+        classCount: Int, transform: ImageTransform? = nil, keepLogits: Bool = false,
+        shard: BatchLoader.Shard = .whole
     ) throws -> Evaluation {
         let transform =
             transform
@@ -46,8 +49,9 @@ public struct Evaluation: Sendable {
         let loader = try BatchLoader(
             images: images,
             options: .init(
-                batchSize: network.maxBatchSize, shuffle: false, transform: transform,
-                normalization: normalization, dropLastPartialBatch: false))
+                batchSize: network.maxBatchSize * shard.count, shuffle: false, transform: transform,
+                normalization: normalization, dropLastPartialBatch: false
+            ).sharded(shard))
         guard loader.itemShape == network.itemShape.dimensions else {
             throw EngineError.shapeMismatch(
                 "the loader delivers images of \(loader.itemShape) but the network takes \(network.itemShape)")
@@ -64,6 +68,7 @@ public struct Evaluation: Sendable {
             let n = try labels.withUnsafeMutableBufferPointer {
                 try loader.next(images: network.input.data, labels: $0.baseAddress!)
             }
+            guard n > 0 else { continue }
             try network.setBatchSize(n)
             let batch = try labels.withUnsafeBufferPointer {
                 try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
@@ -85,5 +90,20 @@ public struct Evaluation: Sendable {
         }
         result.loss /= Double(max(result.count, 1))
         return result
+    }
+
+    /// The evaluation of the whole set from every process's part (`run(shard:)`): counts, losses
+    /// and confusion matrices added across `group`. Logits are not gathered.
+    public func reduced(over group: ProcessGroup) throws -> Evaluation {
+        let k = confusion.count
+        var values = [Double(count), Double(correct), loss * Double(count)] + confusion.flatMap { $0.map(Double.init) }
+        try values.withUnsafeMutableBufferPointer { try group.sum($0.baseAddress!, count: $0.count) }
+        var total = self
+        total.count = Int(values[0])
+        total.correct = Int(values[1])
+        total.loss = values[2] / max(values[0], 1)
+        total.confusion = (0..<k).map { i in (0..<k).map { j in Int(values[3 + i * k + j]) } }
+        total.logits = nil
+        return total
     }
 }

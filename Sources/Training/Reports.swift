@@ -18,6 +18,12 @@ public struct TrainingReport: Codable, Equatable, Sendable {
     public var baselineMacs: Int
     public var baselineParams: Int
     public var skippedImages: Int
+    /// Processes of a data-parallel run (1 without mpirun).
+    public var processes: Int
+    /// Seconds per step averaging gradients across processes, and the bytes averaged (absent for
+    /// one process).
+    public var allreduceSecondsPerStep: Double?
+    public var allreduceBytesPerStep: Int?
 
     /// The report of a finished run.
     ///
@@ -32,6 +38,9 @@ public struct TrainingReport: Codable, Equatable, Sendable {
         wallTime = summary.wallTime
         imagesPerSecond = summary.imagesPerSecond
         dataWaitFraction = summary.dataWaitFraction
+        processes = summary.processes
+        allreduceSecondsPerStep = summary.allreduceSecondsPerStep
+        allreduceBytesPerStep = summary.allreduceBytesPerStep
         macs = summary.cost.model.multiplyAccumulates
         params = summary.cost.model.parameters
         baselineMacs = summary.cost.baseline.multiplyAccumulates

@@ -30,13 +30,20 @@ public enum RunEvent: Equatable, Sendable {
         public var baselineMacs: Int
         public var baselineParams: Int
         public var data: String
+        /// Engine threads per process.
         public var threads: Int
+        /// Processes training together (1 without MPI); the batch size is their global batch.
+        public var ranks: Int?
+        /// Hosts they ran on.
+        public var hosts: Int?
 
         /// Creates the event from its fields.
         public init(
             model: String, steps: Int, step: Int, stepsPerEpoch: Int, batchSize: Int, macs: Int, params: Int, baselineMacs: Int,
-            baselineParams: Int, data: String, threads: Int
+            baselineParams: Int, data: String, threads: Int, ranks: Int? = nil, hosts: Int? = nil
         ) {
+            self.ranks = ranks
+            self.hosts = hosts
             self.model = model
             self.steps = steps
             self.step = step

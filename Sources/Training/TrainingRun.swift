@@ -47,6 +47,12 @@ public final class TrainingRun {
         public var dataWaitFraction: Double
         /// The separable model beside its standard baseline (`options.model.standard` says which was trained).
         public var cost: CostComparison
+        /// In a data-parallel run: the processes, and the seconds per step spent averaging
+        /// gradients (the allreduce, with its wait for the slowest process) and the bytes each
+        /// process contributed per step.
+        public var processes = 1
+        public var allreduceSecondsPerStep: Double?
+        public var allreduceBytesPerStep: Int?
     }
 
     /// The options in force (the checkpoint's when resuming).
@@ -73,6 +79,8 @@ public final class TrainingRun {
     public private(set) var lastAccuracy: Double?
 
     private let loss: SoftmaxCrossEntropy
+    private let group: ProcessGroup?
+    private let averager: GradientAverager?
     private let checkpoint: URL?
     private let log: RunLog
     private let dataRecord: CheckpointRecord.DataRecord
@@ -100,11 +108,25 @@ public final class TrainingRun {
     ///     through the C API or Python) starts the run at step 0 from its weights.
     ///   - purpose: what this process does, recorded in the locks for a refused second writer.
     ///   - convolutionAlgorithm: how the convolutions run (a matter of speed only; not recorded).
+    ///   - group: the processes of a data-parallel run, this one among them (nil: one process).
+    ///     `options.batchSize` is then the global batch, cut into equal contiguous parts; every
+    ///     process starts from process 0's state; gradients, losses and evaluations are reduced
+    ///     across them; only process 0 saves checkpoints (pass the others no `checkpoint` and a
+    ///     disabled log).
+    ///   - synchronizeBatchNorm: with a group, batch norm's training statistics span the global
+    ///     batch; otherwise each process normalises by its own part (as DistributedDataParallel).
     public init(
         options: TrainingOptions, dataset: ImageDataset, dataLocation: String? = nil, checkpoint: URL?, log: RunLog,
-        resume: SafeTensors? = nil, purpose: String = "training", convolutionAlgorithm: ConvolutionAlgorithm = .auto
+        resume: SafeTensors? = nil, purpose: String = "training", convolutionAlgorithm: ConvolutionAlgorithm = .auto,
+        group: ProcessGroup? = nil, synchronizeBatchNorm: Bool = false
     ) throws {
         try options.validate()
+        let ranks = group?.processCount ?? 1
+        guard options.batchSize % ranks == 0 else {
+            throw EngineError.invalidArgument(
+                "the batch size \(options.batchSize) is the global batch of the \(ranks) processes: it must divide by \(ranks)")
+        }
+        self.group = group
         guard options.model.classCount == dataset.classNames.count else {
             throw EngineError.invalidArgument(
                 "the model has \(options.model.classCount) classes but the data has \(dataset.classNames.count)")
@@ -120,7 +142,8 @@ public final class TrainingRun {
             images: dataset.train,
             options: .init(
                 batchSize: options.batchSize, shuffle: true, transform: transform,
-                normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed))
+                normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed
+            ).sharded(.init(index: group?.rank ?? 0, count: ranks)))
         guard loader.itemShape == options.model.itemShape.dimensions else {
             throw EngineError.shapeMismatch(
                 "the loader delivers images of \(loader.itemShape) but the model takes \(options.model.itemShape)")
@@ -143,14 +166,20 @@ public final class TrainingRun {
         locks = try ([checkpoint] + [checkpoint.flatMap(Self.bestURL)]).compactMap { url in
             try url.flatMap { try FileLock(guarding: $0, purpose: purpose) }
         }
-        try options.model.checkMemory(batchSize: options.batchSize)
+        let localBatch = options.batchSize / ranks
+        try options.model.checkMemory(batchSize: localBatch)
         network = try options.model.makeNetwork(
-            maxBatchSize: options.batchSize, seed: options.seed,
+            maxBatchSize: localBatch, seed: options.seed,
             convolutionAlgorithm: convolutionAlgorithm)
+        if let group, synchronizeBatchNorm {
+            for entry in network.entries { (entry.layer as? BatchNorm)?.synchronizer = group }
+        }
         optimizer = try options.makeOptimizer(network.trainableParameters)
         loss = try SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
         schedule = try options.makeSchedule(totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
-        labels = [Int32](repeating: 0, count: options.batchSize)
+        labels = [Int32](repeating: 0, count: localBatch)
+        let trainable = network.trainableParameters
+        averager = group.map { GradientAverager(parameters: trainable, group: $0) }
         if let resume, let progress = record?.progress {
             try Checkpoint.restore(resume, into: network, optimizer: optimizer, source: "resume checkpoint")
             guard optimizer.stepCount == progress.step else {
@@ -164,6 +193,46 @@ public final class TrainingRun {
         } else if let resume {
             try Checkpoint.restore(resume, into: network, source: "initial weights")
         }
+        if let group { try startTogether(group, synchronizeBatchNorm: synchronizeBatchNorm) }
+    }
+
+    /// Makes every process start from process 0's state: the same options and data first (an error
+    /// names a process that differs), then process 0's weights, optimizer state and progress,
+    /// broadcast and checked by a checksum on every process.
+    private func startTogether(_ group: ProcessGroup, synchronizeBatchNorm: Bool) throws {
+        let identity =
+            options.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            + ["data=\(dataRecord.fingerprint.map { String($0, radix: 16) } ?? dataRecord.source)"]
+            + ["sync_batchnorm=\(synchronizeBatchNorm)"]
+        let identities = try group.gather(identity.joined(separator: "\n"))
+        if let other = identities.indices.first(where: { identities[$0] != identities[0] }) {
+            let theirs = Set(identities[other].split(separator: "\n")), ours = Set(identities[0].split(separator: "\n"))
+            let differences = ours.symmetricDifference(theirs).map(String.init).sorted()
+            throw EngineError.invalidArgument(
+                "process \(other) was started with other options or data than process 0: \(differences.joined(separator: ", "))")
+        }
+        let state = try group.broadcast(
+            group.isRoot ? Checkpoint.make(network: network, optimizer: optimizer, metadata: record.metadata).serialized() : [])
+        let file = try SafeTensors(bytes: state, source: "process 0's state")
+        if !group.isRoot {
+            try Checkpoint.restore(file, into: network, optimizer: optimizer, source: "process 0's state")
+            if let progress = try CheckpointRecord(metadata: file.metadata).progress {
+                step = progress.step
+                bestAccuracy = progress.bestAccuracy
+                lastAccuracy = progress.lastAccuracy
+                try loader.seek(to: progress.position)
+            }
+        }
+        let checksum = String(Self.checksum(try Checkpoint.make(network: network, optimizer: optimizer).serialized()), radix: 16)
+        let checksums = try group.gather(checksum)
+        if let other = checksums.indices.first(where: { checksums[$0] != checksums[0] }) {
+            throw EngineError.corruptData("process \(other) holds other weights than process 0 after the broadcast")
+        }
+    }
+
+    /// FNV-1a of `bytes`.
+    static func checksum(_ bytes: [UInt8]) -> UInt64 {
+        bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     /// Throws unless `record` describes a run this one can continue: one written by a training run,
@@ -203,7 +272,8 @@ public final class TrainingRun {
                     model: options.model.displayName, steps: totalSteps, step: step, stepsPerEpoch: stepsPerEpoch,
                     batchSize: options.batchSize, macs: cost.model.multiplyAccumulates, params: cost.model.parameters,
                     baselineMacs: cost.baseline.multiplyAccumulates, baselineParams: cost.baseline.parameters,
-                    data: dataset.source, threads: Parallel.threadCount)))
+                    data: dataset.source, threads: Parallel.threadCount, ranks: group?.processCount ?? 1,
+                    hosts: group?.hostCount ?? 1)))
         let normalization = options.pixelNormalization(for: dataset.kind)
         let wallStart = Date()
         var trainingSeconds = 0.0, dataSeconds = 0.0, imagesTrained = 0
@@ -221,8 +291,19 @@ public final class TrainingRun {
                 let n = try loader.next(images: network.input.data, labels: l.baseAddress!)
                 // The first batch of a process cannot be prefetched behind a step: its wait is not counted.
                 if step > firstStep { dataSeconds += loader.lastWaitSeconds }
-                return try network.trainStep(
-                    labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
+                guard let averager else {
+                    return try network.trainStep(
+                        labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr)
+                }
+                // Data-parallel: the gradients, losses and counts of the global batch.
+                var global = SoftmaxCrossEntropy.Result(loss: 0, correct: 0)
+                _ = try network.trainStep(
+                    labels: UnsafeBufferPointer(rebasing: l[0..<n]), loss: loss, optimizer: optimizer, learningRate: lr
+                ) { local in
+                    let sums = try averager.average(loss: local.loss * Float(n), correct: local.correct)
+                    global = .init(loss: sums.loss / Float(self.options.batchSize), correct: sums.correct)
+                }
+                return global
             }
             step += 1
             trainingSeconds += Date().timeIntervalSince(stepStart)
@@ -259,11 +340,16 @@ public final class TrainingRun {
         }
         // A run resumed at its end trains nothing; its summary still reports a measured accuracy.
         if !evaluatedHere { try evaluate(normalization: normalization, since: wallStart, evaluated) }
-        let summary = Summary(
+        var summary = Summary(
             testAccuracy: lastAccuracy ?? 0, bestAccuracy: bestAccuracy, steps: totalSteps,
             wallTime: Date().timeIntervalSince(wallStart),
             imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9),
             dataWaitFraction: trainingSeconds > 0 ? dataSeconds / trainingSeconds : 0, cost: cost)
+        if let averager, let group {
+            summary.processes = group.processCount
+            summary.allreduceSecondsPerStep = averager.steps > 0 ? averager.seconds / Double(averager.steps) : 0
+            summary.allreduceBytesPerStep = averager.bytes
+        }
         try log.write(
             .summary(
                 .init(
@@ -282,7 +368,10 @@ public final class TrainingRun {
     /// - Throws: `EngineError.invalidArgument` when the test loss is not finite: the model diverged,
     ///   and is never saved as the best.
     private func evaluate(normalization: Normalization, since wallStart: Date, _ evaluated: (Evaluation, Int) -> Void) throws {
-        let e = try Evaluation.run(network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count)
+        var e = try Evaluation.run(
+            network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count,
+            shard: .init(index: group?.rank ?? 0, count: group?.processCount ?? 1))
+        if let group { e = try e.reduced(over: group) }
         try log.write(
             .eval(
                 .init(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import MobileNetCPU
 
@@ -13,6 +14,12 @@ struct Train: ParsableCommand {
             must equal the recorded one. A FILE that holds weights only (from `mobilenet import`, the C \
             API or Python) starts a new run from those weights, with the options given (the model's \
             default to FILE's), saving only to --checkpoint.
+
+            Started by mpirun (mpirun -np N mobilenet train …), N processes on one host or many train one \
+            model together: --batch-size is the global batch, cut into N equal parts, and gradients are \
+            averaged across processes, so the run is the one a single process makes (with \
+            --sync-batchnorm, for models with batch norm too). Process 0 writes the log, the progress \
+            and the checkpoints; the data must be at the same path on every host.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -99,6 +106,12 @@ struct Train: ParsableCommand {
     @Flag(help: "Print the final summary as JSON on standard output.")
     var json = false
 
+    @Flag(
+        help:
+            "Under mpirun: batch norm's statistics over the global batch (its mean and variance summed across processes) instead of each process's part."
+    )
+    var syncBatchnorm = false
+
     /// The options given on the command line.
     var choices: TrainingOptions.Choices {
         var c = TrainingOptions.Choices()
@@ -138,10 +151,28 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Parallel.setThreadCount(threads) }
+        guard let group = try MPIProcessGroup.launched() else { return try train(group: nil) }
+        do {
+            try train(group: group)
+            group.finalize()
+        } catch {
+            group.fail(with: error, command: Train.self)
+        }
+    }
+
+    /// Trains, as one process or as `group.rank` of a data-parallel run, where process 0 alone
+    /// reads the checkpoint to resume (the others receive its bytes) and speaks.
+    private func train(group: MPIProcessGroup?) throws {
+        if let threads { Parallel.setThreadCount(threads) } else { group?.shareCores() }
+        let speaks = group.map { $0.rank == 0 } ?? true
+        let say: (String) -> Void = { if speaks { note($0) } }
         let purpose = (["mobilenet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         // Resuming: the checkpoint's record says what the run was; the command line may only extend it.
-        let resumeFile = try resume.map { try SafeTensors(contentsOf: URL(fileURLWithPath: $0)) }
+        let resumeFile = try resume.map { path in
+            guard let group else { return try SafeTensors(contentsOf: URL(fileURLWithPath: path)) }
+            let bytes = try group.broadcast(group.rank == 0 ? Array(Data(contentsOf: URL(fileURLWithPath: path))) : [])
+            return try SafeTensors(bytes: bytes, source: path)
+        }
         let record = try resumeFile.map { try CheckpointRecord(metadata: $0.metadata) }
         // Weights only: a new run from them, its model the checkpoint's unless the options say otherwise.
         let initialWeights = record?.holdsWeightsOnly == true ? record?.model : nil
@@ -182,39 +213,44 @@ struct Train: ParsableCommand {
         }
         // A resumed run goes on saving where it was saved, unless told otherwise.
         let checkpointPath = checkpoint ?? (initialWeights == nil ? resume : nil)
-        let log = try RunLog(url: self.log.map { URL(fileURLWithPath: $0) }, purpose: purpose)
+        let log = try RunLog(url: speaks ? self.log.map { URL(fileURLWithPath: $0) } : nil, purpose: purpose)
         let run: TrainingRun
         do {
             run = try TrainingRun(
                 options: options, dataset: dataset, dataLocation: location,
-                checkpoint: checkpointPath.map { URL(fileURLWithPath: $0) }, log: log, resume: resumeFile,
-                purpose: purpose, convolutionAlgorithm: convAlgorithm)
+                checkpoint: speaks ? checkpointPath.map { URL(fileURLWithPath: $0) } : nil, log: log, resume: resumeFile,
+                purpose: purpose, convolutionAlgorithm: convAlgorithm, group: group, synchronizeBatchNorm: syncBatchnorm)
         } catch let error as TrainingOptions.OptionError {
             throw error.usageError
         }
         let o = run.options
-        note(
+        say(
             "training \(o.model.displayName) on \(dataset.source): \(dataset.train.count) training, \(dataset.test.count) test images, \(dataset.classNames.count) classes"
         )
-        note(
+        say(
             "  images \(dataset.storageNote), \(run.loader.options.transform.description)"
                 + (dataset.skipped.isEmpty ? "" : "; \(dataset.skipped.count) unreadable file(s) skipped"))
-        for change in changes { note("  resuming: \(change)") }
+        for change in changes { say("  resuming: \(change)") }
         if initialWeights != nil, let resume {
-            note(
+            say(
                 "  starting from the weights in \(resume)" + (checkpointPath == nil ? " (give --checkpoint to save the run)" : "")
             )
         }
-        note(
+        say(
             "  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
                 + (run.step > 0 ? ", resuming at step \(run.step)" : "")
-                + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))")
+                + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))"
+                + (group.map {
+                    ", \($0.processCount) processes on \($0.hostCount) host(s), \(o.batchSize / $0.processCount) images each"
+                        + (syncBatchnorm ? ", batch norm over the global batch" : ", batch norm over each process's part")
+                } ?? ""))
         if run.step >= run.totalSteps {
-            note("  the run already ended at step \(run.step): nothing to train (give a longer --steps or --epochs to extend it)")
+            say("  the run already ended at step \(run.step): nothing to train (give a longer --steps or --epochs to extend it)")
         }
         let bar = ProgressBar()
         let summary = try run.run(
             progress: { p in
+                guard speaks else { return }
                 bar.update(
                     done: p.step, total: p.totalSteps,
                     detail: String(
@@ -222,12 +258,14 @@ struct Train: ParsableCommand {
                         p.loss, 100 * p.accuracy, p.learningRate))
             },
             evaluated: { e, step in
+                guard speaks else { return }
                 bar.finishLine()
-                note(
+                say(
                     String(
                         format: "epoch %.2f  step %d  test accuracy %.2f%%  test loss %.3f",
                         Double(step) / Double(run.stepsPerEpoch), step, 100 * e.accuracy, e.loss))
             })
+        guard speaks else { return }
         bar.finishLine()
         let c = summary.cost
         if json {

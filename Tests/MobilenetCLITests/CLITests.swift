@@ -15,8 +15,17 @@ func mobilenet(
     timeout: Double = 300
 ) throws -> (status: Int32, out: String, err: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mobilenet")
+    return try command(binary.path, arguments, in: directory, environment: environment, timeout: timeout)
+}
+
+/// Runs `executable arguments` in `directory` without `CIFAR10_DIR`; a run that takes more than
+/// `timeout` seconds (a hang) is killed and recorded as an issue.
+func command(
+    _ executable: String, _ arguments: [String], in directory: URL, environment: [String: String] = [:],
+    timeout: Double
+) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.currentDirectoryURL = directory
     var env = ProcessInfo.processInfo.environment
@@ -33,7 +42,7 @@ func mobilenet(
     let outData = out.fileHandleForReading.readDataToEndOfFile(), errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     watchdog.cancel()
-    #expect(process.terminationReason == .exit, "mobilenet \(arguments) was killed by a signal (or hung \(Int(timeout)) s)")
+    #expect(process.terminationReason == .exit, "\(executable) \(arguments) was killed by a signal (or hung \(Int(timeout)) s)")
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 

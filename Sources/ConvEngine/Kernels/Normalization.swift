@@ -5,15 +5,21 @@
 // pass then clamps as it writes, and the backward pass masks dy by the clamped output, so the ReLU's
 // own passes over memory disappear.
 
-/// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased).
+/// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased). With a
+/// synchronizer the sums run over every process's rows (each sum added across processes before it
+/// is used), and M is the rows of all of them.
 func batchNormStatistics(
     _ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,
-    mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>
-) {
+    mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+    synchronizer: BatchNormSynchronizer? = nil
+) throws {
+    let rows = Double(M * (synchronizer?.processCount ?? 1))
     sums.sum(rows: M, Values(x: x, C: C))
-    for c in 0..<C { mean[c] = Float(sums.total[c] / Double(M)) }
+    try synchronizer?.sum(sums.total, count: C)
+    for c in 0..<C { mean[c] = Float(sums.total[c] / rows) }
     sums.sum(rows: M, SquaredDeviations(x: x, C: C, mean: mean))
-    for c in 0..<C { variance[c] = Float(sums.total[c] / Double(M)) }
+    try synchronizer?.sum(sums.total, count: C)
+    for c in 0..<C { variance[c] = Float(sums.total[c] / rows) }
 }
 
 /// Σ_r x[r, c].
@@ -75,15 +81,17 @@ private struct BatchNormApply: RangeJob {
 ///
 /// Accumulates dγ += Σ dy·x̂ and dβ += Σ dy. When `dx` is given it is overwritten with
 /// γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) if the statistics came from this batch (`batchStatistics`),
-/// or with γ·invstd·dy if they were fixed running statistics.
+/// or with γ·invstd·dy if they were fixed running statistics. With a synchronizer (statistics over
+/// every process's rows) the two sums of dx are added across processes and M counts all rows; dγ
+/// and dβ keep this process's share, as every gradient does until the run averages them.
 func batchNormBackward(
     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
     rows M: Int, channels C: Int, cap: Float?,
     mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
     batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
     dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
-    _ dx: UnsafeMutablePointer<Float>?
-) {
+    _ dx: UnsafeMutablePointer<Float>?, synchronizer: BatchNormSynchronizer? = nil
+) throws {
     sums.sum(rows: M, GradientSums(dy: dy, x: x, y: y, C: C, cap: cap, mean: mean, invstd: invstd))
     let sumDy = sums.total, sumDyXhat = sums.total + C
     for c in 0..<C {
@@ -91,9 +99,11 @@ func batchNormBackward(
         dbeta[c] += Float(sumDy[c])
     }
     guard let dx else { return }
+    let synchronized = batchStatistics ? synchronizer : nil
+    try synchronized?.sum(sums.total, count: 2 * C)
     // dx = a·dy' + k·x + b per channel, where dy' is the (masked) gradient.
     let a = coefficients, k = coefficients + C, b = coefficients + 2 * C
-    let inverseM = 1 / Double(M)
+    let inverseM = 1 / Double(M * (synchronized?.processCount ?? 1))
     for c in 0..<C {
         a[c] = gamma[c] * invstd[c]
         k[c] = batchStatistics ? -a[c] * invstd[c] * Float(sumDyXhat[c] * inverseM) : 0

@@ -18,6 +18,9 @@ public final class BatchNorm: Layer {
     public let runningVariance: Parameter
     /// How many training batches have updated the running statistics (PyTorch's `num_batches_tracked`).
     public var batchesTracked: Int = 0
+    /// Makes training statistics span every process of a data-parallel run (synchronized batch
+    /// norm): nil for this process's batch alone, the default.
+    public var synchronizer: BatchNormSynchronizer?
     /// The rectifier that follows this layer in place and that it applies itself, if any (see
     /// `absorb(_:)`; the ReLU layer then does nothing).
     public var fusedRectifier: ReLU? { epilogue.rectifier }
@@ -89,8 +92,11 @@ public final class BatchNorm: Layer {
                 throw EngineError.shapeMismatch(
                     "batch norm in training needs more than one value per channel, got input \(x.shape)")
             }
-            batchNormStatistics(x.data, rows: M, channels: C, sums: sums, mean: mean.data, variance: variance.data)
-            let unbiased = Float(M) / Float(M - 1)
+            try batchNormStatistics(
+                x.data, rows: M, channels: C, sums: sums, mean: mean.data, variance: variance.data,
+                synchronizer: synchronizer)
+            let rows = M * (synchronizer?.processCount ?? 1)
+            let unbiased = Float(rows) / Float(rows - 1)
             for c in 0..<C {
                 runningMean.value.data[c] = (1 - momentum) * runningMean.value.data[c] + momentum * mean.data[c]
                 runningVariance.value.data[c] =
@@ -115,10 +121,10 @@ public final class BatchNorm: Layer {
         context: ExecutionContext
     ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        batchNormBackward(
+        try batchNormBackward(
             dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
             mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
             batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
-            dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data)
+            dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data, synchronizer: synchronizer)
     }
 }

@@ -22,6 +22,12 @@ public struct SoftmaxCrossEntropy: Sendable {
         public var loss: Float
         /// How many rows have their label as the top logit.
         public var correct: Int
+
+        /// Creates a result.
+        public init(loss: Float, correct: Int) {
+            self.loss = loss
+            self.correct = correct
+        }
     }
 
     /// Computes the mean loss of `logits [N, classes]` and, when `gradient` is given, writes

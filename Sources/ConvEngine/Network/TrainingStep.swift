@@ -8,10 +8,12 @@ extension Sequential {
     ///   - loss: the loss to minimise.
     ///   - optimizer: updates the trainable parameters.
     ///   - learningRate: the rate for this step.
+    ///   - beforeUpdate: runs between the backward pass and the update with the step's result, the
+    ///     gradients in place (a data-parallel run averages them across processes there).
     /// - Returns: the batch's mean loss and how many items were classified correctly.
     public func trainStep(
         labels: UnsafeBufferPointer<Int32>, loss: SoftmaxCrossEntropy, optimizer: Optimizer,
-        learningRate: Float
+        learningRate: Float, beforeUpdate: ((SoftmaxCrossEntropy.Result) throws -> Void)? = nil
     ) throws -> SoftmaxCrossEntropy.Result {
         train()
         try forward()
@@ -22,6 +24,7 @@ extension Sequential {
         }
         optimizer.zeroGradients()
         try backward()
+        try beforeUpdate?(result)
         optimizer.step(learningRate: learningRate)
         return result
     }
