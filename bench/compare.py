@@ -30,7 +30,13 @@ CASES = [
     ("MobileNet-CIFAR 0.5", ["--model", "mobilenet", "--alpha", "0.5"], 128),
     ("MobileNet-CIFAR 1.0 standard", ["--model", "mobilenet", "--alpha", "1", "--standard"], 128),
     ("MobileNet-CIFAR 0.5 standard", ["--model", "mobilenet", "--alpha", "0.5", "--standard"], 128),
+] + [
+    # ImageNet sizes: MobileNet is an ImageNet network; batch 1 is latency, 32 throughput.
+    (f"MobileNet {alpha}-{side}", ["--model", "mobilenet", "--alpha", alpha, "--stem", "imagenet",
+                                   "--resolution", str(side), "--classes", "1000"], batch)
+    for alpha in ("1.0", "0.5") for side in (224, 128) for batch in (1, 32)
 ]
+PEERS = ["pytorch", "tensorflow", "onnxruntime"]
 
 
 def run(command):
@@ -52,12 +58,15 @@ def ours(model_args, batch, args):
 def peers(model_args, batch, args):
     common = model_args + ["--batch-size", str(batch), "--repeats", str(args.repeats), "--threads", str(args.threads)]
     results = {}
-    for r in run([TORCH, os.path.join(HERE, "pytorch_reference.py")] + common):
-        results["pytorch " + r["format"]] = r
-    for r in run([TF, os.path.join(HERE, "tensorflow_reference.py")] + common):
-        results["tensorflow"] = r
-    for r in run([ORT, os.path.join(HERE, "onnxruntime_reference.py")] + common):
-        results["onnxruntime"] = r
+    if "pytorch" in args.peers:
+        for r in run([TORCH, os.path.join(HERE, "pytorch_reference.py")] + common):
+            results["pytorch " + r["format"]] = r
+    if "tensorflow" in args.peers:
+        for r in run([TF, os.path.join(HERE, "tensorflow_reference.py")] + common):
+            results["tensorflow"] = r
+    if "onnxruntime" in args.peers:
+        for r in run([ORT, os.path.join(HERE, "onnxruntime_reference.py")] + common):
+            results["onnxruntime"] = r
     return {k: {"train": v["train_images_per_second"], "infer": v["inference_images_per_second"],
                 "memory": v["peak_resident_bytes"]} for k, v in results.items()}
 
@@ -70,7 +79,10 @@ def main():
     p.add_argument("--only", action="append", metavar="MODEL/BATCH",
                    help='run only this case, e.g. "SeedNet/20" (repeatable); small batches want more --repeats')
     p.add_argument("--quick", action="store_true", help="one small case, one round (a smoke test)")
+    p.add_argument("--peer", dest="peers", action="append", choices=PEERS,
+                   help="compare with this framework only (repeatable; default: all three)")
     args = p.parse_args()
+    args.peers = args.peers or PEERS
     cases = [("SeedNet", ["--model", "seed"], 8)] if args.quick else CASES
     if args.only:
         cases = [c for c in cases if f"{c[0]}/{c[2]}" in args.only]

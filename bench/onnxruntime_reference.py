@@ -27,8 +27,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     p = arguments(__doc__, warmup=3)
-    p.add_argument("--resolution", type=int, default=0)
-    p.add_argument("--stem", choices=["cifar", "imagenet"], default="cifar")
     args = p.parse_args()
     cli = os.environ.get("MOBILENET", os.path.join(ROOT, ".build", "release", "mobilenet"))
     net = mnc.Network(args.model, alpha=args.alpha, resolution=args.resolution, stem=args.stem, classes=args.classes,

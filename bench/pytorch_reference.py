@@ -16,17 +16,17 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures"))
 from pytorch_models import mobilenet, seednet  # noqa: E402  (the modules the checkpoints map to)
-from common import arguments, median_seconds, result  # noqa: E402  (bench/, the script's own folder)
+from common import arguments, median_seconds, result, side  # noqa: E402  (bench/, the script's own folder)
 
 
 def build(args):
     if args.model == "seed":
         return seednet(classes=args.classes, standard=args.standard)
-    return mobilenet(alpha=args.alpha, classes=args.classes, stem="cifar", standard=args.standard)
+    return mobilenet(alpha=args.alpha, classes=args.classes, stem=args.stem, standard=args.standard)
 
 
 def measure(model, args, channels_last):
-    x = torch.randn(args.batch_size, 3, 32, 32)
+    x = torch.randn(args.batch_size, 3, side(args), side(args))
     y = torch.randint(0, args.classes, (args.batch_size,))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

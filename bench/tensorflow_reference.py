@@ -11,7 +11,7 @@ import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from common import arguments, median_seconds, result  # noqa: E402  (bench/, the script's own folder)
+from common import arguments, median_seconds, result, side  # noqa: E402  (bench/, the script's own folder)
 import tensorflow as tf  # noqa: E402
 from tensorflow import keras  # noqa: E402
 from tensorflow.keras import layers  # noqa: E402
@@ -37,12 +37,13 @@ def seednet(classes, standard):
     return keras.Model(inputs, layers.Dense(classes)(x))
 
 
-def mobilenet(alpha, classes, standard):
-    """MobileNet v1 with the CIFAR stem (first conv stride 1), BN + ReLU after every conv."""
+def mobilenet(alpha, classes, standard, stem, input_side):
+    """MobileNet v1, BN + ReLU after every conv; the CIFAR stem's first conv has stride 1, ImageNet's 2."""
     def scaled(c):
         return max(8, int(c * alpha))
-    x = inputs = keras.Input((32, 32, 3))
-    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(scaled(32), 3, padding="same", use_bias=False)(x)))
+    x = inputs = keras.Input((input_side, input_side, 3))
+    first = layers.Conv2D(scaled(32), 3, strides=2 if stem == "imagenet" else 1, padding="same", use_bias=False)
+    x = layers.ReLU()(layers.BatchNormalization()(first(x)))
     for out, stride in BLOCKS:
         if standard:
             x = layers.Conv2D(scaled(out), 3, strides=stride, padding="same", use_bias=False)(x)
@@ -61,10 +62,11 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.random.set_seed(0)
-    model = seednet(args.classes, args.standard) if args.model == "seed" else mobilenet(args.alpha, args.classes, args.standard)
+    model = (seednet(args.classes, args.standard) if args.model == "seed"
+             else mobilenet(args.alpha, args.classes, args.standard, args.stem, side(args)))
     optimizer = keras.optimizers.SGD(learning_rate=1e-4, momentum=0.9)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    x = tf.random.normal((args.batch_size, 32, 32, 3))
+    x = tf.random.normal((args.batch_size, side(args), side(args), 3))
     y = tf.random.uniform((args.batch_size,), maxval=args.classes, dtype=tf.int32)
 
     @tf.function

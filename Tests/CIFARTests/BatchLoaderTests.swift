@@ -125,3 +125,38 @@ import Testing
         #expect(sawShiftOrFlip)
     }
 }
+
+/// The parts of a batch that the processes of a data-parallel run take are the whole batch, image
+/// for image and pixel for pixel, augmentation included, across epochs and with prefetching.
+@Suite struct BatchLoaderShardTests {
+    static let images = FixtureWriter.images(count: 61, classes: 10, seed: 5)
+
+    /// `count` batches: labels and image floats.
+    func batches(_ loader: BatchLoader, count: Int) throws -> [([Int32], [Float])] {
+        var images = [Float](repeating: 0, count: loader.imageFloatsPerBatch)
+        var labels = [Int32](repeating: 0, count: loader.options.batchSize)
+        return try (0..<count).map { _ in
+            let n = try images.withUnsafeMutableBufferPointer { i in
+                try labels.withUnsafeMutableBufferPointer { try loader.next(images: i.baseAddress!, labels: $0.baseAddress!) }
+            }
+            return (Array(labels[0..<n]), Array(images[0..<(n * 3072)]))
+        }
+    }
+
+    @Test(arguments: [2, 3, 4]) func partsMakeTheWholeBatch(processes: Int) throws {
+        let options = BatchLoader.Options(
+            batchSize: 12, transform: .fixedSize(augmentation: .standard, side: 32), normalization: .cifar10,
+            dropLastPartialBatch: true, seed: 9)
+        let whole = try batches(try BatchLoader(images: Self.images, options: options), count: 14)
+        let parts = try (0..<processes).map { p in
+            let loader = try BatchLoader(images: Self.images, options: options.sharded(.init(index: p, count: processes)))
+            loader.startPrefetching()
+            return try batches(loader, count: 14)
+        }
+        for b in 0..<14 {
+            #expect(parts.flatMap { $0[b].0 } == whole[b].0, "labels of batch \(b)")
+            #expect(parts.flatMap { $0[b].1 } == whole[b].1, "pixels of batch \(b)")
+            #expect(parts.map { $0[b].0.count } == (0..<processes).map { 12 * ($0 + 1) / processes - 12 * $0 / processes })
+        }
+    }
+}
