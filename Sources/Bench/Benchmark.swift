@@ -66,6 +66,21 @@ public struct Benchmark {
         public var gemmRates: [(call: GemmTrace.Call, gflops: Double)]
         /// Peak resident memory of the process so far, in bytes.
         public var peakResidentBytes: Int
+        /// OpenBLAS's GFLOP/s on a 2048 × 2048 × 2048 product in this process, on the engine's
+        /// threads: what this machine's cores do at best, the yardstick of "fraction of the machine".
+        public var machineGFLOPs: Double
+
+        /// Floating-point operations of the lowered work of one training step: 2 × MACs forward,
+        /// and twice that backward (weight and input gradients; the first layer has no input gradient).
+        public var trainStepFLOPs: Double {
+            layers.enumerated().reduce(0) { $0 + 2 * Double($1.element.multiplyAccumulates) * ($1.offset == 0 ? 2 : 3) }
+        }
+        /// Floating-point operations of one inference pass (2 × MACs).
+        public var inferenceFLOPs: Double { layers.reduce(0) { $0 + 2 * Double($1.multiplyAccumulates) } }
+        /// GFLOP/s of lowered work a training step achieves.
+        public var trainGFLOPs: Double { 1e-9 * trainStepFLOPs / trainStepSeconds }
+        /// GFLOP/s an inference pass achieves.
+        public var inferenceGFLOPs: Double { 1e-9 * inferenceFLOPs / inferenceSeconds }
     }
 
     /// The model.
@@ -160,6 +175,8 @@ public struct Benchmark {
         }
         var rates: [GemmTrace.Call: Double] = [:]
         for call in Set(gemms.joined()) { rates[call] = Self.gemmRate(call, repeats: repeats) }
+        progress("OpenBLAS at its best (2048³)")
+        let machine = Self.gemmRate(GemmTrace.Call(m: 2048, n: 2048, k: 2048), repeats: max(3, min(repeats, 5)))
 
         let layers = network.entries.enumerated().map { i, entry -> Layer in
             let macs = entry.layer.multiplyAccumulates
@@ -181,7 +198,7 @@ public struct Benchmark {
             multiplyAccumulatesPerImage: cost.multiplyAccumulates, parameters: cost.parameters,
             trainStepSeconds: Self.median(steps), inferenceSeconds: Self.median(inference), layers: layers,
             gemmRates: rates.map { ($0.key, $0.value) }.sorted { $0.0.m * $0.0.n * $0.0.k > $1.0.m * $1.0.n * $1.0.k },
-            peakResidentBytes: Self.peakResidentBytes())
+            peakResidentBytes: Self.peakResidentBytes(), machineGFLOPs: machine)
     }
 
     /// The GEMMs im2col + GEMM would issue for a layer's passes at its prepared shape: forward

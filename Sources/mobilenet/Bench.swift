@@ -108,6 +108,11 @@ struct Bench: ParsableCommand {
                 r.convolutionAlgorithm.rawValue),
             String(format: "  training   %8.1f img/s  (%.2f ms/step)", r.trainImagesPerSecond, 1000 * r.trainStepSeconds),
             String(format: "  inference  %8.1f img/s  (%.2f ms/batch)", r.inferenceImagesPerSecond, 1000 * r.inferenceSeconds),
+            String(
+                format: "  fraction of the machine: training %.1f GFLOP/s of lowered work (%.0f%%), inference %.1f (%.0f%%),"
+                    + " of OpenBLAS's %.1f GFLOP/s on 2048³",
+                r.trainGFLOPs, 100 * r.trainGFLOPs / r.machineGFLOPs, r.inferenceGFLOPs,
+                100 * r.inferenceGFLOPs / r.machineGFLOPs, r.machineGFLOPs),
             String(format: "  peak resident memory %.0f MB", Double(r.peakResidentBytes) / 1e6), "",
             "  layer       fwd ms  bwd ms  share  fwd GF/s  bwd GF/s  of sgemm   GB/s",
         ]
@@ -148,7 +153,10 @@ struct Bench: ParsableCommand {
             "params": r.parameters, "train_images_per_second": r.trainImagesPerSecond,
             "inference_images_per_second": r.inferenceImagesPerSecond,
             "train_step_seconds": r.trainStepSeconds, "inference_seconds": r.inferenceSeconds,
-            "peak_resident_bytes": r.peakResidentBytes,
+            "peak_resident_bytes": r.peakResidentBytes, "openblas_core": BLAS.coreName,
+            "machine_sgemm_gflops": r.machineGFLOPs, "train_gflops": r.trainGFLOPs, "inference_gflops": r.inferenceGFLOPs,
+            "train_fraction_of_machine": r.trainGFLOPs / r.machineGFLOPs,
+            "inference_fraction_of_machine": r.inferenceGFLOPs / r.machineGFLOPs,
             "layers": r.layers.map { l -> [String: Any] in
                 var d: [String: Any] = [
                     "name": l.name, "kind": l.kind, "macs": l.multiplyAccumulates, "forward_seconds": l.forwardSeconds,

@@ -216,6 +216,21 @@ func jsonObject(_ text: String) throws -> [String: Any] {
                     }
                 })
         #expect((results.first?["peak_resident_bytes"] as? Int).map { $0 > 1_000_000 } == true)
+        // The fraction of the machine: lowered work per step (2 × MACs forward, twice that backward but
+        // for the first layer's input gradient) over the step's time, beside OpenBLAS's 2048³ rate.
+        let first = try #require(results.first)
+        let work = layers.enumerated().reduce(0.0) { total, entry in
+            total + 2 * Double(entry.element["macs"] as? Int ?? 0) * (entry.offset == 0 ? 2 : 3)
+        }
+        let achieved = try #require(first["train_gflops"] as? Double) * 1e9 * (first["train_step_seconds"] as? Double ?? 0)
+        #expect(abs(achieved - work) <= 1e-6 * work, "\(achieved) FLOPs per step, expected \(work)")
+        let machine = try #require(first["machine_sgemm_gflops"] as? Double)
+        #expect(
+            machine > 0
+                && (first["train_fraction_of_machine"] as? Double).map {
+                    abs($0 - achieved / 1e9 / (first["train_step_seconds"] as? Double ?? 1) / machine) < 1e-9
+                } == true)
+        #expect(first["openblas_core"] as? String == BLAS.coreName)
         // Every ReLU of the SeedNet follows a convolution, which applies it; nothing else is fused.
         #expect(layers.allSatisfy { ($0["fused_into_previous"] as? Bool) == ($0["kind"] as? String == "relu") })
 
