@@ -20,6 +20,9 @@ OURS = os.environ.get("MOBILENET", os.path.join(ROOT, ".build", "release", "mobi
 TORCH = os.path.expanduser("~/.cache/torch-venv/bin/python")
 TF = os.path.expanduser("~/.cache/tf-venv/bin/python")
 ORT = os.path.join(ROOT, ".build-python", "venv", "bin", "python")  # made by `make python`
+# The library that venv's mobilenetcpu package loads (`make python` installs it there).
+LIBRARY = {"MOBILENETCPU_LIBRARY": os.environ.get(
+    "MOBILENETCPU_LIBRARY", os.path.join(ROOT, ".build-python", "prefix", "lib", "libmobilenetcpu.so"))}
 
 # (label, model arguments, batch size)
 CASES = [
@@ -39,9 +42,9 @@ CASES = [
 PEERS = ["pytorch", "tensorflow", "onnxruntime"]
 
 
-def run(command):
+def run(command, env=None):
     """The JSON the command prints: one document, or one object per line."""
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}).stdout
     try:
         return [json.loads(out)]
     except json.JSONDecodeError:
@@ -65,7 +68,7 @@ def peers(model_args, batch, args):
         for r in run([TF, os.path.join(HERE, "tensorflow_reference.py")] + common):
             results["tensorflow"] = r
     if "onnxruntime" in args.peers:
-        for r in run([ORT, os.path.join(HERE, "onnxruntime_reference.py")] + common):
+        for r in run([ORT, os.path.join(HERE, "onnxruntime_reference.py")] + common, env=LIBRARY):
             results["onnxruntime"] = r
     return {k: {"train": v["train_images_per_second"], "infer": v["inference_images_per_second"],
                 "memory": v["peak_resident_bytes"]} for k, v in results.items()}
