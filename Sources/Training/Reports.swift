@@ -24,6 +24,8 @@ public struct TrainingReport: Codable, Equatable, Sendable {
     /// one process).
     public var allreduceSecondsPerStep: Double?
     public var allreduceBytesPerStep: Int?
+    /// When the test accuracy first reached 80%, 85%, 90% and 93% (those it reached).
+    public var timeToAccuracy: [RunEvent.AccuracyReached]
 
     /// The report of a finished run.
     ///
@@ -41,6 +43,7 @@ public struct TrainingReport: Codable, Equatable, Sendable {
         processes = summary.processes
         allreduceSecondsPerStep = summary.allreduceSecondsPerStep
         allreduceBytesPerStep = summary.allreduceBytesPerStep
+        timeToAccuracy = summary.timeToAccuracy
         macs = summary.cost.model.multiplyAccumulates
         params = summary.cost.model.parameters
         baselineMacs = summary.cost.baseline.multiplyAccumulates

@@ -15,6 +15,8 @@ public enum RunEvent: Equatable, Sendable {
     case eval(Eval)
     /// A checkpoint was written.
     case checkpoint(CheckpointWritten)
+    /// The test accuracy reached one of `TrainingRun.accuracyMilestones` for the first time.
+    case accuracyReached(AccuracyReached)
     /// The run ended.
     case summary(Summary)
 
@@ -101,6 +103,23 @@ public enum RunEvent: Equatable, Sendable {
         }
     }
 
+    /// The first evaluation whose test accuracy reached `threshold`: time to accuracy.
+    public struct AccuracyReached: Codable, Equatable, Sendable {
+        /// The accuracy reached (0.9 for 90%).
+        public var threshold: Double
+        public var step: Int
+        public var epoch: Double
+        public var testAccuracy: Double
+        /// Seconds since this process started training, evaluations and data loading included.
+        public var time: Double
+
+        /// Milestone `threshold`, reached by evaluation `eval`.
+        public init(threshold: Double, at eval: Eval) {
+            self.threshold = threshold
+            (step, epoch, testAccuracy, time) = (eval.step, eval.epoch, eval.testAccuracy, eval.time)
+        }
+    }
+
     /// A checkpoint was written.
     public struct CheckpointWritten: Codable, Equatable, Sendable {
         public var step: Int
@@ -129,12 +148,16 @@ public enum RunEvent: Equatable, Sendable {
         public var baselineMacs: Int
         public var baselineParams: Int
         public var standard: Bool
+        /// The milestones this process saw the test accuracy reach, in order.
+        public var timeToAccuracy: [AccuracyReached]?
 
         /// Creates the event from its fields.
         public init(
             model: String, testAccuracy: Double, bestAccuracy: Double, steps: Int, wallTime: Double, imagesPerSecond: Double,
-            dataWaitFraction: Double?, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, standard: Bool
+            dataWaitFraction: Double?, macs: Int, params: Int, baselineMacs: Int, baselineParams: Int, standard: Bool,
+            timeToAccuracy: [AccuracyReached]? = nil
         ) {
+            self.timeToAccuracy = timeToAccuracy
             self.model = model
             self.testAccuracy = testAccuracy
             self.bestAccuracy = bestAccuracy
@@ -157,6 +180,7 @@ public enum RunEvent: Equatable, Sendable {
         case .step: return "step"
         case .eval: return "eval"
         case .checkpoint: return "checkpoint"
+        case .accuracyReached: return "accuracy_reached"
         case .summary: return "summary"
         }
     }
@@ -194,6 +218,7 @@ public enum RunEvent: Equatable, Sendable {
         case .step(let e): payload = try encoder.encode(e)
         case .eval(let e): payload = try encoder.encode(e)
         case .checkpoint(let e): payload = try encoder.encode(e)
+        case .accuracyReached(let e): payload = try encoder.encode(e)
         case .summary(let e): payload = try encoder.encode(e)
         }
         // {"event":"…", then the payload's fields: the tag leads, so a reader sees the kind first.
@@ -210,6 +235,7 @@ public enum RunEvent: Equatable, Sendable {
         case "step": self = .step(try decoder.decode(Step.self, from: line))
         case "eval": self = .eval(try decoder.decode(Eval.self, from: line))
         case "checkpoint": self = .checkpoint(try decoder.decode(CheckpointWritten.self, from: line))
+        case "accuracy_reached": self = .accuracyReached(try decoder.decode(AccuracyReached.self, from: line))
         case "summary": self = .summary(try decoder.decode(Summary.self, from: line))
         default: return nil
         }

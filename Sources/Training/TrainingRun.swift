@@ -53,7 +53,13 @@ public final class TrainingRun {
         public var processes = 1
         public var allreduceSecondsPerStep: Double?
         public var allreduceBytesPerStep: Int?
+        /// When this process saw the test accuracy first reach each of `accuracyMilestones`.
+        public var timeToAccuracy: [RunEvent.AccuracyReached] = []
     }
+
+    /// The test accuracies whose first crossing a run reports (time to accuracy, as DAWNBench
+    /// measures it): logged as `accuracy_reached` events and in the summary.
+    public static let accuracyMilestones = [0.80, 0.85, 0.90, 0.93]
 
     /// The options in force (the checkpoint's when resuming).
     public let options: TrainingOptions
@@ -75,6 +81,9 @@ public final class TrainingRun {
     public private(set) var step = 0
     /// The best test accuracy so far.
     public private(set) var bestAccuracy = 0.0
+    /// The milestones reached in this process so far (those the run had reached before a resume are
+    /// not repeated).
+    public private(set) var milestonesReached: [RunEvent.AccuracyReached] = []
     /// The test accuracy of the last evaluation, if any.
     public private(set) var lastAccuracy: Double?
 
@@ -345,6 +354,7 @@ public final class TrainingRun {
             wallTime: Date().timeIntervalSince(wallStart),
             imagesPerSecond: imagesTrained == 0 ? 0 : Double(imagesTrained) / max(trainingSeconds, 1e-9),
             dataWaitFraction: trainingSeconds > 0 ? dataSeconds / trainingSeconds : 0, cost: cost)
+        summary.timeToAccuracy = milestonesReached
         if let averager, let group {
             summary.processes = group.processCount
             summary.allreduceSecondsPerStep = averager.steps > 0 ? averager.seconds / Double(averager.steps) : 0
@@ -358,7 +368,8 @@ public final class TrainingRun {
                     imagesPerSecond: summary.imagesPerSecond, dataWaitFraction: summary.dataWaitFraction,
                     macs: cost.model.multiplyAccumulates,
                     params: cost.model.parameters, baselineMacs: cost.baseline.multiplyAccumulates,
-                    baselineParams: cost.baseline.parameters, standard: options.model.standard)))
+                    baselineParams: cost.baseline.parameters, standard: options.model.standard,
+                    timeToAccuracy: milestonesReached)))
         return summary
     }
 
@@ -372,16 +383,21 @@ public final class TrainingRun {
             network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count,
             shard: .init(index: group?.rank ?? 0, count: group?.processCount ?? 1))
         if let group { e = try e.reduced(over: group) }
-        try log.write(
-            .eval(
-                .init(
-                    step: step, epoch: Double(step) / Double(stepsPerEpoch), testAccuracy: e.accuracy,
-                    testLoss: e.loss, time: Date().timeIntervalSince(wallStart))))
+        let event = RunEvent.Eval(
+            step: step, epoch: Double(step) / Double(stepsPerEpoch), testAccuracy: e.accuracy, testLoss: e.loss,
+            time: Date().timeIntervalSince(wallStart))
+        try log.write(.eval(event))
         guard e.loss.isFinite else {
             throw EngineError.invalidArgument(
                 "the test loss became \(e.loss) at step \(step): the model diverged; lower the learning rate")
         }
         lastAccuracy = e.accuracy
+        // Milestones the run had passed before (a resumed run's best) are not reported again.
+        for threshold in Self.accuracyMilestones where e.accuracy >= threshold && bestAccuracy < threshold {
+            let reached = RunEvent.AccuracyReached(threshold: threshold, at: event)
+            milestonesReached.append(reached)
+            try log.write(.accuracyReached(reached))
+        }
         evaluated(e, step)
         if e.accuracy > bestAccuracy {
             bestAccuracy = e.accuracy

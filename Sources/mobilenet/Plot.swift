@@ -8,7 +8,8 @@ struct Plot: ParsableCommand {
         abstract: "Draw SVG charts from JSON Lines training logs.",
         discussion: """
             Writes training-curves.svg (loss, training and test accuracy, learning rate against steps, one \
-            line per log) and, for logs of finished runs, accuracy-vs-macs.svg (test accuracy against MACs, \
+            line per log), accuracy-vs-time.svg (test accuracy against wall-clock minutes, one line per log: \
+            time to accuracy) and, for logs of finished runs, accuracy-vs-macs.svg (test accuracy against MACs, \
             bubble area proportional to parameters, one bubble per run).
             """)
 
@@ -32,6 +33,9 @@ struct Plot: ParsableCommand {
         var trainAccuracy = SVGChart(title: "Training accuracy", xLabel: "step", yLabel: "accuracy (%)")
         var testAccuracy = SVGChart(title: "Test accuracy", xLabel: "step", yLabel: "accuracy (%)")
         var rate = SVGChart(title: "Learning rate", xLabel: "step", yLabel: "learning rate")
+        var byTime = SVGChart(title: "Test accuracy against wall-clock time", xLabel: "minutes", yLabel: "accuracy (%)")
+        byTime.width = 720
+        byTime.height = 420
         var macs = SVGChart(
             title: "Test accuracy against cost (bubble area: parameters)", xLabel: "MACs per image (millions, log scale)",
             yLabel: "test accuracy (%)", logX: true)
@@ -54,6 +58,10 @@ struct Plot: ParsableCommand {
             trainAccuracy.series.append(.init(name: name, points: points(steps, \.step) { 100 * $0.accuracy }, color: color))
             testAccuracy.series.append(.init(name: name, points: points(evals, \.step) { 100 * $0.testAccuracy }, color: color))
             rate.series.append(.init(name: name, points: points(steps, \.step, \.lr), color: color))
+            byTime.series.append(
+                .init(
+                    name: name, points: evals.map { ($0.time / 60, 100 * $0.testAccuracy) }.filter { $0.1.isFinite },
+                    color: color))
             // A summary carries the separable model's cost and its baseline's; `standard` says which was trained.
             if let s = events.lazy.compactMap({ if case .summary(let s) = $0 { s } else { nil } }).last {
                 let (m, p) = s.standard ? (s.baselineMacs, s.baselineParams) : (s.macs, s.params)
@@ -63,6 +71,9 @@ struct Plot: ParsableCommand {
         let curves = directory.appendingPathComponent("training-curves.svg")
         try AtomicFile.write(Data(SVGChart.document([loss, trainAccuracy, testAccuracy, rate], columns: 2).utf8), to: curves)
         print("wrote \(curves.path)")
+        let timeChart = directory.appendingPathComponent("accuracy-vs-time.svg")
+        try AtomicFile.write(Data(SVGChart.document([byTime], columns: 1).utf8), to: timeChart)
+        print("wrote \(timeChart.path)")
         guard !runs.isEmpty else {
             note("no finished runs (no summary events): accuracy-vs-macs.svg not written")
             return

@@ -281,6 +281,15 @@ struct Train: ParsableCommand {
               standard  \(millions(c.baseline.multiplyAccumulates)) MACs, \(millions(c.baseline.parameters)) parameters\(o.model.standard ? "  (trained)" : "")
               MACs ratio \(String(format: "%.3f", c.macsRatio)), parameter ratio \(String(format: "%.3f", c.parameterRatio))
             """)
+        if !summary.timeToAccuracy.isEmpty {
+            print(
+                "  time to accuracy: "
+                    + summary.timeToAccuracy.map {
+                        String(
+                            format: "%.0f%% at step %d (epoch %.2f) after %@", 100 * $0.threshold, $0.step, $0.epoch,
+                            clock($0.time))
+                    }.joined(separator: ", "))
+        }
         if !dataset.skipped.isEmpty { print("  \(dataset.skipped.count) unreadable image file(s) skipped") }
         if let checkpointPath {
             print("  checkpoint \(checkpointPath)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? ""))

@@ -112,6 +112,50 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(a.metadata["run.position"] == b.metadata["run.position"])
     }
 
+    /// Time to accuracy: the first evaluation at or above 80%, 85%, 90% and 93% is an
+    /// `accuracy_reached` event, the summary lists them, `plot` draws accuracy against minutes, and a
+    /// resumed run does not report again what the run had reached before.
+    @Test func timeToAccuracyIsLoggedSummarisedAndPlotted() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // SeedNet learns the synthetic set to about 90% in 900 steps of 32 (SyntheticShapesTrainingTests).
+        let recipe = [
+            "train", "--data", "synthetic", "--model", "seed", "--batch-size", "32", "--optimizer", "adam", "--lr", "2e-3",
+            "--schedule", "constant", "--normalize", "seed", "--no-augment", "--eval-every", "100",
+        ]
+        let r = try mobilenet(recipe + ["--steps", "900", "--log", "run.jsonl", "--json"], in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let events = try String(contentsOf: dir.appendingPathComponent("run.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            try jsonObject(String($0))
+        }
+        let evals = events.filter { $0["event"] as? String == "eval" }
+        let reached = events.filter { $0["event"] as? String == "accuracy_reached" }
+        let thresholds = reached.compactMap { $0["threshold"] as? Double }
+        #expect(!thresholds.isEmpty && thresholds == thresholds.sorted(), "\(thresholds)")
+        for event in reached {
+            let threshold = try #require(event["threshold"] as? Double), step = try #require(event["step"] as? Int)
+            let first = evals.first { ($0["test_accuracy"] as? Double ?? 0) >= threshold }
+            #expect(first?["step"] as? Int == step, "the first evaluation at \(threshold) is not step \(step)")
+            #expect((event["test_accuracy"] as? Double ?? 0) >= threshold)
+        }
+        let summary = try jsonObject(r.out)
+        let listed = (summary["time_to_accuracy"] as? [[String: Any]] ?? []).compactMap { $0["threshold"] as? Double }
+        #expect(listed == thresholds)
+        let plot = try mobilenet(["plot", "run.jsonl", "--output", "plots"], in: dir)
+        #expect(plot.status == 0, "\(plot.err)")
+        let chart = try String(contentsOf: dir.appendingPathComponent("plots/accuracy-vs-time.svg"), encoding: .utf8)
+        #expect(chart.contains("<polyline") && chart.contains("minutes"))
+
+        // Resumed past 80%: the second process reports only what it reaches itself.
+        let part = try mobilenet(recipe + ["--steps", "800", "--checkpoint", "part.safetensors"], in: dir)
+        #expect(part.status == 0, "\(part.err)")
+        let resumed = try mobilenet(
+            ["train", "--resume", "part.safetensors", "--steps", "900", "--log", "resumed.jsonl", "--json"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.err)")
+        let again = try String(contentsOf: dir.appendingPathComponent("resumed.jsonl"), encoding: .utf8)
+        #expect(!again.contains(#""threshold":0.8,"#), "80% reported again after the resume: \(again)")
+    }
+
     @Test func evalPredictSummaryAndPlot() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
