@@ -36,10 +36,12 @@ public struct Evaluation: Sendable {
     ///   - keepLogits: also return every image's logits.
     ///   - shard: evaluate only this part of every batch of `maxBatchSize × shard.count` images (a
     ///     process of a data-parallel run takes its own; `reduced(over:)` adds up the parts).
+    ///   - flipTestTime: test-time augmentation: each image's logits are the mean of its own and
+    ///     those of its horizontal mirror (two forward passes).
     public static func run(
         _ network: Sequential, on images: ImageSet, normalization: Normalization,
         classCount: Int, transform: ImageTransform? = nil, keepLogits: Bool = false,
-        shard: BatchLoader.Shard = .whole
+        shard: BatchLoader.Shard = .whole, flipTestTime: Bool = false
     ) throws -> Evaluation {
         let transform =
             transform
@@ -63,6 +65,8 @@ public struct Evaluation: Sendable {
             confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount),
             logits: keepLogits ? [] : nil)
         defer { try? network.setBatchSize(network.maxBatchSize) }
+        // The first pass's logits while the mirrored images run.
+        var unflipped = [Float](repeating: 0, count: flipTestTime ? network.output.count : 0)
         for _ in 0..<loader.batchesPerEpoch {
             // The input region holds a full batch at any batch size: the loader writes straight into it.
             let n = try labels.withUnsafeMutableBufferPointer {
@@ -70,8 +74,20 @@ public struct Evaluation: Sendable {
             }
             guard n > 0 else { continue }
             try network.setBatchSize(n)
-            let batch = try labels.withUnsafeBufferPointer {
+            var batch = try labels.withUnsafeBufferPointer {
                 try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
+            }
+            if flipTestTime {
+                let z = network.output
+                unflipped.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: z.data, count: z.count) }
+                mirror(network.input)
+                _ = try labels.withUnsafeBufferPointer {
+                    try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
+                }
+                for i in 0..<z.count { z.data[i] = 0.5 * (z.data[i] + unflipped[i]) }
+                batch = try labels.withUnsafeBufferPointer {
+                    try loss.evaluate(logits: z, labels: UnsafeBufferPointer(rebasing: $0[0..<n]), gradient: nil)
+                }
             }
             result.count += n
             result.correct += batch.correct
@@ -90,6 +106,18 @@ public struct Evaluation: Sendable {
         }
         result.loss /= Double(max(result.count, 1))
         return result
+    }
+
+    /// Mirrors every image of an NHWC batch left to right, in place.
+    static func mirror(_ batch: TensorView) {
+        let (n, h, w, c) = (batch.shape.batch, batch.shape.height, batch.shape.width, batch.shape.channels)
+        for row in 0..<(n * h) {
+            let r = batch.data + row * w * c
+            for x in 0..<(w / 2) {
+                let a = r + x * c, b = r + (w - 1 - x) * c
+                for k in 0..<c { swap(&a[k], &b[k]) }
+            }
+        }
     }
 
     /// The evaluation of the whole set from every process's part (`run(shard:)`): counts, losses

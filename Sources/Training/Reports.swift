@@ -64,9 +64,12 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     public var classes: [String]
     /// confusion[true][predicted] counts.
     public var confusion: [[Int]]
+    /// Test-time augmentation: "flip" (logits averaged with the mirrored image's) or "none".
+    public var testTimeAugmentation: String
 
     /// The report of an evaluation of `configuration` over classes named `classes`.
-    public init(_ evaluation: Evaluation, configuration: ModelConfiguration, classes: [String]) {
+    public init(_ evaluation: Evaluation, configuration: ModelConfiguration, classes: [String], flipTestTime: Bool = false) {
+        testTimeAugmentation = flipTestTime ? "flip" : "none"
         model = configuration.displayName
         self.configuration = configuration
         images = evaluation.count

@@ -22,6 +22,9 @@ struct Eval: ParsableCommand {
     @Flag(help: "In an image folder, leave out (and count) files that cannot be decoded instead of stopping.")
     var skipBadImages = false
 
+    @Flag(help: "Test-time augmentation: average each image's logits with its horizontal mirror's (two passes).")
+    var flipTta = false
+
     @Flag(help: "Print the results as JSON.")
     var json = false
 
@@ -44,17 +47,20 @@ struct Eval: ParsableCommand {
         let network = try model.network(maxBatchSize: min(batchSize, dataset.test.count))
         let e = try Evaluation.run(
             network, on: dataset.test, normalization: model.normalization(for: dataset.kind),
-            classCount: dataset.classNames.count, keepLogits: logits != nil)
+            classCount: dataset.classNames.count, keepLogits: logits != nil, flipTestTime: flipTta)
         if let logits, let values = e.logits {
             try NumpyFile.write(values, shape: [e.count, dataset.classNames.count], to: URL(fileURLWithPath: logits))
         }
         let names = dataset.classNames
         if json {
             print(
-                try jsonText(EvaluationReport(e, configuration: model.configuration, classes: names)))
+                try jsonText(
+                    EvaluationReport(e, configuration: model.configuration, classes: names, flipTestTime: flipTta)))
             return
         }
-        print("\(model.configuration.displayName) on \(dataset.source): \(e.count) test images")
+        print(
+            "\(model.configuration.displayName) on \(dataset.source): \(e.count) test images"
+                + (flipTta ? ", logits averaged with the mirrored images'" : ""))
         print(String(format: "accuracy %.2f%%  (%d correct), loss %.4f", 100 * e.accuracy, e.correct, e.loss))
         if names.count <= 20 {
             let width = max(10, names.map(\.count).max() ?? 0)

@@ -171,6 +171,12 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         let confusion = e["confusion"] as? [[Int]] ?? []
         #expect(confusion.count == 10 && confusion.joined().reduce(0, +) == 2000)
         #expect((e["accuracy"] as? Double).map { $0 >= 0 && $0 <= 1 } == true)
+        #expect(e["test_time_augmentation"] as? String == "none")
+        let flipped = try mobilenet(
+            ["eval", "--checkpoint", "m.safetensors", "--data", "synthetic", "--flip-tta", "--json"], in: dir)
+        #expect(flipped.status == 0, "\(flipped.err)")
+        let f = try jsonObject(flipped.out)
+        #expect(f["test_time_augmentation"] as? String == "flip" && f["images"] as? Int == 2000)
         let npy = [UInt8](try Data(contentsOf: dir.appendingPathComponent("logits.npy")))
         #expect(npy.count == 128 + 2000 * 10 * 4 && String(decoding: npy[1..<6], as: UTF8.self) == "NUMPY")
         #expect(String(decoding: npy[10..<128], as: UTF8.self).contains("'shape': (2000, 10)"))
