@@ -127,6 +127,9 @@ public final class BatchLoader: @unchecked Sendable {
         try require(
             options.shard.count > 0 && (0..<options.shard.count).contains(options.shard.index),
             "shard \(options.shard.index) of \(options.shard.count) does not exist")
+        try require(
+            options.shard.count <= options.batchSize,
+            "a batch of \(options.batchSize) cannot be cut into \(options.shard.count) parts")
         try require(images.count > 0, "the image set is empty")
         try require(
             !options.dropLastPartialBatch || options.batchSize <= images.count,

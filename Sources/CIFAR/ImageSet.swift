@@ -103,12 +103,3 @@ public struct ImageSet: Sendable {
         }
     }
 }
-
-/// The 64-bit FNV-1a hash.
-struct FNV1a {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func mix(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    }
-}

@@ -232,16 +232,11 @@ public final class TrainingRun {
                 try loader.seek(to: progress.position)
             }
         }
-        let checksum = String(Self.checksum(try Checkpoint.make(network: network, optimizer: optimizer).serialized()), radix: 16)
+        let checksum = String(FNV1a.hash(try Checkpoint.make(network: network, optimizer: optimizer).serialized()), radix: 16)
         let checksums = try group.gather(checksum)
         if let other = checksums.indices.first(where: { checksums[$0] != checksums[0] }) {
             throw EngineError.corruptData("process \(other) holds other weights than process 0 after the broadcast")
         }
-    }
-
-    /// FNV-1a of `bytes`.
-    static func checksum(_ bytes: [UInt8]) -> UInt64 {
-        bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     /// Throws unless `record` describes a run this one can continue: one written by a training run,

@@ -168,10 +168,16 @@ struct Train: ParsableCommand {
         let say: (String) -> Void = { if speaks { note($0) } }
         let purpose = (["mobilenet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         // Resuming: the checkpoint's record says what the run was; the command line may only extend it.
+        // Under mpirun, process 0 reads (and checks) the checkpoint and the others receive it: the
+        // file need only be on process 0's host.
         let resumeFile = try resume.map { path in
-            guard let group else { return try SafeTensors(contentsOf: URL(fileURLWithPath: path)) }
-            let bytes = try group.broadcast(group.rank == 0 ? Array(Data(contentsOf: URL(fileURLWithPath: path))) : [])
-            return try SafeTensors(bytes: bytes, source: path)
+            guard let group, group.processCount > 1 else { return try SafeTensors(contentsOf: URL(fileURLWithPath: path)) }
+            if group.rank == 0 {
+                let file = try SafeTensors(contentsOf: URL(fileURLWithPath: path))
+                _ = try group.broadcast(file.serialized())
+                return file
+            }
+            return try SafeTensors(bytes: group.broadcast([]), source: "\(path) (from process 0)")
         }
         let record = try resumeFile.map { try CheckpointRecord(metadata: $0.metadata) }
         // Weights only: a new run from them, its model the checkpoint's unless the options say otherwise.

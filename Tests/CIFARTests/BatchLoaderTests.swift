@@ -159,4 +159,16 @@ import Testing
             #expect(parts.map { $0[b].0.count } == (0..<processes).map { 12 * ($0 + 1) / processes - 12 * $0 / processes })
         }
     }
+
+    @Test func aShardThatCannotHoldAnImageIsAnError() throws {
+        let options = BatchLoader.Options(
+            batchSize: 4, transform: .fixedSize(augmentation: nil, side: 32), normalization: .cifar10, seed: 1)
+        #expect(throws: EngineError.self) {
+            try BatchLoader(images: Self.images, options: options.sharded(.init(index: 0, count: 5)))
+        }
+        #expect(throws: EngineError.self) {
+            try BatchLoader(images: Self.images, options: options.sharded(.init(index: 2, count: 2)))
+        }
+        #expect(throws: Never.self) { try BatchLoader(images: Self.images, options: options.sharded(.init(index: 3, count: 4))) }
+    }
 }

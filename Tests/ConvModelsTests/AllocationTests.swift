@@ -76,4 +76,27 @@ func countAllocations(_ body: () throws -> Void) rethrows -> Int {
             }
         }
     }
+
+    /// A data-parallel step hands the gradients to a closure before the update (`beforeUpdate`),
+    /// which captures and changes the step's result: that allocates nothing either.
+    @Test func aStepWithWorkBeforeTheUpdateAllocatesNothing() throws {
+        let config = try ModelConfiguration(family: .seed)
+        let network = try config.makeNetwork(maxBatchSize: 16, seed: 1)
+        let optimizer = try SGD(parameters: network.trainableParameters, momentum: 0.9)
+        let loss = try SoftmaxCrossEntropy()
+        let batch = syntheticBatch(step: 0, batch: 16, side: config.resolution, classes: 10)
+        try network.input.copy(from: batch.images)
+        try batch.labels.withUnsafeBufferPointer { labels in
+            var seen = SoftmaxCrossEntropy.Result(loss: 0, correct: 0)
+            func step() throws {
+                _ = try network.trainStep(labels: labels, loss: loss, optimizer: optimizer, learningRate: 0.01) { result in
+                    seen = .init(loss: result.loss * 2, correct: result.correct)
+                }
+            }
+            try step()  // warm-up
+            let allocations = try countAllocations { for _ in 0..<3 { try step() } }
+            #expect(allocations == 0, "\(allocations) allocations in 3 steps")
+            #expect(seen.loss > 0)
+        }
+    }
 }
