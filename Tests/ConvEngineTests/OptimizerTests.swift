@@ -40,6 +40,32 @@ import Testing
         #expect(Array(p.value.buffer) == [0.95, -1.9])
     }
 
+    /// With `.weights`, decay spares biases and batch norm's scale and shift (parameters that are not
+    /// weights), for L2 and decoupled decay, in SGD and Adam; with `.all` every parameter decays.
+    @Test(arguments: [DecayScope.all, .weights]) func decayScopeChoosesTheParametersThatDecay(_ scope: DecayScope) throws {
+        func pair() throws -> (weight: Parameter, bias: Parameter) {
+            let w = try Parameter(name: "weight", shape: try Shape([2]), isWeight: true)
+            let b = try Parameter(name: "bias", shape: try Shape([2]))
+            try w.assign([1, -2])
+            try b.assign([1, -2])
+            return (w, b)
+        }
+        let optimizers: [([Parameter]) throws -> Optimizer] = [
+            { try SGD(parameters: $0, momentum: 0.9, weightDecay: .l2(0.5), decayScope: scope) },
+            { try SGD(parameters: $0, weightDecay: .decoupled(0.5), decayScope: scope) },
+            { try Adam(parameters: $0, weightDecay: .l2(0.5), decayScope: scope) },
+            { try Adam.adamW(parameters: $0, weightDecay: 0.5, decayScope: scope) },
+        ]
+        for make in optimizers {
+            let (w, b) = try pair()
+            let optimizer = try make([w, b])
+            optimizer.zeroGradients()
+            optimizer.step(learningRate: 0.1)  // zero gradients: only the decay moves a parameter
+            #expect(Array(w.value.buffer) != [1, -2], "\(optimizer.kind): the weight decays")
+            #expect((Array(b.value.buffer) == [1, -2]) == (scope == .weights), "\(optimizer.kind) \(scope): the bias")
+        }
+    }
+
     @Test func rejectsBadHyperParameters() {
         #expect(throws: EngineError.self) { try SGD(parameters: [], momentum: 1) }
         #expect(throws: EngineError.self) { try SGD(parameters: [], nesterov: true) }
@@ -63,6 +89,13 @@ import Testing
         #expect(cosine.rate(at: 10) == 1)  // cosine starts at the base
         #expect(abs(cosine.rate(at: 60) - 0.5) < 1e-6)  // half way
         #expect(cosine.rate(at: 110) < 1e-6)
+        // One-cycle: the same warm-up, then a straight line to the minimum at the last step.
+        let linear = try LearningRateSchedule(base: 1, shape: .linear(minimum: 0.1), warmupSteps: 10, totalSteps: 110)
+        #expect(abs(linear.rate(at: 0) - 0.1) < 1e-7 && linear.rate(at: 9) == 1 && linear.rate(at: 10) == 1)
+        #expect(abs(linear.rate(at: 35) - 0.775) < 1e-6 && abs(linear.rate(at: 60) - 0.55) < 1e-6)
+        #expect(abs(linear.rate(at: 110) - 0.1) < 1e-7 && abs(linear.rate(at: 500) - 0.1) < 1e-7)
+        let rates = (10...110).map(linear.rate)
+        #expect(zip(rates, rates.dropFirst()).allSatisfy { $0 > $1 })
     }
 
     @Test func rejectsBadArguments() {
@@ -72,6 +105,7 @@ import Testing
             try LearningRateSchedule(base: 0.1, shape: .step(every: 0, factor: 0.1), totalSteps: 10)
         }
         #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .cosine(minimum: 1), totalSteps: 10) }
+        #expect(throws: EngineError.self) { try LearningRateSchedule(base: 0.1, shape: .linear(minimum: 1), totalSteps: 10) }
         #expect(throws: EngineError.self) {
             try LearningRateSchedule(base: 0.1, shape: .milestones([0], factor: 0.1), totalSteps: 10)
         }

@@ -17,7 +17,10 @@ public final class Adam: Optimizer {
     public let epsilon: Float
     /// Weight decay: `.l2` for Adam, `.decoupled` for AdamW.
     public let weightDecay: WeightDecay
+    /// The parameters weight decay applies to.
+    public let decayScope: DecayScope
     public var stepCount = 0
+    private let decays: [Bool]
     private let firstMoments: [FloatStorage], secondMoments: [FloatStorage]
 
     /// Creates Adam (`.l2` decay) or AdamW (`.decoupled` decay).
@@ -26,7 +29,7 @@ public final class Adam: Optimizer {
     ///   negative decay.
     public init(
         parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-        weightDecay: WeightDecay = .none
+        weightDecay: WeightDecay = .none, decayScope: DecayScope = .all
     ) throws {
         try require(beta1 >= 0 && beta1 < 1, "Adam beta1 must be in [0, 1), got \(beta1)")
         try require(beta2 >= 0 && beta2 < 1, "Adam beta2 must be in [0, 1), got \(beta2)")
@@ -34,6 +37,8 @@ public final class Adam: Optimizer {
         self.parameters = parameters.filter(\.isTrainable)
         (self.beta1, self.beta2, self.epsilon) = (beta1, beta2, epsilon)
         self.weightDecay = try weightDecay.validated()
+        self.decayScope = decayScope
+        decays = self.parameters.map(decayScope.decays)
         firstMoments = self.parameters.map { FloatStorage(count: $0.count) }
         secondMoments = self.parameters.map { FloatStorage(count: $0.count) }
     }
@@ -41,9 +46,11 @@ public final class Adam: Optimizer {
     /// AdamW: Adam with decoupled weight decay (PyTorch's default rate 0.01).
     public static func adamW(
         parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
-        weightDecay rate: Float = 0.01
+        weightDecay rate: Float = 0.01, decayScope: DecayScope = .all
     ) throws -> Adam {
-        try Adam(parameters: parameters, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: .decoupled(rate))
+        try Adam(
+            parameters: parameters, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: .decoupled(rate),
+            decayScope: decayScope)
     }
 
     public func step(learningRate lr: Float) {
@@ -56,7 +63,8 @@ public final class Adam: Optimizer {
             let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.gradient.data, n = parameter.count
             let m = firstMoments[index].data, v = secondMoments[index].data
-            let l2 = weightDecay.applyDecoupled(to: p, count: n, learningRate: lr)
+            let decay = decays[index] ? weightDecay : .none
+            let l2 = decay.applyDecoupled(to: p, count: n, learningRate: lr)
             for i in 0..<n {
                 let d = g[i] + l2 * p[i]
                 m[i] += (d - m[i]) * (1 - b1)

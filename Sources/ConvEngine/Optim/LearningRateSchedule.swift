@@ -1,7 +1,8 @@
 import Foundation
 
-/// The learning rate as a function of the step: an optional linear warm-up, then a constant, step or
-/// cosine shape (PyTorch's `StepLR` and `CosineAnnealingLR` applied per step).
+/// The learning rate as a function of the step: an optional linear warm-up, then a constant, step,
+/// cosine or linear shape (PyTorch's `StepLR`, `CosineAnnealingLR` and `LinearLR` applied per step;
+/// warm-up then linear decay is the one-cycle shape of the fast CIFAR recipes).
 public struct LearningRateSchedule: Equatable, Sendable {
     /// The shape after warm-up.
     public enum Shape: Equatable, Sendable {
@@ -13,6 +14,8 @@ public struct LearningRateSchedule: Equatable, Sendable {
         case milestones([Int], factor: Float)
         /// Half a cosine from the base rate down to `minimum` over the steps after warm-up.
         case cosine(minimum: Float)
+        /// A straight line from the base rate down to `minimum` over the steps after warm-up.
+        case linear(minimum: Float)
     }
 
     /// The peak rate.
@@ -43,6 +46,9 @@ public struct LearningRateSchedule: Equatable, Sendable {
         if case .cosine(let minimum) = shape {
             try require(minimum >= 0 && minimum <= base, "cosine minimum must be in [0, base], got \(minimum)")
         }
+        if case .linear(let minimum) = shape {
+            try require(minimum >= 0 && minimum <= base, "linear minimum must be in [0, base], got \(minimum)")
+        }
         self.base = base
         self.shape = shape
         self.warmupSteps = warmupSteps
@@ -62,9 +68,15 @@ public struct LearningRateSchedule: Equatable, Sendable {
         case .milestones(let steps, let factor):
             return base * pow(factor, Float(steps.filter { t >= $0 }.count))
         case .cosine(let minimum):
-            let length = max(1, totalSteps - warmupSteps)
-            let progress = Double(min(t, length)) / Double(length)
-            return minimum + (base - minimum) * Float((1 + cos(Double.pi * progress)) / 2)
+            return minimum + (base - minimum) * Float((1 + cos(Double.pi * progress(t))) / 2)
+        case .linear(let minimum):
+            return minimum + (base - minimum) * Float(1 - progress(t))
         }
+    }
+
+    /// How far `t` steps after warm-up are through the rest of the run, in [0, 1].
+    private func progress(_ t: Int) -> Double {
+        let length = max(1, totalSteps - warmupSteps)
+        return Double(min(t, length)) / Double(length)
     }
 }

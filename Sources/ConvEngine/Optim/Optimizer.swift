@@ -49,6 +49,19 @@ public enum WeightDecay: Equatable, Sendable {
     }
 }
 
+/// Which parameters weight decay applies to.
+public enum DecayScope: String, CaseIterable, Equatable, Sendable {
+    /// Every trainable parameter (PyTorch's default for a plain parameter list).
+    case all
+    /// Weights of convolutions and linear layers only; biases and batch norm's scale and shift are
+    /// not decayed (the usual choice of fast CIFAR recipes: shrinking a BN scale only rescales the
+    /// next layer's input, which batch norm undoes).
+    case weights
+
+    /// Whether decay applies to `parameter`.
+    public func decays(_ parameter: Parameter) -> Bool { self == .all || parameter.isWeight }
+}
+
 extension Optimizer {
     /// Sets every parameter's gradient to zero.
     public func zeroGradients() {

@@ -5,7 +5,8 @@
 ///     g ← g + μ·b  (Nesterov)  or  g ← b
 ///     p ← p − lr·g
 ///
-/// With decoupled decay, p ← p·(1 − lr·λ) comes first instead of the L2 term.
+/// With decoupled decay, p ← p·(1 − lr·λ) comes first instead of the L2 term. Decay applies to the
+/// parameters of `decayScope` (PyTorch: a parameter group with `weight_decay` 0 for the others).
 public final class SGD: Optimizer {
     public let kind = "sgd"
     public let parameters: [Parameter]
@@ -15,20 +16,28 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     /// Weight decay.
     public let weightDecay: WeightDecay
+    /// The parameters weight decay applies to.
+    public let decayScope: DecayScope
     public var stepCount = 0
     private let buffers: [FloatStorage]
+    private let decays: [Bool]
 
     /// Creates the optimizer.
     ///
     /// - Throws: `EngineError.invalidArgument` for momentum outside [0, 1), Nesterov without momentum,
     ///   or a negative decay.
-    public init(parameters: [Parameter], momentum: Float = 0, nesterov: Bool = false, weightDecay: WeightDecay = .none) throws {
+    public init(
+        parameters: [Parameter], momentum: Float = 0, nesterov: Bool = false, weightDecay: WeightDecay = .none,
+        decayScope: DecayScope = .all
+    ) throws {
         try require(momentum >= 0 && momentum < 1, "SGD momentum must be in [0, 1), got \(momentum)")
         try require(!nesterov || momentum > 0, "Nesterov momentum needs a momentum above 0")
         self.parameters = parameters.filter(\.isTrainable)
         self.momentum = momentum
         self.nesterov = nesterov
         self.weightDecay = try weightDecay.validated()
+        self.decayScope = decayScope
+        decays = self.parameters.map(decayScope.decays)
         buffers = momentum > 0 ? self.parameters.map { FloatStorage(count: $0.count) } : []
     }
 
@@ -37,7 +46,8 @@ public final class SGD: Optimizer {
         for index in 0..<parameters.count {
             let parameter = parameters[index]
             let p = parameter.value.data, g = parameter.gradient.data, n = parameter.count
-            let l2 = weightDecay.applyDecoupled(to: p, count: n, learningRate: lr)
+            let decay = decays[index] ? weightDecay : .none
+            let l2 = decay.applyDecoupled(to: p, count: n, learningRate: lr)
             if mu == 0 {
                 for i in 0..<n { p[i] -= lr * (g[i] + l2 * p[i]) }
                 continue
