@@ -73,6 +73,43 @@ import Testing
         try Checkpoint.restore(file, into: network)
     }
 
+    /// A checkpoint with a weight average holds it as `ema.<name>` (batch norm's buffers too) with its
+    /// update count; resuming restores the live weights and the averages, loading weights only takes
+    /// the averages, and a resume without an average refuses it.
+    @Test func weightAveragesRoundTripAndAreTheWeightsOfAWeightsOnlyLoad() throws {
+        let model = try ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar)
+        let network = try model.makeNetwork(maxBatchSize: 2, seed: 1)
+        let sgd = try SGD(parameters: network.trainableParameters, momentum: 0.9)
+        let ema = try ExponentialMovingAverage(parameters: network.namedParameters.map(\.parameter), decay: 0.99)
+        for (i, (_, p)) in network.namedParameters.enumerated() {
+            for j in 0..<p.count { p.value.data[j] += Float((i + j) % 7) * 0.01 }
+        }
+        ema.update()
+        ema.update()
+        let file = try Checkpoint.make(network: network, optimizer: sgd, average: ema)
+        #expect(file.entries["ema.0.weight"]?.shape == [8, 3, 3, 3] && file.entries["ema.1.running_mean"] != nil)
+        #expect(file.metadata["ema.updates"] == "2")
+
+        let resumed = try model.makeNetwork(maxBatchSize: 2, seed: 9)
+        let resumedSGD = try SGD(parameters: resumed.trainableParameters, momentum: 0.9)
+        let resumedEMA = try ExponentialMovingAverage(parameters: resumed.namedParameters.map(\.parameter), decay: 0.99)
+        try Checkpoint.restore(file, into: resumed, optimizer: resumedSGD, average: resumedEMA)
+        #expect(snapshot(resumed) == snapshot(network) && resumedEMA.updateCount == 2)
+        for ((_, p), (_, q)) in zip(network.namedParameters, resumed.namedParameters) {
+            #expect(Array(ema.average(of: p)!.buffer) == Array(resumedEMA.average(of: q)!.buffer))
+        }
+
+        let evaluated = try model.makeNetwork(maxBatchSize: 2, seed: 9)
+        try Checkpoint.restore(file, into: evaluated)
+        #expect(snapshot(evaluated) == network.namedParameters.map { Array(ema.average(of: $0.parameter)!.buffer) })
+
+        #expect(throws: EngineError.self) { try Checkpoint.restore(file, into: evaluated, optimizer: resumedSGD) }
+        let withoutAverage = try Checkpoint.make(network: network, optimizer: sgd)
+        #expect(throws: EngineError.self) {
+            try Checkpoint.restore(withoutAverage, into: resumed, optimizer: resumedSGD, average: resumedEMA)
+        }
+    }
+
     @Test func batchNormCountersAreInt64Scalars() throws {
         let network = try ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar).makeNetwork(maxBatchSize: 2)
         let file = try Checkpoint.make(network: network, optimizer: nil)

@@ -42,7 +42,9 @@ def main():
     else:
         model = mobilenet(alpha=float(meta["model.width_multiplier"]), classes=classes,
                           stem=meta["model.stem"], standard=standard)
-    weights = {k: v for k, v in state.items() if not k.startswith("optimizer.")}
+    weights = {k: v for k, v in state.items() if k.split(".")[0].isdigit()}
+    # The weight average, when the run kept one, is what the library loads as the weights.
+    weights.update({k[4:]: v for k, v in state.items() if k.startswith("ema.")})
     result = model.load_state_dict(weights, strict=True)
     model.eval()
     with torch.no_grad():

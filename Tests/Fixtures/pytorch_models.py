@@ -6,7 +6,7 @@ checkpoint loads with `model.load_state_dict(state, strict=True)`:
     from safetensors.torch import load_file          # or the tiny reader in check_checkpoint.py
     model = mobilenet(alpha=0.5, classes=10, stem="cifar")
     model.load_state_dict({k: v for k, v in load_file("run.safetensors").items()
-                           if not k.startswith("optimizer.")}, strict=True)
+                           if k.split(".")[0].isdigit()}, strict=True)   # ema.* : the weight average
 """
 import torch.nn as nn
 

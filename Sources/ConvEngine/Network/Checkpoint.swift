@@ -8,6 +8,9 @@ import Foundation
 /// - `<layer>.num_batches_tracked` as int64 scalars, as PyTorch stores them;
 /// - optimizer state as `optimizer.<parameter>.<slot>` (`momentum_buffer`, `exp_avg`, `exp_avg_sq`), in
 ///   the parameter's PyTorch layout;
+/// - with an exponential moving average of the weights, each average as `ema.<parameter>` (PyTorch
+///   layout), its decay and update count in the metadata; loading weights only takes the averages,
+///   the weights that a run with an average evaluated;
 /// - metadata: `format` = `pt`, the optimizer's kind and step, the network generator's state, and
 ///   whatever the caller adds (model configuration, epoch, data order).
 public enum Checkpoint {
@@ -15,12 +18,20 @@ public enum Checkpoint {
     public static let optimizerPrefix = "optimizer."
 
     /// Collects the network (and optimizer) state into a safetensors file in memory.
-    public static func make(network: Sequential, optimizer: Optimizer?, metadata: [String: String] = [:]) throws -> SafeTensors {
+    public static func make(
+        network: Sequential, optimizer: Optimizer?, average: ExponentialMovingAverage? = nil,
+        metadata: [String: String] = [:]
+    ) throws -> SafeTensors {
         var file = SafeTensors()
         for (name, p) in network.namedParameters {
             try file.setFloats(
                 name, shape: p.layout.pytorchShape(for: p.shape),
                 p.layout.toPyTorch(Array(p.value.buffer), shape: p.shape))
+            if let a = average?.average(of: p) {
+                try file.setFloats(
+                    ExponentialMovingAverage.checkpointPrefix + name, shape: p.layout.pytorchShape(for: p.shape),
+                    p.layout.toPyTorch(Array(a.buffer), shape: p.shape))
+            }
         }
         for entry in network.entries {
             for (counter, value) in entry.layer.counters {
@@ -30,6 +41,10 @@ public enum Checkpoint {
         var meta = metadata
         meta["format"] = "pt"
         meta["generator.state"] = network.context.generator.stateWords.map(String.init).joined(separator: ",")
+        if let average {
+            meta["ema.decay"] = "\(average.decay)"
+            meta["ema.updates"] = String(average.updateCount)
+        }
         if let optimizer {
             meta["optimizer.kind"] = optimizer.kind
             meta["optimizer.step"] = String(optimizer.stepCount)
@@ -47,8 +62,11 @@ public enum Checkpoint {
     }
 
     /// Writes a checkpoint atomically (temporary file, flush, rename).
-    public static func save(network: Sequential, optimizer: Optimizer?, metadata: [String: String] = [:], to url: URL) throws {
-        try make(network: network, optimizer: optimizer, metadata: metadata).write(to: url)
+    public static func save(
+        network: Sequential, optimizer: Optimizer?, average: ExponentialMovingAverage? = nil,
+        metadata: [String: String] = [:], to url: URL
+    ) throws {
+        try make(network: network, optimizer: optimizer, average: average, metadata: metadata).write(to: url)
     }
 
     /// Loads `file` into `network` (and `optimizer`, when given), checking everything first: the
@@ -58,12 +76,13 @@ public enum Checkpoint {
     ///   - file: a checkpoint read with `SafeTensors(contentsOf:)`.
     ///   - network: the network to fill; its names and shapes must match exactly.
     ///   - optimizer: the optimizer to restore; nil to load weights only (optimizer tensors are then
-    ///     ignored).
+    ///     ignored, and the weight averages, when the file has them, are loaded as the weights).
+    ///   - average: the weight average to restore with the optimizer (the file must hold one).
     ///   - source: names the checkpoint in errors.
     /// - Throws: `EngineError.corruptData` naming the tensor or key at fault.
     public static func restore(
         _ file: SafeTensors, into network: Sequential, optimizer: Optimizer? = nil,
-        source: String = "checkpoint"
+        average: ExponentialMovingAverage? = nil, source: String = "checkpoint"
     ) throws {
         func corrupt(_ why: String) -> EngineError { .corruptData("\(source): \(why)") }
         var assignments: [(Parameter, FloatStorage?, [Float])] = []
@@ -83,7 +102,25 @@ public enum Checkpoint {
             return p.layout.fromPyTorch(raw, shape: p.shape)
         }
 
-        for (name, p) in network.namedParameters { assignments.append((p, nil, try values(name, for: p))) }
+        let ema = ExponentialMovingAverage.checkpointPrefix
+        let weightsOnly = optimizer == nil && average == nil
+        let takesAverages = weightsOnly && network.namedParameters.contains { file.entries[ema + $0.name] != nil }
+        for (name, p) in network.namedParameters {
+            if takesAverages {
+                expected.insert(name)
+                assignments.append((p, nil, try values(ema + name, for: p)))
+            } else {
+                assignments.append((p, nil, try values(name, for: p)))
+            }
+            if let a = average?.average(of: p) { assignments.append((p, a, try values(ema + name, for: p))) }
+        }
+        var averageUpdates: Int?
+        if average != nil {
+            guard let count = file.metadata["ema.updates"].flatMap(Int.init), count >= 0, count <= 1 << 53 else {
+                throw corrupt("metadata ema.updates is missing or not a count of updates")
+            }
+            averageUpdates = count
+        }
         for entry in network.entries {
             for counter in entry.layer.counters.keys {
                 let name = "\(entry.name).\(counter)"
@@ -129,6 +166,7 @@ public enum Checkpoint {
         }
         for (layer, name, value) in counters { try layer.setCounter(name, to: value) }
         if let optimizer, let stepCount { optimizer.stepCount = stepCount }
+        if let average, let averageUpdates { average.updateCount = averageUpdates }
         if let generator { network.context.generator = generator }
     }
 }
