@@ -53,11 +53,13 @@ struct Assembler {
         if case .records(let records) = images.storage, case .fixedSize(let augmentation, LabeledImages.side) = options.transform
         {
             assembleRecords(records, augmentation: augmentation, position: position, start: start, count: count, into: out)
+            applyCutout(epoch: position.epoch, start: start, count: count, to: out)
             return count
         }
         let item = ItemAssembly(
             images: images, order: order, transform: options.transform, seed: options.seed,
             epoch: position.epoch, start: start, scale: scale, shift: shift, out: out)
+        defer { applyCutout(epoch: position.epoch, start: start, count: count, to: out) }
         guard images.decodesOnTheFly && options.decodeThreads > 1 && count > 1 else {
             for i in 0..<count { try item.run(i) }
             return count
@@ -72,6 +74,25 @@ struct Assembler {
         }
         if let error = failure.withLock({ $0 }) { throw error }
         return count
+    }
+
+    /// Blanks each image's Cutout square. Its centre comes from a generator of its own per item (the
+    /// item's seed with the high bit flipped), so the crop and flip draws stay those of a run without
+    /// Cutout, and a process of a data-parallel run draws the squares one process would.
+    private func applyCutout(epoch: Int, start: Int, count: Int, to out: UnsafeMutablePointer<Float>) {
+        let size = options.cutout, side = options.transform.side
+        guard size > 0 else { return }
+        for i in 0..<count {
+            var g = Self.generator(options.seed ^ (1 << 63), epoch, start + i)
+            let cy = Int(g.next() % UInt64(side)), cx = Int(g.next() % UInt64(side))
+            let top = max(0, cy - size / 2), bottom = min(side, cy - size / 2 + size)
+            let left = max(0, cx - size / 2), right = min(side, cx - size / 2 + size)
+            guard top < bottom && left < right else { continue }
+            let image = out + i * side * side * 3
+            for y in top..<bottom {
+                (image + (y * side + left) * 3).update(repeating: 0, count: (right - left) * 3)
+            }
+        }
     }
 
     private func assembleRecords(

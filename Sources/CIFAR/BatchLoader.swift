@@ -31,6 +31,10 @@ public final class BatchLoader: @unchecked Sendable {
         /// Which contiguous part of every batch this loader delivers (a process of a data-parallel
         /// run takes its own); the whole batch by default.
         public var shard = Shard.whole
+        /// The side of a square blanked at a random place in each image, after normalisation (so
+        /// to the data's mean when normalised by mean and deviation): Cutout (DeVries & Taylor,
+        /// 2017), its centre anywhere in the image and the square clipped at the edges; 0: none.
+        public var cutout = 0
 
         /// Creates options.
         public init(
@@ -143,6 +147,8 @@ public final class BatchLoader: @unchecked Sendable {
                 "crop padding must be in 0..<\(images.fixedSide ?? 0), got \(a.padding)")
         }
         _ = try options.normalization.validated()
+        try require(
+            options.cutout >= 0 && options.cutout <= side, "the Cutout side must be in 0...\(side), got \(options.cutout)")
         _ = try Checked.product(
             [options.batchSize, side, side, 3],
             orThrow: EngineError.invalidArgument("a batch of \(options.batchSize) images of \(side)×\(side) is too large"))

@@ -124,10 +124,49 @@ import Testing
         }
         #expect(sawShiftOrFlip)
     }
+
+    /// One batch of `images` as floats.
+    func batch(_ images: ImageSet, _ options: BatchLoader.Options) throws -> [Float] {
+        let loader = try BatchLoader(images: images, options: options)
+        var out = [Float](repeating: 0, count: loader.imageFloatsPerBatch)
+        var labels = [Int32](repeating: 0, count: options.batchSize)
+        _ = try out.withUnsafeMutableBufferPointer { o in
+            try labels.withUnsafeMutableBufferPointer { try loader.next(images: o.baseAddress!, labels: $0.baseAddress!) }
+        }
+        return out
+    }
+
+    /// Cutout blanks, in each image, one square of the given side clipped at the edges (at least a
+    /// quarter of it), to 0 after normalisation, and changes nothing else: the crop and flip are those
+    /// of the batch without Cutout. The CIFAR records' path and the decoded images' path agree.
+    @Test func cutoutBlanksOneClippedSquareAndNothingElse() throws {
+        let records = ImageSet(records: Self.images)
+        let decoded = try ImageSet(
+            images: (0..<Self.images.count).map { i in
+                Self.images.pixels.withUnsafeBufferPointer { RGBImage(planarRecord: $0.baseAddress! + i * 3072) }
+            }, labels: Self.images.labels)
+        var options = options(20)
+        let plain = try batch(records, options)
+        options.cutout = 8
+        let cut = try batch(records, options)
+        #expect(try batch(decoded, options) == cut)
+        for i in 0..<20 {
+            let changed = (0..<1024).filter { p in (0..<3).contains { cut[i * 3072 + p * 3 + $0] != plain[i * 3072 + p * 3 + $0] }
+            }
+            let rows = Set(changed.map { $0 / 32 }), columns = Set(changed.map { $0 % 32 })
+            #expect(changed.allSatisfy { p in (0..<3).allSatisfy { cut[i * 3072 + p * 3 + $0] == 0 } })
+            // The blank square: every pixel within its rows and columns, a rectangle of 4 to 8 on a side.
+            #expect((4...8).contains(rows.count) && (4...8).contains(columns.count), "image \(i): \(rows.count)×\(columns.count)")
+            #expect(changed.count == rows.count * columns.count, "image \(i) is not blanked in one rectangle")
+            #expect(rows.max()! - rows.min()! == rows.count - 1 && columns.max()! - columns.min()! == columns.count - 1)
+        }
+        options.cutout = 33
+        #expect(throws: EngineError.self) { try BatchLoader(images: Self.images, options: options) }
+    }
 }
 
 /// The parts of a batch that the processes of a data-parallel run take are the whole batch, image
-/// for image and pixel for pixel, augmentation included, across epochs and with prefetching.
+/// for image and pixel for pixel, augmentation (crop, flip, Cutout) included, across epochs and with prefetching.
 @Suite struct BatchLoaderShardTests {
     static let images = FixtureWriter.images(count: 61, classes: 10, seed: 5)
 
@@ -144,9 +183,10 @@ import Testing
     }
 
     @Test(arguments: [2, 3, 4]) func partsMakeTheWholeBatch(processes: Int) throws {
-        let options = BatchLoader.Options(
+        var options = BatchLoader.Options(
             batchSize: 12, transform: .fixedSize(augmentation: .standard, side: 32), normalization: .cifar10,
             dropLastPartialBatch: true, seed: 9)
+        options.cutout = 8
         let whole = try batches(try BatchLoader(images: Self.images, options: options), count: 14)
         let parts = try (0..<processes).map { p in
             let loader = try BatchLoader(images: Self.images, options: options.sharded(.init(index: p, count: processes)))
