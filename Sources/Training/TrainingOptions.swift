@@ -22,7 +22,11 @@ public struct TrainingOptions: Equatable, Sendable {
         }
     }
     /// The learning-rate shape after warm-up.
-    public enum ScheduleKind: String, CaseIterable, Sendable { case constant, step, cosine }
+    public enum ScheduleKind: String, CaseIterable, Sendable {
+        case constant, step, cosine
+        /// Linear warm-up to the peak, then linear decay to zero (the one-cycle shape; momentum stays fixed).
+        case onecycle
+    }
     /// How pixels are scaled.
     public enum NormalizationKind: String, CaseIterable, Sendable { case meanstd, seed }
     /// How long to train.
@@ -55,6 +59,10 @@ public struct TrainingOptions: Equatable, Sendable {
         case augment = "augmentation"
         case normalization, seed
         case evaluateEvery = "evaluation interval"
+        case weightDecayScope = "weight decay scope"
+        case emaDecay = "EMA decay"
+        case cutout, recipe
+        case evaluateFlipped = "flip test-time augmentation"
 
         /// The checkpoint metadata key the option is saved under.
         public var metadataKey: String {
@@ -79,6 +87,11 @@ public struct TrainingOptions: Equatable, Sendable {
             case .normalization: return "run.normalize"
             case .seed: return "run.seed"
             case .evaluateEvery: return "run.eval_every"
+            case .weightDecayScope: return "run.weight_decay_on"
+            case .emaDecay: return "run.ema"
+            case .cutout: return "run.cutout"
+            case .recipe: return "run.recipe"
+            case .evaluateFlipped: return "run.eval_flip"
             }
         }
     }
@@ -130,6 +143,18 @@ public struct TrainingOptions: Equatable, Sendable {
     public var seed: UInt64
     /// Evaluate on the test set every this many steps; nil: at the end of every epoch.
     public var evaluateEvery: Int?
+    /// The parameters weight decay applies to.
+    public var weightDecayScope: DecayScope = .all
+    /// The decay of an exponential moving average of the weights, which evaluations and the weights
+    /// a checkpoint gives to `eval` then use; nil: none.
+    public var emaDecay: Float?
+    /// The side of the square Cutout blanks in each training image (to the data's mean); 0: none.
+    public var cutout = 0
+    /// The recipe whose defaults the run took (`Recipe`), recorded for the reader of a checkpoint.
+    public var recipe: Recipe?
+    /// Whether the run's evaluations average each test image's logits with its mirror's (as
+    /// `mobilenet eval --flip-tta`).
+    public var evaluateFlipped = false
 
     /// Creates options with the usual CIFAR recipe's defaults; the learning rate and weight decay
     /// default to the optimizer's (`OptimizerKind.defaultLearningRate`, `defaultWeightDecay`).
@@ -173,6 +198,10 @@ public struct TrainingOptions: Equatable, Sendable {
         try check(warmupSteps >= 0, .warmupSteps, "must not be negative, got \(warmupSteps)")
         try check(labelSmoothing >= 0 && labelSmoothing < 1, .labelSmoothing, "must be in [0, 1), got \(labelSmoothing)")
         if let e = evaluateEvery { try check(e > 0, .evaluateEvery, "must be positive, got \(e)") }
+        if let d = emaDecay { try check(d > 0 && d < 1, .emaDecay, "must be in (0, 1), got \(d)") }
+        try check(
+            cutout >= 0 && cutout <= model.resolution, .cutout,
+            "must be in 0...\(model.resolution) (the image side), got \(cutout)")
         try check(!nesterov || (optimizer == .sgd && momentum > 0), .nesterov, "needs the sgd optimizer and a momentum above 0")
     }
 
@@ -203,9 +232,11 @@ public struct TrainingOptions: Equatable, Sendable {
         case .sgd:
             return try SGD(
                 parameters: parameters, momentum: momentum, nesterov: nesterov,
-                weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none)
-        case .adam: return try Adam(parameters: parameters, weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none)
-        case .adamw: return try Adam.adamW(parameters: parameters, weightDecay: weightDecay)
+                weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none, decayScope: weightDecayScope)
+        case .adam:
+            return try Adam(
+                parameters: parameters, weightDecay: weightDecay > 0 ? .l2(weightDecay) : .none, decayScope: weightDecayScope)
+        case .adamw: return try Adam.adamW(parameters: parameters, weightDecay: weightDecay, decayScope: weightDecayScope)
         }
     }
 
@@ -219,6 +250,7 @@ public struct TrainingOptions: Equatable, Sendable {
             let length = max(1, totalSteps - warmupSteps)
             shape = .milestones([max(1, length / 2), max(1, length * 3 / 4)], factor: 0.1)
         case .cosine: shape = .cosine(minimum: 0)
+        case .onecycle: shape = .linear(minimum: 0)
         }
         return try LearningRateSchedule(
             base: learningRate, shape: shape, warmupSteps: min(warmupSteps, totalSteps - 1),
@@ -245,6 +277,11 @@ public struct TrainingOptions: Equatable, Sendable {
         m["run.normalize"] = normalization.rawValue
         m["run.seed"] = "\(seed)"
         if let e = evaluateEvery { m["run.eval_every"] = "\(e)" }
+        m["run.weight_decay_on"] = weightDecayScope.rawValue
+        if let d = emaDecay { m["run.ema"] = "\(d)" }
+        m["run.cutout"] = "\(cutout)"
+        if let recipe { m["run.recipe"] = recipe.rawValue }
+        m["run.eval_flip"] = "\(evaluateFlipped)"
         return m
     }
 
@@ -252,7 +289,8 @@ public struct TrainingOptions: Equatable, Sendable {
     static let metadataKeys: Set<String> = [
         "run.epochs", "run.steps", "run.batch_size", "run.optimizer", "run.lr", "run.momentum", "run.nesterov",
         "run.weight_decay", "run.schedule", "run.warmup", "run.label_smoothing", "run.augment", "run.normalize",
-        "run.seed", "run.eval_every",
+        "run.seed", "run.eval_every", "run.weight_decay_on", "run.ema", "run.cutout", "run.recipe",
+        "run.eval_flip",
     ]
 
     /// Reads options back from checkpoint metadata, checking every value.
@@ -279,6 +317,12 @@ public struct TrainingOptions: Equatable, Sendable {
             normalization: try get("run.normalize") { NormalizationKind(rawValue: $0) },
             seed: try get("run.seed") { UInt64($0) },
             evaluateEvery: m["run.eval_every"] == nil ? nil : try get("run.eval_every") { Int($0) })
+        // Keys that checkpoints of earlier versions lack, read as those versions' behaviour.
+        if m["run.weight_decay_on"] != nil { weightDecayScope = try get("run.weight_decay_on") { DecayScope(rawValue: $0) } }
+        if m["run.ema"] != nil { emaDecay = try get("run.ema") { Float($0) } }
+        if m["run.cutout"] != nil { cutout = try get("run.cutout") { Int($0) } }
+        if m["run.recipe"] != nil { recipe = try get("run.recipe") { Recipe(rawValue: $0) } }
+        if m["run.eval_flip"] != nil { evaluateFlipped = try get("run.eval_flip") { Bool($0) } }
         do { try validate() } catch let error as OptionError {
             throw EngineError.corruptData(
                 "checkpoint metadata \(error.option.metadataKey) = \"\(m[error.option.metadataKey] ?? "")\": \(error)")
@@ -309,6 +353,11 @@ extension TrainingOptions {
         public var normalization: NormalizationKind?
         public var seed: UInt64?
         public var evaluateEvery: Int?
+        public var weightDecayScope: DecayScope?
+        public var emaDecay: Float?
+        public var cutout: Int?
+        public var recipe: Recipe?
+        public var evaluateFlipped: Bool?
 
         /// No choices: every option at its default (or as recorded).
         public init() {}
@@ -330,15 +379,27 @@ extension TrainingOptions {
         /// - Throws: `EngineError` for a model that cannot be built, `OptionError` for an option out
         ///   of range.
         public func options(classCount: Int) throws -> TrainingOptions {
+            var c = self
+            recipe?.fillDefaults(of: &c)
+            return try c.optionsWithoutRecipe(classCount: classCount)
+        }
+
+        private func optionsWithoutRecipe(classCount: Int) throws -> TrainingOptions {
             let model = try ModelConfiguration(
                 family: family ?? .seed, widthMultiplier: widthMultiplier ?? 1, resolution: resolution,
                 classCount: classCount, stem: stem ?? .cifar, standard: standard ?? false)
             let optimizer = optimizer ?? .sgd
-            let options = TrainingOptions(
+            var options = TrainingOptions(
                 model: model, length: length ?? .epochs(10), batchSize: batchSize ?? 128, optimizer: optimizer,
                 learningRate: learningRate, momentum: momentum ?? 0.9, nesterov: nesterov ?? false, weightDecay: weightDecay,
                 schedule: schedule ?? .cosine, warmupSteps: warmupSteps ?? 0, labelSmoothing: labelSmoothing ?? 0,
                 augment: augment ?? true, normalization: normalization ?? .meanstd, seed: seed ?? 0, evaluateEvery: evaluateEvery)
+            options.weightDecayScope = weightDecayScope ?? .all
+            // An EMA decay of 0 is no average (so a recipe's average can be switched off).
+            options.emaDecay = emaDecay == 0 ? nil : emaDecay
+            options.cutout = cutout ?? 0
+            options.recipe = recipe
+            options.evaluateFlipped = evaluateFlipped ?? false
             try options.validate()
             return options
         }
@@ -374,6 +435,11 @@ extension TrainingOptions {
             try same(.augment, augment, recorded.augment)
             try same(.normalization, normalization?.rawValue, recorded.normalization.rawValue)
             try same(.seed, seed, recorded.seed)
+            try same(.weightDecayScope, weightDecayScope?.rawValue, recorded.weightDecayScope.rawValue)
+            try same(.emaDecay, emaDecay.map { $0 == 0 ? "none" : "\($0)" }, recorded.emaDecay.map { "\($0)" } ?? "none")
+            try same(.cutout, cutout, recorded.cutout)
+            try same(.recipe, recipe?.rawValue, recorded.recipe?.rawValue ?? "none")
+            try same(.evaluateFlipped, evaluateFlipped, recorded.evaluateFlipped)
             var options = recorded, changes: [String] = []
             if let length, length != recorded.length {
                 options.length = length

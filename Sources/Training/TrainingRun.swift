@@ -69,6 +69,8 @@ public final class TrainingRun {
     public let network: Sequential
     /// Its optimizer.
     public let optimizer: Optimizer
+    /// The moving average of its weights that evaluations use (`options.emaDecay`), if any.
+    public let average: ExponentialMovingAverage?
     /// The training batches.
     public let loader: BatchLoader
     /// The learning rate by step.
@@ -147,12 +149,12 @@ public final class TrainingRun {
         let transform = ImageTransform.choose(
             side: options.model.resolution, fixedSide: dataset.train.fixedSide, training: true,
             augment: options.augment)
-        loader = try BatchLoader(
-            images: dataset.train,
-            options: .init(
-                batchSize: options.batchSize, shuffle: true, transform: transform,
-                normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed
-            ).sharded(.init(index: group?.rank ?? 0, count: ranks)))
+        var loaderOptions = BatchLoader.Options(
+            batchSize: options.batchSize, shuffle: true, transform: transform,
+            normalization: options.pixelNormalization(for: dataset.kind), dropLastPartialBatch: true, seed: options.seed
+        ).sharded(.init(index: group?.rank ?? 0, count: ranks))
+        loaderOptions.cutout = options.cutout
+        loader = try BatchLoader(images: dataset.train, options: loaderOptions)
         guard loader.itemShape == options.model.itemShape.dimensions else {
             throw EngineError.shapeMismatch(
                 "the loader delivers images of \(loader.itemShape) but the model takes \(options.model.itemShape)")
@@ -184,13 +186,15 @@ public final class TrainingRun {
             for entry in network.entries { (entry.layer as? BatchNorm)?.synchronizer = group }
         }
         optimizer = try options.makeOptimizer(network.trainableParameters)
+        let all = network.namedParameters.map(\.parameter)
+        average = try options.emaDecay.map { try ExponentialMovingAverage(parameters: all, decay: $0) }
         loss = try SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing)
         schedule = try options.makeSchedule(totalSteps: totalSteps, stepsPerEpoch: stepsPerEpoch)
         labels = [Int32](repeating: 0, count: localBatch)
         let trainable = network.trainableParameters
         averager = group.map { GradientAverager(parameters: trainable, group: $0) }
         if let resume, let progress = record?.progress {
-            try Checkpoint.restore(resume, into: network, optimizer: optimizer, source: "resume checkpoint")
+            try Checkpoint.restore(resume, into: network, optimizer: optimizer, average: average, source: "resume checkpoint")
             guard optimizer.stepCount == progress.step else {
                 throw EngineError.corruptData(
                     "resume checkpoint: optimizer.step \(optimizer.stepCount) does not match run.step \(progress.step)")
@@ -201,6 +205,7 @@ public final class TrainingRun {
             try loader.seek(to: progress.position)
         } else if let resume {
             try Checkpoint.restore(resume, into: network, source: "initial weights")
+            average.map { $0.restart() }
         }
         if let group { try startTogether(group, synchronizeBatchNorm: synchronizeBatchNorm) }
     }
@@ -221,10 +226,12 @@ public final class TrainingRun {
                 "process \(other) was started with other options or data than process 0: \(differences.joined(separator: ", "))")
         }
         let state = try group.broadcast(
-            group.isRoot ? Checkpoint.make(network: network, optimizer: optimizer, metadata: record.metadata).serialized() : [])
+            group.isRoot
+                ? Checkpoint.make(network: network, optimizer: optimizer, average: average, metadata: record.metadata)
+                    .serialized() : [])
         let file = try SafeTensors(bytes: state, source: "process 0's state")
         if !group.isRoot {
-            try Checkpoint.restore(file, into: network, optimizer: optimizer, source: "process 0's state")
+            try Checkpoint.restore(file, into: network, optimizer: optimizer, average: average, source: "process 0's state")
             if let progress = try CheckpointRecord(metadata: file.metadata).progress {
                 step = progress.step
                 bestAccuracy = progress.bestAccuracy
@@ -232,7 +239,8 @@ public final class TrainingRun {
                 try loader.seek(to: progress.position)
             }
         }
-        let checksum = String(FNV1a.hash(try Checkpoint.make(network: network, optimizer: optimizer).serialized()), radix: 16)
+        let checksum = String(
+            FNV1a.hash(try Checkpoint.make(network: network, optimizer: optimizer, average: average).serialized()), radix: 16)
         let checksums = try group.gather(checksum)
         if let other = checksums.indices.first(where: { checksums[$0] != checksums[0] }) {
             throw EngineError.corruptData("process \(other) holds other weights than process 0 after the broadcast")
@@ -309,6 +317,7 @@ public final class TrainingRun {
                 }
                 return global
             }
+            average?.update()
             step += 1
             trainingSeconds += Date().timeIntervalSince(stepStart)
             imagesTrained += options.batchSize
@@ -374,9 +383,13 @@ public final class TrainingRun {
     /// - Throws: `EngineError.invalidArgument` when the test loss is not finite: the model diverged,
     ///   and is never saved as the best.
     private func evaluate(normalization: Normalization, since wallStart: Date, _ evaluated: (Evaluation, Int) -> Void) throws {
-        var e = try Evaluation.run(
-            network, on: dataset.test, normalization: normalization, classCount: dataset.classNames.count,
-            shard: .init(index: group?.rank ?? 0, count: group?.processCount ?? 1))
+        let evaluation = {
+            try Evaluation.run(
+                self.network, on: self.dataset.test, normalization: normalization, classCount: self.dataset.classNames.count,
+                shard: .init(index: self.group?.rank ?? 0, count: self.group?.processCount ?? 1),
+                flipTestTime: self.options.evaluateFlipped)
+        }
+        var e = try average.map { try $0.withAveragesSwappedIn(evaluation) } ?? evaluation()
         if let group { e = try e.reduced(over: group) }
         let event = RunEvent.Eval(
             step: step, epoch: Double(step) / Double(stepsPerEpoch), testAccuracy: e.accuracy, testLoss: e.loss,
@@ -419,7 +432,7 @@ public final class TrainingRun {
     }
 
     private func save(to url: URL) throws {
-        try Checkpoint.save(network: network, optimizer: optimizer, metadata: record.metadata, to: url)
+        try Checkpoint.save(network: network, optimizer: optimizer, average: average, metadata: record.metadata, to: url)
         try log.write(.checkpoint(.init(step: step, path: url.path)))
     }
 }

@@ -10,6 +10,8 @@ extension TrainingOptions.NormalizationKind: ExpressibleByArgument {}
 extension CIFARVariant: ExpressibleByArgument {}
 extension CIFARFormat: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}
+extension DecayScope: ExpressibleByArgument {}
+extension Recipe: ExpressibleByArgument {}
 
 /// The options that choose a model, shared by `train`, `summary` and `bench`. Each is nil when not
 /// given, so that a resumed run can tell a given option from a default.
@@ -77,6 +79,11 @@ extension TrainingOptions.Option {
         case .normalization: return "--normalize"
         case .seed: return "--seed"
         case .evaluateEvery: return "--eval-every"
+        case .weightDecayScope: return "--weight-decay-on"
+        case .emaDecay: return "--ema"
+        case .cutout: return "--cutout"
+        case .recipe: return "--recipe"
+        case .evaluateFlipped: return "--eval-flip-tta"
         }
     }
 }

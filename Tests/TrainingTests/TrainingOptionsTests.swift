@@ -33,6 +33,62 @@ import Training
         #expect(abs(schedule.rate(at: 850) - 3e-5) < 1e-10 && abs(schedule.rate(at: 1099) - 3e-5) < 1e-10)
     }
 
+    /// The new options round-trip, and metadata written before they existed reads as their
+    /// earlier behaviour (decay on every parameter, no average, no Cutout, no recipe, plain evaluation).
+    @Test func recipeOptionsRoundTripAndOldMetadataReadsAsBefore() throws {
+        var o = try options()
+        o.weightDecayScope = .weights
+        o.emaDecay = 0.995
+        o.cutout = 12
+        o.recipe = .cifar10Fast
+        o.evaluateFlipped = true
+        #expect(try TrainingOptions(metadata: o.metadata) == o)
+        var old = try options().metadata
+        for key in ["run.weight_decay_on", "run.ema", "run.cutout", "run.recipe", "run.eval_flip"] { old[key] = nil }
+        #expect(try TrainingOptions(metadata: old) == options())
+        var broken = o.metadata
+        broken["run.weight_decay_on"] = "biases"
+        #expect(throws: EngineError.self) { try TrainingOptions(metadata: broken) }
+        broken = o.metadata
+        broken["run.ema"] = "1.5"
+        #expect(throws: EngineError.self) { try TrainingOptions(metadata: broken) }
+    }
+
+    /// A recipe fills every option not given; a given option wins (and the learning rate and warm-up
+    /// follow a given batch); an EMA decay of 0 switches the recipe's average off; a resumed run
+    /// refuses another average or Cutout than it recorded.
+    @Test func aRecipeFillsWhatIsNotGiven() throws {
+        var choices = TrainingOptions.Choices()
+        choices.recipe = .cifar10Fast
+        let fast = try choices.options(classCount: 10)
+        #expect(fast.model.family == .mobilenet && fast.model.widthMultiplier == 0.75 && fast.model.stem == .cifar)
+        #expect(fast.length == .epochs(Recipe.cifar10Fast.epochs) && fast.batchSize == 128 && fast.learningRate == 0.2)
+        #expect(fast.optimizer == .sgd && fast.nesterov && fast.schedule == .onecycle && fast.weightDecayScope == .weights)
+        #expect(fast.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 390 && fast.labelSmoothing == 0.1)
+        #expect(fast.emaDecay == 0.999 && fast.cutout == 8 && fast.evaluateFlipped && fast.recipe == .cifar10Fast)
+        choices.batchSize = 256
+        choices.emaDecay = 0
+        choices.widthMultiplier = 1
+        let changed = try choices.options(classCount: 10)
+        #expect(changed.learningRate == 0.4 && changed.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 195)
+        #expect(changed.emaDecay == nil && changed.model.widthMultiplier == 1 && changed.cutout == 8)
+        var adam = TrainingOptions.Choices()
+        adam.recipe = .cifar10Fast
+        adam.optimizer = .adam
+        adam.length = .steps(1000)
+        let withAdam = try adam.options(classCount: 10)
+        #expect(!withAdam.nesterov && withAdam.learningRate == 1e-3 && withAdam.weightDecay == 0)
+        #expect(withAdam.schedule == .onecycle && withAdam.warmupSteps == 200)
+        var resume = TrainingOptions.Choices()
+        resume.cutout = 4
+        #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }
+        resume = TrainingOptions.Choices()
+        resume.emaDecay = 0
+        #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }
+        resume.emaDecay = 0.999
+        #expect(try resume.resuming(fast).options == fast)
+    }
+
     @Test func validationNamesTheOption() throws {
         var o = try options()
         o.batchSize = 0
@@ -43,6 +99,12 @@ import Training
         o = try options()
         o.labelSmoothing = 1
         #expect(throws: TrainingOptions.OptionError(.labelSmoothing, "must be in [0, 1), got 1.0")) { try o.validate() }
+        o = try options()
+        o.cutout = 40
+        #expect(throws: TrainingOptions.OptionError(.cutout, "must be in 0...32 (the image side), got 40")) { try o.validate() }
+        o = try options()
+        o.emaDecay = 1
+        #expect(throws: TrainingOptions.OptionError.self) { try o.validate() }
         #expect(try options().pixelNormalization(for: .cifar10) == .seed)
     }
 }
