@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
     @Option(
         help: """
             A named set of options that fills every option not given: cifar10-fast (MobileNet 0.75 \
-            trained for time to 90% on CIFAR-10, about 40 minutes on two cores).
+            on CIFAR-10 for 24 epochs, about 45 minutes on two cores; see docs/time-to-accuracy.md).
             """)
     var recipe: Recipe?
 

@@ -112,8 +112,8 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(a.metadata["run.position"] == b.metadata["run.position"])
     }
 
-    /// The recipe's ingredients (Nesterov, decay on weights only, Cutout, the weight average, flipped
-    /// evaluation) on a small model: the start lines name them, the checkpoint records
+    /// The recipe with every option tried for it (Nesterov, decay on weights only, Cutout, the weight
+    /// average, flipped evaluation) on a small model: the start lines name them, the checkpoint records
     /// the recipe, a resumed run ends bit for bit where a straight one does (averages included), and
     /// `eval --flip-tta` of the checkpoint (whose weights for evaluation are the averages) measures
     /// exactly the accuracy the run's last evaluation logged.
@@ -122,7 +122,8 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         defer { try? FileManager.default.removeItem(at: dir) }
         let recipe = [
             "train", "--recipe", "cifar10-fast", "--data", "synthetic", "--alpha", "0.25", "--batch-size", "32",
-            "--warmup", "10", "--eval-every", "20",
+            "--warmup", "10", "--eval-every", "20", "--weight-decay-on", "weights", "--cutout", "8", "--ema", "0.999",
+            "--nesterov",
             // The one-cycle line depends on the run's length, so a shorter first part would train at other
             // rates; a constant rate after the warm-up lets a 24-step run be the first part of a 40-step one.
             "--schedule", "constant",

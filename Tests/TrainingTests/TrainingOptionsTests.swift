@@ -55,23 +55,27 @@ import Training
     }
 
     /// A recipe fills every option not given; a given option wins (and the learning rate and warm-up
-    /// follow a given batch); an EMA decay of 0 switches the recipe's average off; a resumed run
-    /// refuses another average or Cutout than it recorded.
+    /// follow a given batch); an EMA decay of 0 is no average; a resumed run refuses another average
+    /// or Cutout than it recorded.
     @Test func aRecipeFillsWhatIsNotGiven() throws {
         var choices = TrainingOptions.Choices()
         choices.recipe = .cifar10Fast
         let fast = try choices.options(classCount: 10)
         #expect(fast.model.family == .mobilenet && fast.model.widthMultiplier == 0.75 && fast.model.stem == .cifar)
         #expect(fast.length == .epochs(Recipe.cifar10Fast.epochs) && fast.batchSize == 128 && fast.learningRate == 0.2)
-        #expect(fast.optimizer == .sgd && fast.nesterov && fast.schedule == .onecycle && fast.weightDecayScope == .weights)
-        #expect(fast.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 390 && fast.labelSmoothing == 0.1)
-        #expect(fast.emaDecay == 0.999 && fast.cutout == 8 && fast.evaluateFlipped && fast.recipe == .cifar10Fast)
+        #expect(fast.optimizer == .sgd && !fast.nesterov && fast.schedule == .onecycle && fast.weightDecay == 5e-4)
+        #expect(fast.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 390 && fast.labelSmoothing == 0)
+        #expect(fast.weightDecayScope == .all && fast.emaDecay == nil && fast.cutout == 0)
+        #expect(fast.evaluateFlipped && fast.recipe == .cifar10Fast)
         choices.batchSize = 256
-        choices.emaDecay = 0
+        choices.emaDecay = 0.99
+        choices.cutout = 8
         choices.widthMultiplier = 1
         let changed = try choices.options(classCount: 10)
         #expect(changed.learningRate == 0.4 && changed.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 195)
-        #expect(changed.emaDecay == nil && changed.model.widthMultiplier == 1 && changed.cutout == 8)
+        #expect(changed.emaDecay == 0.99 && changed.model.widthMultiplier == 1 && changed.cutout == 8)
+        choices.emaDecay = 0
+        #expect(try choices.options(classCount: 10).emaDecay == nil)
         var adam = TrainingOptions.Choices()
         adam.recipe = .cifar10Fast
         adam.optimizer = .adam
@@ -83,9 +87,9 @@ import Training
         resume.cutout = 4
         #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }
         resume = TrainingOptions.Choices()
-        resume.emaDecay = 0
-        #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }
         resume.emaDecay = 0.999
+        #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }
+        resume.emaDecay = 0
         #expect(try resume.resuming(fast).options == fast)
     }
 
