@@ -40,9 +40,13 @@ public enum Recipe: String, CaseIterable, Sendable, CustomStringConvertible {
             c.weightDecay = c.weightDecay ?? 5e-4
         }
         c.schedule = c.schedule ?? .onecycle
-        // Warm-up over the first fifth of the run, in whole epochs of CIFAR-10's 50,000 images.
+        // Warm-up over the first fifth of the run, in whole epochs of CIFAR-10's 50,000 images. A length
+        // whose warm-up overflows gets none here: its step count overflows too, which the run refuses
+        // with an error naming --epochs.
         switch length {
-        case .epochs(let n): c.warmupSteps = c.warmupSteps ?? n / 5 * (50_000 / max(1, batch))
+        case .epochs(let n):
+            let (steps, overflow) = (n / 5).multipliedReportingOverflow(by: 50_000 / max(1, batch))
+            c.warmupSteps = c.warmupSteps ?? (overflow ? nil : steps)
         case .steps(let n): c.warmupSteps = c.warmupSteps ?? n / 5
         }
         c.augment = c.augment ?? true

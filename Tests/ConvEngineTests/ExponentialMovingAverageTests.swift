@@ -45,10 +45,11 @@ import Testing
         #expect(Array(p.value.buffer) == live && Array(ema.average(of: p)!.buffer) == average)
     }
 
-    @Test func rejectsDecaysOutsideTheOpenUnitInterval() throws {
+    @Test func rejectsDecaysOutsideTheOpenUnitIntervalAndRepeatedParameters() throws {
         let p = try Parameter(name: "weight", shape: try Shape([1]))
         for decay: Float in [0, 1, -0.5, 1.5, .nan] {
             #expect(throws: EngineError.self) { try ExponentialMovingAverage(parameters: [p], decay: decay) }
         }
+        #expect(throws: EngineError.self) { try ExponentialMovingAverage(parameters: [p, p], decay: 0.9) }
     }
 }

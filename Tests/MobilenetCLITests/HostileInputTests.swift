@@ -34,6 +34,10 @@ import Testing
                 "--epochs 4611686018427387904 makes more steps than can be counted"
             ),
             (
+                ["train", "--data", "synthetic", "--recipe", "cifar10-fast", "--epochs", "\(Int.max)"], 64,
+                "--epochs \(Int.max) makes more steps than can be counted"
+            ),
+            (
                 ["train", "--data", "synthetic", "--model", "mobilenet", "--alpha", "1e30"], 64,
                 "width multiplier 1e+30 makes too many channels"
             ),

@@ -83,6 +83,13 @@ import Training
         let withAdam = try adam.options(classCount: 10)
         #expect(!withAdam.nesterov && withAdam.learningRate == 1e-3 && withAdam.weightDecay == 0)
         #expect(withAdam.schedule == .onecycle && withAdam.warmupSteps == 200)
+        // A length whose warm-up would overflow: no trap; the run's step count is the error.
+        var endless = TrainingOptions.Choices()
+        endless.recipe = .cifar10Fast
+        endless.length = .epochs(Int.max)
+        let forever = try endless.options(classCount: 10)
+        #expect(forever.warmupSteps == 0)
+        #expect(throws: TrainingOptions.OptionError.self) { try forever.totalSteps(stepsPerEpoch: 390) }
         var resume = TrainingOptions.Choices()
         resume.cutout = 4
         #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }

@@ -19,11 +19,11 @@ public final class ExponentialMovingAverage {
     /// Updates so far (restored on resume: the warm-up depends on it).
     public var updateCount = 0
     private let averages: [FloatStorage]
-    private var index: [ObjectIdentifier: Int] = [:]
+    private let index: [ObjectIdentifier: Int]
 
     /// Starts the averages at the current values of `parameters`.
     ///
-    /// - Throws: `EngineError.invalidArgument` for a decay outside (0, 1).
+    /// - Throws: `EngineError.invalidArgument` for a decay outside (0, 1) or a parameter listed twice.
     public init(parameters: [Parameter], decay: Float) throws {
         try require(decay > 0 && decay < 1, "the EMA decay must be in (0, 1), got \(decay)")
         self.decay = decay
@@ -33,7 +33,10 @@ public final class ExponentialMovingAverage {
             a.data.update(from: p.value.data, count: p.count)
             return a
         }
-        for (i, p) in parameters.enumerated() { index[ObjectIdentifier(p)] = i }
+        index = Dictionary(
+            parameters.enumerated().map { (ObjectIdentifier($0.element), $0.offset) }, uniquingKeysWith: { first, _ in first })
+        // A parameter listed twice would be swapped in and straight back out.
+        try require(index.count == parameters.count, "the EMA lists a parameter more than once")
     }
 
     /// Starts the averages again at the current values (after loading initial weights).
