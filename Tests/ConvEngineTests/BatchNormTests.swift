@@ -70,6 +70,30 @@ import Testing
         #expect(runs[0].dgamma == runs[1].dgamma)
     }
 
+    /// One pass gives the statistics (sums around a shift near the mean): a mean 10⁴ times the
+    /// spread, and a batch whose halves differ by far more than either's spread, still give the
+    /// variance of the two-pass Double reference. Σx²/M − mean² in Float would give noise or 0 for the
+    /// first.
+    @Test(arguments: [(10_000 as Float, 1 as Float), (0, 1_000)])
+    func statisticsHoldWhenTheMeanDwarfsTheSpread(offset: Float, halves: Float) throws {
+        let channels = 3
+        var x = Tensor.random([8, 16, 16, channels], seed: 39)
+        let count = x.scalars.count
+        for i in 0..<count { x.scalars[i] += offset + (i < count / 2 ? halves : -halves) }
+        let bn = try BatchNorm(channels: channels, momentum: 1)
+        let y = try bn.forward(x, context: ExecutionContext(isTraining: true))
+        let ref = referenceBatchNorm(x, gamma: [1, 1, 1], beta: [0, 0, 0], epsilon: 1e-5)
+        let m = Double(count / channels)
+        #expect(relativeError(Array(bn.runningVariance.value.buffer), ref.variance.map { $0 * m / (m - 1) }) <= 1e-4)
+        // The mean to Float's precision of the values summed (about 10⁻⁷ of |x|), not of the mean.
+        for c in 0..<channels {
+            let error = abs(Double(bn.runningMean.value.buffer[c]) - ref.mean[c])
+            #expect(error <= 1e-6 * Double(offset + halves), "channel \(c)")
+        }
+        // x·scale + shift in Float around 10⁴ rounds at about 10⁻³ of y's spread.
+        #expect(relativeError(y.scalars, ref.y) <= (offset > 0 ? 1e-2 : 1e-5))
+    }
+
     @Test func gradientsOnRankTwoInputMatchFiniteDifferences() throws {
         try checkGradients(of: make(5), input: .random([6, 5], seed: 36))
     }

@@ -2,14 +2,14 @@ import Testing
 
 @testable import ConvEngine
 
-/// A layer with a bias followed in place by a ReLU or ReLU6 applies the rectifier in its own passes
-/// (`Epilogue`): outputs and gradients equal those of the two layers run one after the other, on
+/// A layer with a bias (or a batch norm) followed in place by a ReLU or ReLU6 applies the rectifier
+/// in its own passes (`Epilogue`): outputs and gradients equal those of the two layers run one after the other, on
 /// inputs large enough to be split over threads. A leading 1×1 depthwise layer of ones passes x
 /// through, and its weight gradient Σ x·dx per channel checks the layer's input gradient.
 @Suite struct EpilogueTests {
     enum Kind: String, CaseIterable, Sendable {
         case directConv, directConv32, winogradConv, columnConv, pointwise, directPointwise, depthwiseStride1, depthwiseStride2,
-            linear
+            linear, batchNorm
     }
 
     /// The layer under test, with random weights and bias, and the shape of one item it takes.
@@ -34,8 +34,12 @@ import Testing
             (layer, item) = (try DepthwiseConv2D(channels: 32, stride: 2, bias: true), [24, 24, 32])
         case .linear:
             (layer, item) = (try Linear(inputFeatures: 64, outputFeatures: 48), [1, 1, 64])
+        case .batchNorm:  // Batch statistics; backward recomputes the rectifier's mask from x.
+            (layer, item) = (try BatchNorm(channels: 24), [16, 16, 24])
         }
         for (i, p) in layer.parameters.enumerated() { randomize(p, seed: 60 + UInt64(i)) }
+        // Normalized outputs stay within a few units: a wide γ makes ReLU6's cap bite too.
+        if let norm = layer as? BatchNorm { for c in 0..<norm.channels { norm.weight.value.data[c] *= 16 } }
         return (layer, item)
     }
 

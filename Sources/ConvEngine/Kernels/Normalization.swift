@@ -2,48 +2,56 @@
 // Per-channel sums run through `ChannelSums` (Float blocks folded into Double, in row slices).
 //
 // A following rectifier can be fused: `cap` is nil for none, +∞ for ReLU and 6 for ReLU6. The forward
-// pass then clamps as it writes, and the backward pass masks dy by the clamped output, so the ReLU's
+// pass then clamps as it writes, and the backward pass masks dy where the clamp cut, so the ReLU's
 // own passes over memory disappear.
 
-/// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased). With a
-/// synchronizer the sums run over every process's rows (each sum added across processes before it
-/// is used), and M is the rows of all of them.
+/// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased), in one pass
+/// over x. With a synchronizer the sums run over every process's rows (added across processes before
+/// they are used), and M is the rows of all of them.
+///
+/// The pass sums x − s and (x − s)² around a shift s per channel, the mean of `shiftSamples` rows
+/// spread evenly over the batch: near the mean, so that Σ(x − s)²/M − (Σ(x − s)/M)² does not cancel
+/// as Σx²/M − mean² would when the mean is large against the spread. Synchronized processes share the
+/// average of their shifts.
 func batchNormStatistics(
     _ x: UnsafePointer<Float>, rows M: Int, channels C: Int, sums: ChannelSums,
     mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
     synchronizer: BatchNormSynchronizer? = nil
 ) throws {
     let rows = Double(M * (synchronizer?.processCount ?? 1))
-    sums.sum(rows: M, Values(x: x, C: C))
-    try synchronizer?.sum(sums.total, count: C)
-    for c in 0..<C { mean[c] = Float(sums.total[c] / rows) }
-    sums.sum(rows: M, SquaredDeviations(x: x, C: C, mean: mean))
-    try synchronizer?.sum(sums.total, count: C)
-    for c in 0..<C { variance[c] = Float(sums.total[c] / rows) }
-}
-
-/// Σ_r x[r, c].
-private struct Values: RowSums {
-    let x: UnsafePointer<Float>, C: Int
-
-    func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
-        for r in rows {
-            let xr = x + r * C
-            for c in 0..<C { sum[c] += xr[c] }
-        }
+    let shift = sums.total, samples = min(M, shiftSamples)
+    shift.update(repeating: 0, count: C)
+    for i in 0..<samples {
+        let xr = x + (i * M / samples) * C
+        for c in 0..<C { shift[c] += Double(xr[c]) }
+    }
+    // The count travels with the sums, so that processes holding different row counts still agree.
+    shift[C] = Double(samples)
+    try synchronizer?.sum(shift, count: C + 1)
+    for c in 0..<C { mean[c] = Float(shift[c] / shift[C]) }
+    sums.sum(rows: M, ShiftedMoments(x: x, C: C, shift: mean))
+    try synchronizer?.sum(sums.total, count: 2 * C)
+    for c in 0..<C {
+        let offset = sums.total[c] / rows
+        variance[c] = Float(max(0, sums.total[C + c] / rows - offset * offset))
+        mean[c] = Float(Double(mean[c]) + offset)
     }
 }
 
-/// Σ_r (x[r, c] − mean[c])².
-private struct SquaredDeviations: RowSums {
-    let x: UnsafePointer<Float>, C: Int, mean: UnsafePointer<Float>
+/// Rows averaged for the shift of `batchNormStatistics`.
+let shiftSamples = 32
 
-    func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _: UnsafeMutablePointer<Float>) {
+/// Σ_r (x[r, c] − s[c]) and Σ_r (x[r, c] − s[c])².
+private struct ShiftedMoments: RowSums {
+    let x: UnsafePointer<Float>, C: Int, shift: UnsafePointer<Float>
+
+    func add(rows: Range<Int>, _ sum: UnsafeMutablePointer<Float>, _ squares: UnsafeMutablePointer<Float>) {
         for r in rows {
             let xr = x + r * C
             for c in 0..<C {
-                let d = xr[c] - mean[c]
-                sum[c] += d * d
+                let d = xr[c] - shift[c]
+                sum[c] += d
+                squares[c] += d * d
             }
         }
     }
@@ -76,8 +84,11 @@ private struct BatchNormApply: RangeJob {
 }
 
 /// Gradients of y = γ·(x − mean)·invstd + β (then clamped to [0, cap] when `cap` is given, in which
-/// case `y` is that clamped output and dy counts only where 0 < y < cap). `coefficients` is scratch
-/// for 3·C floats.
+/// case dy counts only where 0 < y < cap). `coefficients` is scratch for 3·C floats.
+///
+/// The rectifier's mask comes from x through the forward pass's `scale` and `shift` (y before the
+/// clamp is x·scale + shift, computed as the forward pass did, so the mask is the same bit for bit)
+/// rather than from the output: both passes then read two arrays instead of three.
 ///
 /// Accumulates dγ += Σ dy·x̂ and dβ += Σ dy. When `dx` is given it is overwritten with
 /// γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) if the statistics came from this batch (`batchStatistics`),
@@ -85,14 +96,16 @@ private struct BatchNormApply: RangeJob {
 /// every process's rows) the two sums of dx are added across processes and M counts all rows; dγ
 /// and dβ keep this process's share, as every gradient does until the run averages them.
 func batchNormBackward(
-    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>,
-    rows M: Int, channels C: Int, cap: Float?,
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
+    cap: Float?, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
     batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
     dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
     _ dx: UnsafeMutablePointer<Float>?, synchronizer: BatchNormSynchronizer? = nil
 ) throws {
-    sums.sum(rows: M, GradientSums(dy: dy, x: x, y: y, C: C, cap: cap, mean: mean, invstd: invstd))
+    sums.sum(
+        rows: M,
+        GradientSums(dy: dy, x: x, C: C, cap: cap, scale: scale, shift: shift, mean: mean, invstd: invstd))
     let sumDy = sums.total, sumDyXhat = sums.total + C
     for c in 0..<C {
         dgamma[c] += Float(sumDyXhat[c])
@@ -111,20 +124,20 @@ func batchNormBackward(
     }
     Parallel.forEachRange(
         count: M, grain: max(1, elementGrain / C),
-        InputGradient(dy: dy, x: x, y: y, C: C, cap: cap, a: a, k: k, b: b, dx: dx))
+        InputGradient(dy: dy, x: x, C: C, cap: cap, scale: scale, shift: shift, a: a, k: k, b: b, dx: dx))
 }
 
 /// Σ_r dy'[r, c] and Σ_r dy'[r, c]·x̂[r, c], dy' being dy masked by the rectifier when one is fused.
 private struct GradientSums: RowSums {
-    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>, C: Int, cap: Float?
-    let mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, C: Int, cap: Float?
+    let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>
 
     func add(rows: Range<Int>, _ sumDy: UnsafeMutablePointer<Float>, _ sumDyXhat: UnsafeMutablePointer<Float>) {
         for r in rows {
-            let xr = x + r * C, d = dy + r * C, yr = y + r * C
+            let xr = x + r * C, d = dy + r * C
             if let cap {
                 for c in 0..<C {
-                    let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0
+                    let v = xr[c] * scale[c] + shift[c], masked = (v > 0 && v < cap) ? d[c] : 0
                     sumDy[c] += masked
                     sumDyXhat[c] += masked * (xr[c] - mean[c]) * invstd[c]
                 }
@@ -140,15 +153,16 @@ private struct GradientSums: RowSums {
 
 /// dx[r, c] = a[c]·dy'[r, c] + k[c]·x[r, c] + b[c].
 private struct InputGradient: RangeJob {
-    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>, C: Int, cap: Float?
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, C: Int, cap: Float?
+    let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
     let a: UnsafePointer<Float>, k: UnsafePointer<Float>, b: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
 
     func run(range rows: Range<Int>, slice: Int) {
         for r in rows {
-            let xr = x + r * C, d = dy + r * C, yr = y + r * C, o = dx + r * C
+            let xr = x + r * C, d = dy + r * C, o = dx + r * C
             if let cap {
                 for c in 0..<C {
-                    let g = d[c], v = yr[c], masked = (v > 0 && v < cap) ? g : 0
+                    let v = xr[c] * scale[c] + shift[c], masked = (v > 0 && v < cap) ? d[c] : 0
                     o[c] = a[c] * masked + k[c] * xr[c] + b[c]
                 }
             } else {

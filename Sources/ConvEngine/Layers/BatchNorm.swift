@@ -122,8 +122,8 @@ public final class BatchNorm: Layer {
     ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         try batchNormBackward(
-            dy.data, x.data, y.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
-            mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
+            dy.data, x.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
+            scale: scale.data, shift: shift.data, mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
             batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
             dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data, synchronizer: synchronizer)
     }
