@@ -7,12 +7,21 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libp
   install python onnx-proto clean
 
 # Vector code for this machine: the kernels' channel loops compile to AVX2 + FMA ("haswell", any
-# x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features; plain x86-64 (SSE2)
-# or the host's default otherwise: the depthwise and batch-norm loops then use 8-wide FMA.
-# `make CPU_FLAGS= release` builds portable code.
+# x86-64 from 2013 on, AMD Zen included) when /proc/cpuinfo lists those features, and to AVX-512
+# ("skylake-avx512": Intel from 2017, AMD Zen 4) when it lists AVX-512 F/CD/BW/DQ/VL too; plain x86-64
+# (SSE2) or the host's default otherwise. LLVM's tuning for AVX-512 CPUs still prefers 256-bit
+# vectors in loops (`prefer-256-bit`, against clock throttling on early Xeons), so it is turned off:
+# on this project's loops the 16-wide code measured faster (docs/performance.md, "Vector width and
+# OpenBLAS's kernels").
+# Results are the same bits at every width: Swift neither reassociates nor contracts these loops.
+# `make CPU_FLAGS= release` builds portable code, `make CPU_FLAGS="$(HASWELL_FLAGS)" release` AVX2 only.
 HASWELL_FEATURES := avx2 fma bmi1 bmi2 movbe f16c
-CPU_FLAGS ?= $(shell f=/proc/cpuinfo; [ -r $$f ] && for x in $(HASWELL_FEATURES); do grep -qw $$x $$f || exit 0; done && \
-  [ -r $$f ] && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+AVX512_FEATURES := avx512f avx512cd avx512bw avx512dq avx512vl
+HASWELL_FLAGS := -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DENGINE_AVX2
+AVX512_FLAGS := -Xswiftc -target-cpu -Xswiftc skylake-avx512 -Xswiftc -DENGINE_AVX512 \
+  $(foreach f,-Xcc -Xclang -Xcc -target-feature -Xcc -Xclang -Xcc -prefer-256-bit,-Xswiftc $(f))
+CPU_FLAGS ?= $(shell f=/proc/cpuinfo; [ -r $$f ] || exit 0; for x in $(HASWELL_FEATURES); do grep -qw $$x $$f || exit 0; done; \
+  for x in $(AVX512_FEATURES); do grep -qw $$x $$f || { echo "$(HASWELL_FLAGS)"; exit 0; }; done; echo "$(AVX512_FLAGS)")
 
 # The default job of `make run`: the seed's recipe for its network (about 35 s of training on 2 cores).
 RUN_ARGS ?= --model seed --optimizer adam --lr 1e-3 --batch-size 20 --steps 10000 --normalize seed --no-augment --schedule constant

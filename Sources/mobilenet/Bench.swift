@@ -54,6 +54,7 @@ struct Bench: ParsableCommand {
         if compareStandard || configuration.standard {
             configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration]
         }
+        if let advice = OpenBLASCore.advice() { note("note: \(advice)") }
         var results: [Benchmark.Result] = []
         for algorithm in convAlgorithm {
             for c in configurations {
@@ -65,6 +66,7 @@ struct Bench: ParsableCommand {
         if json {
             var object: [String: Any] = [
                 "cpu_cores": ProcessInfo.processInfo.activeProcessorCount, "openblas_core": BLAS.coreName,
+                "engine_vector_code": VectorCode.name, "openblas_core_advice": OpenBLASCore.advice() ?? NSNull(),
                 "results": results.map(Self.dictionary),
             ]
             if results.count == 2 && configurations.count == 2 {
@@ -104,7 +106,8 @@ struct Bench: ParsableCommand {
     static func table(_ r: Benchmark.Result) -> String {
         var lines = [
             String(
-                format: "%@, batch %d, %d threads (OpenBLAS %@), %@ convolutions", r.model, r.batchSize, r.threads, BLAS.coreName,
+                format: "%@, batch %d, %d threads (OpenBLAS %@, engine %@), %@ convolutions", r.model, r.batchSize, r.threads,
+                BLAS.coreName, VectorCode.name,
                 r.convolutionAlgorithm.rawValue),
             String(format: "  training   %8.1f img/s  (%.2f ms/step)", r.trainImagesPerSecond, 1000 * r.trainStepSeconds),
             String(format: "  inference  %8.1f img/s  (%.2f ms/batch)", r.inferenceImagesPerSecond, 1000 * r.inferenceSeconds),
@@ -154,6 +157,7 @@ struct Bench: ParsableCommand {
             "inference_images_per_second": r.inferenceImagesPerSecond,
             "train_step_seconds": r.trainStepSeconds, "inference_seconds": r.inferenceSeconds,
             "peak_resident_bytes": r.peakResidentBytes, "openblas_core": BLAS.coreName,
+            "engine_vector_code": VectorCode.name,
             "machine_sgemm_gflops": r.machineGFLOPs, "train_gflops": r.trainGFLOPs, "inference_gflops": r.inferenceGFLOPs,
             "train_fraction_of_machine": r.trainGFLOPs / r.machineGFLOPs,
             "inference_fraction_of_machine": r.inferenceGFLOPs / r.machineGFLOPs,

@@ -283,11 +283,12 @@ struct Train: ParsableCommand {
         say(
             "  batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate) \(o.schedule.rawValue), \(run.stepsPerEpoch) steps/epoch, \(run.totalSteps) steps"
                 + (run.step > 0 ? ", resuming at step \(run.step)" : "")
-                + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName))"
+                + ", \(Parallel.threadCount) threads (OpenBLAS \(BLAS.coreName), engine \(VectorCode.name))"
                 + (group.map {
                     ", \($0.processCount) processes on \($0.hostCount) host(s), \(o.batchSize / $0.processCount) images each"
                         + (syncBatchnorm ? ", batch norm over the global batch" : ", batch norm over each process's part")
                 } ?? ""))
+        if let advice = OpenBLASCore.advice() { say("  note: \(advice)") }
         let extras = [
             o.recipe.map { "recipe \($0)" }, o.nesterov ? "Nesterov" : nil,
             o.weightDecay > 0

@@ -329,6 +329,7 @@ func jsonObject(_ text: String) throws -> [String: Any] {
                     abs($0 - achieved / 1e9 / (first["train_step_seconds"] as? Double ?? 1) / machine) < 1e-9
                 } == true)
         #expect(first["openblas_core"] as? String == BLAS.coreName)
+        #expect(first["engine_vector_code"] as? String == VectorCode.name)
         // Every ReLU of the SeedNet follows a convolution, which applies it; nothing else is fused.
         #expect(layers.allSatisfy { ($0["fused_into_previous"] as? Bool) == ($0["kind"] as? String == "relu") })
 

@@ -1,0 +1,16 @@
+/// The vector instructions the engine's own kernels (depthwise, batch norm, the direct convolutions,
+/// the element-wise passes) were compiled for. OpenBLAS picks its GEMM kernels at run time
+/// (`BLAS.coreName`); these are fixed at build time by the flags `make` derives from the build host,
+/// which also define `ENGINE_AVX512` or `ENGINE_AVX2` so that the choice can be reported.
+public enum VectorCode {
+    /// "AVX-512", "AVX2" or "default" (the compiler's default for the target, e.g. SSE2 on x86-64).
+    public static var name: String {
+        #if ENGINE_AVX512
+            "AVX-512"
+        #elseif ENGINE_AVX2
+            "AVX2"
+        #else
+            "default"
+        #endif
+    }
+}
