@@ -88,6 +88,68 @@ import Testing
         }
     }
 
+    /// In evaluation a batch norm after a depthwise convolution is folded into it: the output is the
+    /// same bits as the layers run one after the other, the batch norm's input is not written (it
+    /// keeps the NaNs put there), and a backward pass computes it first and gives the gradients of
+    /// the unfolded layers. A depthwise layer that applies its own rectifier is not folded.
+    @Test(arguments: [1, 2], [false, true])
+    func evaluationFoldsBatchNormIntoTheDepthwiseLayer(stride: Int, capped: Bool) throws {
+        let shape = [3, 12, 12, 24]
+        func layers() throws -> [Layer] {
+            let dw = try DepthwiseConv2D(channels: 24, stride: stride), bn = try BatchNorm(channels: 24)
+            let pw = try PointwiseConv2D(inputChannels: 24, outputChannels: 16), bn2 = try BatchNorm(channels: 16)
+            for (i, p) in (dw.parameters + pw.parameters + bn.parameters + bn2.parameters).enumerated() {
+                randomize(p, seed: 70 + UInt64(i), scale: 2)
+            }
+            for norm in [bn, bn2] {
+                for c in 0..<norm.channels { norm.runningVariance.value.data[c] = abs(norm.runningVariance.value.data[c]) + 0.5 }
+            }
+            return [dw, bn, capped ? ReLU6() : ReLU(), pw, bn2, ReLU()]
+        }
+        let x = Tensor.random(shape, seed: 45, scale: 4)
+        let fused = try layers()
+        let network = try Sequential(
+            fused.enumerated().map { .init("\($0.offset)", $0.element) },
+            itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: shape[0])
+        network.eval()
+        try network.input.copy(from: x)
+        let unwritten = network.activation(1)
+        unwritten.data.update(repeating: .nan, count: unwritten.count)
+        try network.forward()
+
+        let plain = try layers(), context = ExecutionContext(isTraining: false)
+        var activations = [x]
+        for layer in plain { activations.append(try layer.forward(activations.last!, context: context)) }
+        #expect(Array(network.output.buffer) == activations.last!.scalars)
+        #expect(Array(unwritten.buffer).allSatisfy { $0.isNaN })
+
+        let dy = Tensor.random(network.output.shape.dimensions, seed: 46)
+        try network.outputGradient.copy(from: dy)
+        network.zeroGradients()
+        try network.backward()
+        #expect(Array(unwritten.buffer) == activations[1].scalars)
+        var gradient = dy
+        for (i, layer) in plain.enumerated().reversed() {
+            gradient = try layer.backward(gradient, input: activations[i], output: activations[i + 1], context: context)
+        }
+        for (folded, unfolded) in zip(fused.flatMap(\.parameters), plain.flatMap(\.parameters)) where folded.isTrainable {
+            #expect(relativeError(Array(folded.gradient.buffer), Array(unfolded.gradient.buffer)) <= 1e-6, "\(folded.name)")
+        }
+
+        // A rectifier between the two keeps them apart: the batch norm then runs and writes its input.
+        let apart = try Sequential(
+            [
+                .init("0", try DepthwiseConv2D(channels: 24, stride: stride)), .init("1", ReLU()),
+                .init("2", try BatchNorm(channels: 24)),
+            ],
+            itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: shape[0])
+        apart.eval()
+        try apart.input.copy(from: x)
+        apart.activation(1).data.update(repeating: .nan, count: apart.activation(1).count)
+        try apart.forward()
+        #expect(!Array(apart.activation(1).buffer).contains { $0.isNaN })
+    }
+
     @Test func smallerBatchesReuseTheBuffers() throws {
         let network = try Self.stack(batch: 8)
         let before = network.activation(3).data

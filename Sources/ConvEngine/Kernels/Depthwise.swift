@@ -37,7 +37,9 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 }
 
 /// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c], clamped to
-/// [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU).
+/// [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU). With `affine` (a batch norm
+/// in evaluation folded in) the sum is then mapped to sum·scale[c] + shift[c] and clamped to
+/// `affine.cap` instead, in the same pass over each image that would clamp it.
 ///
 /// At stride 1 an output row and the input row a tap reads are both contiguous in (ox, c), so each
 /// tap is one long multiply-add over the row against that tap's weights tiled across it; other
@@ -45,18 +47,18 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 /// in cache. `scratch` holds `depthwiseScratch(g)` floats.
 func depthwiseForward(
     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    _ g: WindowGeometry, cap: Float?, _ y: UnsafeMutablePointer<Float>,
+    _ g: WindowGeometry, cap: Float?, affine: ChannelAffine? = nil, _ y: UnsafeMutablePointer<Float>,
     scratch: UnsafeMutablePointer<Float>
 ) {
     let filters = depthwiseFilters(w, g, scratch: scratch)
     Parallel.forEachRange(
         of: g.batch, slices: depthwiseSlices(g),
-        DepthwiseForward(x: x, filters: filters, bias: bias, g: g, cap: cap, y: y))
+        DepthwiseForward(x: x, filters: filters, bias: bias, g: g, cap: cap, affine: affine, y: y))
 }
 
 private struct DepthwiseForward: RangeJob {
     let x: UnsafePointer<Float>, filters: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry
-    let cap: Float?, y: UnsafeMutablePointer<Float>
+    let cap: Float?, affine: ChannelAffine?, y: UnsafeMutablePointer<Float>
 
     func run(range images: Range<Int>, slice: Int) {
         let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
@@ -71,7 +73,20 @@ private struct DepthwiseForward: RangeJob {
                 let o = y + output, xr = x + input, wr = filters + weights
                 for j in 0..<count { o[j] += xr[j] * wr[j] }
             }
-            if let cap { for i in 0..<outputFloats { image[i] = min(max(image[i], 0), cap) } }
+            if let affine {
+                // As batchNormApply computes it, so the fold gives the same bits as the two layers.
+                let scale = affine.scale, shift = affine.shift
+                for p in stride(from: 0, to: outputFloats, by: C) {
+                    let o = image + p
+                    if let cap = affine.cap {
+                        for c in 0..<C { o[c] = min(max(o[c] * scale[c] + shift[c], 0), cap) }
+                    } else {
+                        for c in 0..<C { o[c] = o[c] * scale[c] + shift[c] }
+                    }
+                }
+            } else if let cap {
+                for i in 0..<outputFloats { image[i] = min(max(image[i], 0), cap) }
+            }
         }
     }
 }

@@ -108,12 +108,29 @@ public final class BatchNorm: Layer {
             mean.data.update(from: runningMean.value.data, count: C)
             variance.data.update(from: runningVariance.value.data, count: C)
         }
-        for c in 0..<C {
+        setCoefficients()
+        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, cap: epilogue.cap, y.data)
+    }
+
+    /// invstd, and y = x·scale + shift, from `mean` and `variance`.
+    private func setCoefficients() {
+        for c in 0..<channels {
             invstd.data[c] = 1 / (variance.data[c] + epsilon).squareRoot()
             scale.data[c] = weight.value.data[c] * invstd.data[c]
             shift.data[c] = bias.value.data[c] - mean.data[c] * scale.data[c]
         }
-        batchNormApply(x.data, rows: M, channels: C, scale: scale.data, shift: shift.data, cap: epilogue.cap, y.data)
+    }
+
+    /// What an evaluation pass applies, for the layer before to apply instead (`Sequential` folds a
+    /// batch norm into a depthwise convolution when evaluating): y = clamp(x·scale + shift), as
+    /// `forward` would compute it, bit for bit. Leaves the layer as an evaluation `forward` does, so
+    /// that a `backward` may follow.
+    func evaluationAffine() -> ChannelAffine {
+        lastPassUsedBatchStatistics = false
+        mean.data.update(from: runningMean.value.data, count: channels)
+        variance.data.update(from: runningVariance.value.data, count: channels)
+        setCoefficients()
+        return ChannelAffine(scale: scale.data, shift: shift.data, cap: epilogue.cap)
     }
 
     public func backward(

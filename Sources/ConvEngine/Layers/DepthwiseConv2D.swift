@@ -74,12 +74,18 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try forward(x, into: y, affine: nil, context: context)
+    }
+
+    /// The forward pass with a batch norm in evaluation that follows it folded in (`affine`, applied
+    /// to each image while it is in cache, in place of the rectifier this layer would apply).
+    func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
         depthwiseForward(
             x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, cap: epilogue.cap,
-            y.data, scratch: scratch)
+            affine: affine, y.data, scratch: scratch)
     }
 
     public func backward(

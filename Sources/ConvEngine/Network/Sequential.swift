@@ -17,7 +17,11 @@ public protocol LayerObserver: AnyObject {
 /// All layers share one workspace sized by the largest need.
 ///
 /// Fusion: a layer that runs in place right after another is offered to it (`Layer.absorb(_:)`; batch
-/// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run.
+/// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run. In evaluation
+/// a batch norm right after a depthwise convolution is folded into it: the convolution writes the
+/// batch norm's output (with its rectifier) straight from its images while they are in cache, the
+/// same bits as the two layers, and the batch norm's own pass over memory disappears. Its input is
+/// then not written; a `backward` after such a pass computes it first.
 public final class Sequential {
     /// A layer with the name its parameters carry in checkpoints (PyTorch's `nn.Sequential` index).
     public struct Entry {
@@ -51,6 +55,10 @@ public final class Sequential {
     private let activationOffsets: [Int]
     /// Layers whose work the layer before them does (a fused ReLU).
     private let isAbsorbed: [Bool]
+    /// Depthwise convolutions whose following batch norm they apply when evaluating.
+    private let foldsNextWhenEvaluating: [Bool]
+    /// Whether the last forward pass folded batch norms, leaving their inputs unwritten.
+    private var lastForwardFolded = false
 
     /// Plans the network for batches of up to `maxBatchSize` items of shape `itemShape`.
     ///
@@ -84,6 +92,12 @@ public final class Sequential {
             absorbed[i + 1] = true
         }
         isAbsorbed = absorbed
+        foldsNextWhenEvaluating = entries.indices.map { i in
+            guard i + 1 < entries.count, !absorbed[i], !absorbed[i + 1],
+                let depthwise = entries[i].layer as? DepthwiseConv2D, depthwise.fusedRectifier == nil
+            else { return false }
+            return entries[i + 1].layer is BatchNorm
+        }
         arena = FloatStorage(count: total)
         gradientBuffers = (FloatStorage(count: largest), FloatStorage(count: largest))
         context.workspace.reserve(entries.map(\.layer.workspaceCount).max() ?? 0)
@@ -126,6 +140,8 @@ public final class Sequential {
     public var trainableParameters: [Parameter] { namedParameters.map(\.parameter).filter(\.isTrainable) }
 
     /// The view of activation `i` (0 is the input, `entries.count` the output) at the current batch size.
+    /// After an evaluation pass the input of a batch norm folded into the depthwise layer before it
+    /// is not written (until a `backward`).
     public func activation(_ i: Int) -> TensorView {
         TensorView(shape: shapes[i], data: arena.data + activationOffsets[i])
     }
@@ -142,9 +158,21 @@ public final class Sequential {
     ///
     /// - Parameter observer: told before and after each layer runs (for benchmarks).
     public func forward(observer: LayerObserver? = nil) throws {
-        for i in 0..<entries.count where !isAbsorbed[i] {
+        let folding = !context.isTraining
+        var skip = -1
+        lastForwardFolded = false
+        for i in 0..<entries.count where !isAbsorbed[i] && i != skip {
             observer?.layerWillRun(i, backward: false)
-            try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
+            if folding, foldsNextWhenEvaluating[i], let depthwise = entries[i].layer as? DepthwiseConv2D,
+                let norm = entries[i + 1].layer as? BatchNorm
+            {
+                try depthwise.forward(
+                    activation(i), into: activation(i + 2), affine: norm.evaluationAffine(), context: context)
+                skip = i + 1
+                lastForwardFolded = true
+            } else {
+                try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
+            }
             observer?.layerDidRun(i, backward: false)
         }
     }
@@ -154,6 +182,13 @@ public final class Sequential {
     ///
     /// - Parameter observer: told before and after each layer runs (for benchmarks).
     public func backward(observer: LayerObserver? = nil) throws {
+        if lastForwardFolded {
+            // The folded batch norms' inputs, which their backward reads.
+            for i in entries.indices where foldsNextWhenEvaluating[i] {
+                try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
+            }
+            lastForwardFolded = false
+        }
         var dy = TensorView(shape: shapes[entries.count], data: gradientBuffers.0.data)
         var other = gradientBuffers.1.data
         for i in stride(from: entries.count - 1, through: 0, by: -1) where !isAbsorbed[i] {
