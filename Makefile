@@ -14,7 +14,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev zlib1g-dev libturbojpeg0-dev libp
 # on this project's loops the 16-wide code measured faster (docs/performance.md, "Vector width and
 # OpenBLAS's kernels").
 # Results are the same bits at every width: Swift neither reassociates nor contracts these loops.
-# `make CPU_FLAGS= release` builds portable code, `make CPU_FLAGS="$(HASWELL_FLAGS)" release` AVX2 only.
+# `make CPU_FLAGS= release` builds portable code, `make CPU_FLAGS='$(HASWELL_FLAGS)' release` AVX2 only.
 HASWELL_FEATURES := avx2 fma bmi1 bmi2 movbe f16c
 AVX512_FEATURES := avx512f avx512cd avx512bw avx512dq avx512vl
 HASWELL_FLAGS := -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DENGINE_AVX2
