@@ -112,11 +112,15 @@ def main():
         for label, _, batch in cases:
             us = median[(label, batch, "mobilenetcpu", kind)]
             peer = {n: median[(label, batch, n, kind)] for n in names}  # None: the peer does not train
-            best = max((n for n in names if peer[n] is not None), key=peer.get)
-            mem = median[(label, batch, "mobilenetcpu", "memory")] / median[(label, batch, best, "memory")]
+            # No peer at all when the only one chosen does not train (--peer onnxruntime).
+            best = max((n for n in names if peer[n] is not None), key=peer.get, default=None)
+            ratios = f" {'—':>9} {'—':>17}"
+            if best is not None:
+                mem = median[(label, batch, "mobilenetcpu", "memory")] / median[(label, batch, best, "memory")]
+                ratios = f" {us / peer[best]:>9.2f} {mem:>17.2f}"
             print(f"{label:30} {batch:>5} {us:>11.1f} "
                   + " ".join(f"{peer[n]:>20.1f}" if peer[n] is not None else f"{'—':>20}" for n in names)
-                  + f" {us / peer[best]:>9.2f} {mem:>17.2f}")
+                  + ratios)
 
 
 if __name__ == "__main__":
