@@ -54,7 +54,8 @@ struct Bench: ParsableCommand {
         if compareStandard || configuration.standard {
             configurations = compareStandard ? [configuration.separable, configuration.baseline] : [configuration]
         }
-        if let advice = OpenBLASCore.advice() { note("note: \(advice)") }
+        let advice = OpenBLASCore.advice()
+        if let advice { note("note: \(advice)") }
         var results: [Benchmark.Result] = []
         for algorithm in convAlgorithm {
             for c in configurations {
@@ -66,7 +67,7 @@ struct Bench: ParsableCommand {
         if json {
             var object: [String: Any] = [
                 "cpu_cores": ProcessInfo.processInfo.activeProcessorCount, "openblas_core": BLAS.coreName,
-                "engine_vector_code": VectorCode.name, "openblas_core_advice": OpenBLASCore.advice() ?? NSNull(),
+                "engine_vector_code": VectorCode.name, "openblas_core_advice": advice ?? NSNull(),
                 "results": results.map(Self.dictionary),
             ]
             if results.count == 2 && configurations.count == 2 {

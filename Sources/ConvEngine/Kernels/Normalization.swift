@@ -7,7 +7,8 @@
 
 /// mean[c] = Σ_r x[r, c] / M and variance[c] = Σ_r (x[r, c] − mean[c])² / M (biased), in one pass
 /// over x. With a synchronizer the sums run over every process's rows (added across processes before
-/// they are used), and M is the rows of all of them.
+/// they are used), and M is the rows of all of them (every process holds the same number: a run
+/// refuses a batch that does not divide by the processes).
 ///
 /// The pass sums x − s and (x − s)² around a shift s per channel, the mean of `shiftSamples` rows
 /// spread evenly over the batch: near the mean, so that Σ(x − s)²/M − (Σ(x − s)/M)² does not cancel
@@ -18,17 +19,15 @@ func batchNormStatistics(
     mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
     synchronizer: BatchNormSynchronizer? = nil
 ) throws {
-    let rows = Double(M * (synchronizer?.processCount ?? 1))
+    let processes = synchronizer?.processCount ?? 1, rows = Double(M * processes)
     let shift = sums.total, samples = min(M, shiftSamples)
     shift.update(repeating: 0, count: C)
     for i in 0..<samples {
         let xr = x + (i * M / samples) * C
         for c in 0..<C { shift[c] += Double(xr[c]) }
     }
-    // The count travels with the sums, so that processes holding different row counts still agree.
-    shift[C] = Double(samples)
-    try synchronizer?.sum(shift, count: C + 1)
-    for c in 0..<C { mean[c] = Float(shift[c] / shift[C]) }
+    try synchronizer?.sum(shift, count: C)
+    for c in 0..<C { mean[c] = Float(shift[c] / Double(samples * processes)) }
     sums.sum(rows: M, ShiftedMoments(x: x, C: C, shift: mean))
     try synchronizer?.sum(sums.total, count: 2 * C)
     for c in 0..<C {

@@ -37,8 +37,9 @@ public enum OpenBLASCore {
         } else {
             return nil
         }
-        return "OpenBLAS chose its \(core) kernels, narrower than this CPU's vectors (its release does not know this "
-            + "CPU model); OPENBLAS_CORETYPE=\(suggestion) in the environment selects faster ones"
+        return "OpenBLAS chose its \(core) kernels, narrower than this CPU's vectors (a release that does not know "
+            + "a CPU model falls back to older kernels); OPENBLAS_CORETYPE=\(suggestion) in the environment selects "
+            + "wider ones"
     }
 
     /// The feature flags of the first processor in /proc/cpuinfo; empty where there is none.

@@ -55,8 +55,9 @@ public final class Sequential {
     private let activationOffsets: [Int]
     /// Layers whose work the layer before them does (a fused ReLU).
     private let isAbsorbed: [Bool]
-    /// Depthwise convolutions whose following batch norm they apply when evaluating.
-    private let foldsNextWhenEvaluating: [Bool]
+    /// For each layer, the batch norm it applies when evaluating, if it is a depthwise convolution
+    /// (without a rectifier of its own) right before one.
+    private let evaluationFolds: [(depthwise: DepthwiseConv2D, norm: BatchNorm)?]
     /// Whether the last forward pass folded batch norms, leaving their inputs unwritten.
     private var lastForwardFolded = false
 
@@ -92,11 +93,12 @@ public final class Sequential {
             absorbed[i + 1] = true
         }
         isAbsorbed = absorbed
-        foldsNextWhenEvaluating = entries.indices.map { i in
+        evaluationFolds = entries.indices.map { i in
             guard i + 1 < entries.count, !absorbed[i], !absorbed[i + 1],
-                let depthwise = entries[i].layer as? DepthwiseConv2D, depthwise.fusedRectifier == nil
-            else { return false }
-            return entries[i + 1].layer is BatchNorm
+                let depthwise = entries[i].layer as? DepthwiseConv2D, depthwise.fusedRectifier == nil,
+                let norm = entries[i + 1].layer as? BatchNorm
+            else { return nil }
+            return (depthwise, norm)
         }
         arena = FloatStorage(count: total)
         gradientBuffers = (FloatStorage(count: largest), FloatStorage(count: largest))
@@ -163,11 +165,9 @@ public final class Sequential {
         lastForwardFolded = false
         for i in 0..<entries.count where !isAbsorbed[i] && i != skip {
             observer?.layerWillRun(i, backward: false)
-            if folding, foldsNextWhenEvaluating[i], let depthwise = entries[i].layer as? DepthwiseConv2D,
-                let norm = entries[i + 1].layer as? BatchNorm
-            {
-                try depthwise.forward(
-                    activation(i), into: activation(i + 2), affine: norm.evaluationAffine(), context: context)
+            if folding, let fold = evaluationFolds[i] {
+                try fold.depthwise.forward(
+                    activation(i), into: activation(i + 2), affine: fold.norm.evaluationAffine(), context: context)
                 skip = i + 1
                 lastForwardFolded = true
             } else {
@@ -184,7 +184,7 @@ public final class Sequential {
     public func backward(observer: LayerObserver? = nil) throws {
         if lastForwardFolded {
             // The folded batch norms' inputs, which their backward reads.
-            for i in entries.indices where foldsNextWhenEvaluating[i] {
+            for (i, fold) in evaluationFolds.enumerated() where fold != nil {
                 try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
             }
             lastForwardFolded = false
