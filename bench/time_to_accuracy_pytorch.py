@@ -223,7 +223,7 @@ def main():
             window_loss += loss.item() * y.shape[0]
             window_correct += (logits.argmax(1) == y).sum().item()
             window_n += y.shape[0]
-            if step % (steps_per_epoch // 20) == 0:
+            if step % max(1, steps_per_epoch // 20) == 0:
                 elapsed = time.time() - start
                 write("step", step=step, epoch=step / steps_per_epoch, loss=window_loss / window_n,
                       accuracy=window_correct / window_n, lr=rate(step - 1), images_per_second=step * args.batch_size / elapsed,

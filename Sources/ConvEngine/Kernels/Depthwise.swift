@@ -74,16 +74,9 @@ private struct DepthwiseForward: RangeJob {
                 for j in 0..<count { o[j] += xr[j] * wr[j] }
             }
             if let affine {
-                // As batchNormApply computes it, so the fold gives the same bits as the two layers.
-                let scale = affine.scale, shift = affine.shift
-                for p in stride(from: 0, to: outputFloats, by: C) {
-                    let o = image + p
-                    if let cap = affine.cap {
-                        for c in 0..<C { o[c] = min(max(o[c] * scale[c] + shift[c], 0), cap) }
-                    } else {
-                        for c in 0..<C { o[c] = o[c] * scale[c] + shift[c] }
-                    }
-                }
+                channelAffine(
+                    image, rows: 0..<(outputFloats / C), channels: C, scale: affine.scale, shift: affine.shift,
+                    cap: affine.cap, image)
             } else if let cap {
                 for i in 0..<outputFloats { image[i] = min(max(image[i], 0), cap) }
             }

@@ -71,13 +71,23 @@ private struct BatchNormApply: RangeJob {
     let y: UnsafeMutablePointer<Float>
 
     func run(range rows: Range<Int>, slice: Int) {
-        for r in rows {
-            let xr = x + r * C, yr = y + r * C
-            if let cap {
-                for c in 0..<C { yr[c] = min(max(xr[c] * scale[c] + shift[c], 0), cap) }
-            } else {
-                for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] }
-            }
+        channelAffine(x, rows: rows, channels: C, scale: scale, shift: shift, cap: cap, y)
+    }
+}
+
+/// y[r, c] = x[r, c]·scale[c] + shift[c] for the rows given, clamped to [0, cap] when `cap` is given,
+/// on the calling thread; x may be y. The one expression of a batch norm's affine map, shared by its
+/// own pass and by the depthwise kernel it is folded into in evaluation, so both give the same bits.
+func channelAffine(
+    _ x: UnsafePointer<Float>, rows: Range<Int>, channels C: Int,
+    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, cap: Float?, _ y: UnsafeMutablePointer<Float>
+) {
+    for r in rows {
+        let xr = x + r * C, yr = y + r * C
+        if let cap {
+            for c in 0..<C { yr[c] = min(max(xr[c] * scale[c] + shift[c], 0), cap) }
+        } else {
+            for c in 0..<C { yr[c] = xr[c] * scale[c] + shift[c] }
         }
     }
 }
