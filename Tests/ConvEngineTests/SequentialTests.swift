@@ -150,6 +150,54 @@ import Testing
         #expect(!Array(apart.activation(1).buffer).contains { $0.isNaN })
     }
 
+    /// In training a batch norm after a depthwise convolution hands its input gradient to the
+    /// convolution's backward instead of writing it: every gradient (the batch norms', the
+    /// convolutions', and through the first layers the depthwise input gradient) is the same bits
+    /// as the layers' own backward passes one after the other, with each rectifier absorbed alike.
+    @Test(arguments: [1, 2], [false, true])
+    func trainingBackwardComputesTheBatchNormGradientInsideTheDepthwiseLayer(stride: Int, capped: Bool) throws {
+        let shape = [4, 11, 10, 8]
+        // The layers to run, each rectifier absorbed by the batch norm before it as Sequential does.
+        func layers() throws -> [Layer] {
+            let pw0 = try PointwiseConv2D(inputChannels: 8, outputChannels: 24), bn0 = try BatchNorm(channels: 24)
+            let dw = try DepthwiseConv2D(channels: 24, stride: stride), bn = try BatchNorm(channels: 24)
+            let pw = try PointwiseConv2D(inputChannels: 24, outputChannels: 16), bn2 = try BatchNorm(channels: 16)
+            let all: [Layer] = [pw0, bn0, dw, bn, pw, bn2]
+            for (i, p) in all.flatMap(\.parameters).enumerated() where p.isTrainable {
+                randomize(p, seed: 90 + UInt64(i), scale: 2)
+            }
+            for (norm, rectifier) in [(bn0, ReLU() as Layer), (bn, capped ? ReLU6() : ReLU()), (bn2, ReLU())] {
+                #expect(norm.absorb(rectifier))
+            }
+            return all
+        }
+        let x = Tensor.random(shape, seed: 47, scale: 3)
+        let dy = Tensor.random([shape[0], stride == 1 ? 11 : 6, stride == 1 ? 10 : 5, 16], seed: 48)
+
+        let fused = try layers()
+        let network = try Sequential(
+            fused.enumerated().map { .init("\($0.offset)", $0.element) },
+            itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: shape[0])
+        try network.input.copy(from: x)
+        try network.forward()
+        try network.outputGradient.copy(from: dy)
+        network.zeroGradients()
+        try network.backward()
+
+        let plain = try layers(), context = ExecutionContext(isTraining: true)
+        var activations = [x]
+        for layer in plain { activations.append(try layer.forward(activations.last!, context: context)) }
+        #expect(Array(network.output.buffer) == activations.last!.scalars)
+        var gradient = dy
+        for (i, layer) in plain.enumerated().reversed() {
+            gradient = try layer.backward(gradient, input: activations[i], output: activations[i + 1], context: context)
+        }
+        for (a, b) in zip(fused.flatMap(\.parameters), plain.flatMap(\.parameters)) where a.isTrainable {
+            #expect(Array(a.gradient.buffer) == Array(b.gradient.buffer), "\(a.name)")
+            #expect(Array(a.gradient.buffer).contains { $0 != 0 }, "\(a.name)")
+        }
+    }
+
     @Test func smallerBatchesReuseTheBuffers() throws {
         let network = try Self.stack(batch: 8)
         let before = network.activation(3).data

@@ -8,7 +8,10 @@
 // itself has no bounds checks and is vectorised by the compiler.
 // Images are split into slices run on `Parallel`'s threads: the forward pass and the input gradient
 // write disjoint images; the weight gradient sums each slice into its own scratch and adds the slices
-// in order, so the result does not depend on the thread count.
+// in order, so the result does not depend on the thread count. The backward pass computes both
+// gradients image by image from one buffer of dy per slice, made while the image is in cache (masked
+// by the layer's rectifier, or the batch norm after the layer's input gradient), so dy is read from
+// memory once.
 
 /// Multiply-adds below which a depthwise pass is not split over threads.
 let depthwiseGrain = 1 << 18
@@ -21,9 +24,10 @@ func depthwiseSlices(_ g: WindowGeometry) -> Int {
 }
 
 /// Floats of scratch the depthwise kernels want: each tap's weights tiled across an output row (at
-/// stride 1), then one weight-and-bias gradient block per image slice (`weightGradientBlock(g)`).
+/// stride 1), then per image slice one weight-and-bias gradient block (`weightGradientBlock(g)`) and
+/// one image of output gradient (the backward pass's).
 func depthwiseScratch(_ g: WindowGeometry) -> Int {
-    tiledWeightCount(g) + depthwiseSlices(g) * weightGradientBlock(g)
+    tiledWeightCount(g) + depthwiseSlices(g) * (weightGradientBlock(g) + g.outputHeight * g.outputWidth * g.channels)
 }
 
 private func tiledWeightCount(_ g: WindowGeometry) -> Int {
@@ -84,55 +88,56 @@ private struct DepthwiseForward: RangeJob {
     }
 }
 
-/// dx[n, iy, ix, c] = Σ over the outputs that read (iy, ix) of dy · w; overwrites dx.
-///
-/// At stride 1 each tap adds a whole output row of dy, times the tiled weights, into the shifted
-/// input row in one contiguous loop. `scratch` holds `depthwiseScratch(g)` floats.
-func depthwiseBackwardInput(
-    _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-    _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
-) {
-    let filters = depthwiseFilters(w, g, scratch: scratch)
-    Parallel.forEachRange(
-        of: g.batch, slices: depthwiseSlices(g),
-        DepthwiseInputGradient(dy: dy, filters: filters, g: g, dx: dx))
-}
+/// The gradient a depthwise backward pass starts from, produced image by image into a scratch buffer
+/// that stays in cache while the weight and input gradients read it.
+enum DepthwiseOutputGradient {
+    /// dy of the layer's output, masked where the layer's own rectifier clamped its output `y`
+    /// (kept where 0 < y < cap; `cap` nil for no rectifier, when dy is read where it is).
+    case output(UnsafePointer<Float>, rectified: UnsafePointer<Float>, cap: Float?)
+    /// The input gradient of the batch norm that reads the layer's output, never written whole.
+    case batchNorm(BatchNormInputGradient)
 
-private struct DepthwiseInputGradient: RangeJob {
-    let dy: UnsafePointer<Float>, filters: UnsafePointer<Float>, g: WindowGeometry, dx: UnsafeMutablePointer<Float>
-
-    func run(range images: Range<Int>, slice: Int) {
-        let inputFloats = g.height * g.width * g.channels
-        (dx + images.lowerBound * inputFloats).update(repeating: 0, count: images.count * inputFloats)
-        forEachTapRun(g, images: images) { output, input, weights, count in
-            let o = dx + input, dr = dy + output, wr = filters + weights
-            for j in 0..<count { o[j] += dr[j] * wr[j] }
+    /// Image n's gradient, `rows` rows of C floats: written to `scratch`, or where it already is.
+    @inline(__always)
+    func image(_ n: Int, rows: Int, channels C: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let floats = rows * C
+        switch self {
+        case .output(let dy, let y, let cap):
+            let d = dy + n * floats
+            guard let cap else { return d }
+            let v = y + n * floats
+            for i in 0..<floats { scratch[i] = (v[i] > 0 && v[i] < cap) ? d[i] : 0 }
+        case .batchNorm(let gradient):
+            gradient.write(rows: (n * rows)..<((n + 1) * rows), to: scratch)
         }
+        return UnsafePointer(scratch)
     }
 }
 
-/// dw[ky, kx, c] += Σ dy · x over every output; dbias[c] += Σ dy. Accumulates.
+/// The backward pass in one pass over the images: dw[ky, kx, c] += Σ dy · x over every output and
+/// dbias[c] += Σ dy (accumulated), and, when `dx` is given, dx[n, iy, ix, c] = Σ over the outputs
+/// that read (iy, ix) of dy · w (overwritten).
 ///
-/// When the layer applies a rectifier (`cap`: +∞ for ReLU), dy is first masked in place, image by
-/// image, by the rectified output `y` (kept where 0 < y < cap), so that this pass and the input
-/// gradient after it see the gradient before the rectifier, without a pass of its own over memory.
-///
-/// Each image slice sums into its own block of `scratch` (`depthwiseScratch(g)` floats): at stride 1
-/// whole rows, as in the forward pass, into tap sums tiled across the output row; otherwise per
-/// pixel. The blocks are then added to dw and dbias in slice order, so the result does not depend
-/// on the thread count.
-func depthwiseBackwardWeight(
-    _ dy: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ g: WindowGeometry,
-    masking y: UnsafePointer<Float>, cap: Float?,
-    _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?,
+/// Each image's dy is first made in a scratch buffer by `gradient` (masked by the layer's rectifier,
+/// or computed from the batch norm after the layer), then read from cache by both gradients: the
+/// weight gradient sums into the slice's own block of scratch, at stride 1 whole output rows into
+/// tap sums tiled across the row, otherwise per pixel; the input gradient adds each tap's dy row
+/// times the tiled weights into the shifted input row (per pixel at other strides). The blocks are
+/// then added to dw and dbias in slice order, so the result does not depend on the thread count.
+/// `scratch` holds `depthwiseScratch(g)` floats.
+func depthwiseBackward(
+    _ gradient: DepthwiseOutputGradient, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: WindowGeometry,
+    _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?, _ dx: UnsafeMutablePointer<Float>?,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    let C = g.channels, taps = g.kernel * g.kernel
-    let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C
-    let block = weightGradientBlock(g), partials = scratch + tiledWeightCount(g), slices = depthwiseSlices(g)
+    let C = g.channels, taps = g.kernel * g.kernel, slices = depthwiseSlices(g)
+    let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C, block = weightGradientBlock(g)
+    let filters = depthwiseFilters(w, g, scratch: scratch)
+    let partials = scratch + tiledWeightCount(g), buffers = partials + slices * block
     Parallel.forEachRange(
         of: g.batch, slices: slices,
-        DepthwiseWeightGradient(dy: dy, x: x, g: g, y: y, cap: cap, partials: partials))
+        DepthwiseGradients(
+            gradient: gradient, x: x, filters: filters, g: g, partials: partials, buffers: buffers, dx: dx))
     for slice in 0..<slices {
         let sums = partials + slice * block, biasSums = sums + taps * row
         for tap in 0..<taps {
@@ -145,32 +150,36 @@ func depthwiseBackwardWeight(
     }
 }
 
-/// One image slice of `depthwiseBackwardWeight`: masks dy, then sums into the slice's own block of
-/// `partials`.
-private struct DepthwiseWeightGradient: RangeJob {
-    let dy: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, g: WindowGeometry, y: UnsafePointer<Float>
-    let cap: Float?, partials: UnsafeMutablePointer<Float>
+/// One image slice of `depthwiseBackward`: per image, dy into the slice's image buffer, its sums into
+/// the slice's block of `partials`, then dx.
+private struct DepthwiseGradients: RangeJob {
+    let gradient: DepthwiseOutputGradient, x: UnsafePointer<Float>, filters: UnsafePointer<Float>, g: WindowGeometry
+    let partials: UnsafeMutablePointer<Float>, buffers: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?
 
     func run(range images: Range<Int>, slice: Int) {
-        let C = g.channels, taps = g.kernel * g.kernel, outputFloats = g.outputHeight * g.outputWidth * C
+        let C = g.channels, taps = g.kernel * g.kernel, pixels = g.outputHeight * g.outputWidth
+        let outputFloats = pixels * C, inputFloats = g.height * g.width * C
         let row = (g.stride == 1 ? g.outputWidth : 1) * C, block = weightGradientBlock(g)
         let sums = partials + slice * block, biasSums = sums + taps * row
         sums.update(repeating: 0, count: block)
         for n in images {
-            let image = dy + n * outputFloats, output = y + n * outputFloats
-            if let cap {
-                for i in 0..<outputFloats {
-                    let d = image[i], v = output[i]
-                    image[i] = (v > 0 && v < cap) ? d : 0
-                }
-            }
+            let dy = gradient.image(n, rows: pixels, channels: C, scratch: buffers + slice * outputFloats)
+            let xn = x + n * inputFloats
             for p in stride(from: 0, to: outputFloats, by: C) {
-                let d = image + p
+                let d = dy + p
                 for c in 0..<C { biasSums[c] += d[c] }
             }
-            forEachTapRun(g, images: n..<(n + 1)) { output, input, weights, count in
-                let o = sums + weights, dr = dy + output, xr = x + input
+            // Offsets within one image (image 0 of the runs), as dy is this image's alone.
+            forEachTapRun(g, images: 0..<1) { output, input, weights, count in
+                let o = sums + weights, dr = dy + output, xr = xn + input
                 for j in 0..<count { o[j] += dr[j] * xr[j] }
+            }
+            guard let dx else { continue }
+            let dxn = dx + n * inputFloats
+            dxn.update(repeating: 0, count: inputFloats)
+            forEachTapRun(g, images: 0..<1) { output, input, weights, count in
+                let o = dxn + input, dr = dy + output, wr = filters + weights
+                for j in 0..<count { o[j] += dr[j] * wr[j] }
             }
         }
     }

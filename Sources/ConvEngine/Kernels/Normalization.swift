@@ -93,25 +93,28 @@ func channelAffine(
 }
 
 /// Gradients of y = γ·(x − mean)·invstd + β (then clamped to [0, cap] when `cap` is given, in which
-/// case dy counts only where 0 < y < cap). `coefficients` is scratch for 3·C floats.
+/// case dy counts only where 0 < y < cap), but for dx: accumulates dγ += Σ dy·x̂ and dβ += Σ dy in
+/// one pass, and returns the input gradient as a map from (dy, x) rows to dx rows, to be written in
+/// a pass of its own (`BatchNormInputGradient.write(rows:to:)`) or, image by image, by the layer
+/// that reads it (`DepthwiseOutputGradient`). `coefficients` is scratch for 3·C floats.
 ///
 /// The rectifier's mask comes from x through the forward pass's `scale` and `shift` (y before the
 /// clamp is x·scale + shift, computed as the forward pass did, so the mask is the same bit for bit)
 /// rather than from the output: both passes then read two arrays instead of three.
 ///
-/// Accumulates dγ += Σ dy·x̂ and dβ += Σ dy. When `dx` is given it is overwritten with
-/// γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) if the statistics came from this batch (`batchStatistics`),
-/// or with γ·invstd·dy if they were fixed running statistics. With a synchronizer (statistics over
-/// every process's rows) the two sums of dx are added across processes and M counts all rows; dγ
-/// and dβ keep this process's share, as every gradient does until the run averages them.
-func batchNormBackward(
+/// dx = γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) if the statistics came from this batch
+/// (`batchStatistics`), or γ·invstd·dy if they were fixed running statistics. With a synchronizer
+/// (statistics over every process's rows) the two sums of dx are added across processes and M counts
+/// all rows; dγ and dβ keep this process's share, as every gradient does until the run averages them.
+/// Without `inputGradient` only dγ and dβ are computed (and nothing is synchronized).
+func batchNormGradientCoefficients(
     _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows M: Int, channels C: Int,
     cap: Float?, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
     mean: UnsafePointer<Float>, invstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
     batchStatistics: Bool, sums: ChannelSums, coefficients: UnsafeMutablePointer<Float>,
     dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
-    _ dx: UnsafeMutablePointer<Float>?, synchronizer: BatchNormSynchronizer? = nil
-) throws {
+    inputGradient: Bool = true, synchronizer: BatchNormSynchronizer? = nil
+) throws -> BatchNormInputGradient {
     sums.sum(
         rows: M,
         GradientSums(dy: dy, x: x, C: C, cap: cap, scale: scale, shift: shift, mean: mean, invstd: invstd))
@@ -120,20 +123,20 @@ func batchNormBackward(
         dgamma[c] += Float(sumDyXhat[c])
         dbeta[c] += Float(sumDy[c])
     }
-    guard let dx else { return }
-    let synchronized = batchStatistics ? synchronizer : nil
-    try synchronized?.sum(sums.total, count: 2 * C)
     // dx = a·dy' + k·x + b per channel, where dy' is the (masked) gradient.
     let a = coefficients, k = coefficients + C, b = coefficients + 2 * C
+    let gradient = BatchNormInputGradient(
+        dy: dy, x: x, channels: C, cap: cap, scale: scale, shift: shift, a: a, k: k, b: b)
+    guard inputGradient else { return gradient }
+    let synchronized = batchStatistics ? synchronizer : nil
+    try synchronized?.sum(sums.total, count: 2 * C)
     let inverseM = 1 / Double(M * (synchronized?.processCount ?? 1))
     for c in 0..<C {
         a[c] = gamma[c] * invstd[c]
         k[c] = batchStatistics ? -a[c] * invstd[c] * Float(sumDyXhat[c] * inverseM) : 0
         b[c] = (batchStatistics ? -a[c] * Float(sumDy[c] * inverseM) : 0) - k[c] * mean[c]
     }
-    Parallel.forEachRange(
-        count: M, grain: max(1, elementGrain / C),
-        InputGradient(dy: dy, x: x, C: C, cap: cap, scale: scale, shift: shift, a: a, k: k, b: b, dx: dx))
+    return gradient
 }
 
 /// Σ_r dy'[r, c] and Σ_r dy'[r, c]·x̂[r, c], dy' being dy masked by the rectifier when one is fused.
@@ -160,15 +163,25 @@ private struct GradientSums: RowSums {
     }
 }
 
-/// dx[r, c] = a[c]·dy'[r, c] + k[c]·x[r, c] + b[c].
-private struct InputGradient: RangeJob {
-    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, C: Int, cap: Float?
+/// A batch norm's input gradient as a map from rows: dx[r, c] = a[c]·dy'[r, c] + k[c]·x[r, c] + b[c],
+/// dy' being dy masked where the fused rectifier clamped (from x·scale + shift). The one expression
+/// of it, shared by the batch norm's own pass and by the depthwise layer before it that computes it
+/// image by image, so both give the same bits. Valid until the batch norm's next pass.
+struct BatchNormInputGradient {
+    let dy: UnsafePointer<Float>, x: UnsafePointer<Float>, channels: Int, cap: Float?
     let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
-    let a: UnsafePointer<Float>, k: UnsafePointer<Float>, b: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
+    let a: UnsafePointer<Float>, k: UnsafePointer<Float>, b: UnsafePointer<Float>
 
-    func run(range rows: Range<Int>, slice: Int) {
+    /// Writes dx for rows `0..<M` in a pass over memory on `Parallel`'s threads.
+    func write(rows M: Int, to dx: UnsafeMutablePointer<Float>) {
+        Parallel.forEachRange(count: M, grain: max(1, elementGrain / channels), InputGradient(gradient: self, dx: dx))
+    }
+
+    /// Writes dx for `rows` to `out` (which holds the first of them), on the calling thread.
+    func write(rows: Range<Int>, to out: UnsafeMutablePointer<Float>) {
+        let C = channels
         for r in rows {
-            let xr = x + r * C, d = dy + r * C, o = dx + r * C
+            let xr = x + r * C, d = dy + r * C, o = out + (r - rows.lowerBound) * C
             if let cap {
                 for c in 0..<C {
                     let v = xr[c] * scale[c] + shift[c], masked = (v > 0 && v < cap) ? d[c] : 0
@@ -178,5 +191,14 @@ private struct InputGradient: RangeJob {
                 for c in 0..<C { o[c] = a[c] * d[c] + k[c] * xr[c] + b[c] }
             }
         }
+    }
+}
+
+/// A row slice of `BatchNormInputGradient.write(rows:to:)`.
+private struct InputGradient: RangeJob {
+    let gradient: BatchNormInputGradient, dx: UnsafeMutablePointer<Float>
+
+    func run(range rows: Range<Int>, slice: Int) {
+        gradient.write(rows: rows, to: dx + rows.lowerBound * gradient.channels)
     }
 }

@@ -138,10 +138,26 @@ public final class BatchNorm: Layer {
         context: ExecutionContext
     ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
-        try batchNormBackward(
+        let gradient = try gradientSums(dy, x, inputGradient: dx != nil)
+        if let dx { gradient.write(rows: x.count / channels, to: dx.data) }
+    }
+
+    /// The backward pass without its input-gradient pass, for the layer before to compute dx image
+    /// by image while its own backward reads it (`Sequential` does so for a depthwise convolution):
+    /// accumulates dγ and dβ as `backward` does and returns the map from (dy, x) to dx, which stays
+    /// valid until this layer's next pass.
+    func inputGradient(_ dy: TensorView, input x: TensorView, output y: TensorView) throws -> BatchNormInputGradient {
+        try checkShapes(x, y, dy: dy, dx: nil)
+        return try gradientSums(dy, x, inputGradient: true)
+    }
+
+    /// dγ and dβ, and the coefficients of dx when `inputGradient` (`batchNormGradientCoefficients`).
+    private func gradientSums(_ dy: TensorView, _ x: TensorView, inputGradient: Bool) throws -> BatchNormInputGradient {
+        try batchNormGradientCoefficients(
             dy.data, x.data, rows: x.count / channels, channels: channels, cap: epilogue.cap,
             scale: scale.data, shift: shift.data, mean: mean.data, invstd: invstd.data, gamma: weight.value.data,
             batchStatistics: lastPassUsedBatchStatistics, sums: sums, coefficients: coefficients.data,
-            dgamma: weight.gradient.data, dbeta: bias.gradient.data, dx?.data, synchronizer: synchronizer)
+            dgamma: weight.gradient.data, dbeta: bias.gradient.data, inputGradient: inputGradient,
+            synchronizer: synchronizer)
     }
 }

@@ -2,7 +2,7 @@
 ///
 /// Weight layout `[k, k, channels]` (PyTorch: `[channels, 1, k, k]`). A following ReLU it absorbs
 /// (`Epilogue`) is applied by the kernels image by image: a clamp in the forward kernel, a mask of dy
-/// in the weight-gradient kernel, which runs before the input gradient.
+/// as the backward kernel takes each image's gradient.
 public final class DepthwiseConv2D: Layer {
     public let kind = "dw"
     /// Channels in and out.
@@ -93,12 +93,31 @@ public final class DepthwiseConv2D: Layer {
         context: ExecutionContext
     ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
+        try backward(.output(dy.data, rectified: y.data, cap: epilogue.cap), input: x, into: dx, context: context)
+    }
+
+    /// The backward pass when the batch norm after this layer (which has no rectifier of its own)
+    /// hands over its input gradient instead of writing it (`BatchNorm.inputGradient`): each image of
+    /// this layer's dy is computed while in cache and read there by both gradients. `Sequential` runs
+    /// the pair so in training; the result is the same bits as the two backward passes.
+    func backward(
+        from norm: BatchNormInputGradient, input x: TensorView, output y: TensorView, into dx: TensorView?,
+        context: ExecutionContext
+    ) throws {
+        guard epilogue.cap == nil else {
+            throw EngineError.invalidArgument("dw: a rectifier between it and the batch norm must run on its own")
+        }
+        try checkShapes(x, y, dy: nil, dx: dx)
+        try backward(.batchNorm(norm), input: x, into: dx, context: context)
+    }
+
+    private func backward(
+        _ gradient: DepthwiseOutputGradient, input x: TensorView, into dx: TensorView?, context: ExecutionContext
+    ) throws {
         guard let g = geometry else { return }
         let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
-        // The kernel masks dy by the absorbed rectifier itself, image by image while in cache.
-        depthwiseBackwardWeight(
-            dy.data, x.data, g, masking: y.data, cap: epilogue.cap, weight.gradient.data,
-            bias?.gradient.data, scratch: scratch)
-        if let dx { depthwiseBackwardInput(dy.data, weight.value.data, g, dx.data, scratch: scratch) }
+        depthwiseBackward(
+            gradient, x.data, weight.value.data, g, weight.gradient.data, bias?.gradient.data, dx?.data,
+            scratch: scratch)
     }
 }

@@ -17,11 +17,14 @@ public protocol LayerObserver: AnyObject {
 /// All layers share one workspace sized by the largest need.
 ///
 /// Fusion: a layer that runs in place right after another is offered to it (`Layer.absorb(_:)`; batch
-/// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run. In evaluation
-/// a batch norm right after a depthwise convolution is folded into it: the convolution writes the
-/// batch norm's output (with its rectifier) straight from its images while they are in cache, the
-/// same bits as the two layers, and the batch norm's own pass over memory disappears. Its input is
-/// then not written; a `backward` after such a pass computes it first.
+/// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run. A batch norm
+/// right after a depthwise convolution (without a rectifier between) runs with it, the same bits as
+/// the two layers: in evaluation it is folded into the convolution, which writes the batch norm's
+/// output (with its rectifier) straight from its images while they are in cache, so the batch norm's
+/// own pass over memory disappears (its input is then not written; a `backward` after such a pass
+/// computes it first). In backward the batch norm only sums (`BatchNorm.inputGradient`) and the
+/// convolution computes the batch norm's input gradient image by image as it reads it, so that
+/// gradient is never written to memory and read back.
 public final class Sequential {
     /// A layer with the name its parameters carry in checkpoints (PyTorch's `nn.Sequential` index).
     public struct Entry {
@@ -55,9 +58,10 @@ public final class Sequential {
     private let activationOffsets: [Int]
     /// Layers whose work the layer before them does (a fused ReLU).
     private let isAbsorbed: [Bool]
-    /// For each layer, the batch norm it applies when evaluating, if it is a depthwise convolution
-    /// (without a rectifier of its own) right before one.
-    private let evaluationFolds: [(depthwise: DepthwiseConv2D, norm: BatchNorm)?]
+    /// For each layer, the batch norm it runs with, if it is a depthwise convolution (without a
+    /// rectifier of its own) right before one: folded in when evaluating, its input gradient taken
+    /// over in backward.
+    private let depthwiseNorms: [(depthwise: DepthwiseConv2D, norm: BatchNorm)?]
     /// Whether the last forward pass folded batch norms, leaving their inputs unwritten.
     private var lastForwardFolded = false
 
@@ -93,7 +97,7 @@ public final class Sequential {
             absorbed[i + 1] = true
         }
         isAbsorbed = absorbed
-        evaluationFolds = entries.indices.map { i in
+        depthwiseNorms = entries.indices.map { i in
             guard i + 1 < entries.count, !absorbed[i], !absorbed[i + 1],
                 let depthwise = entries[i].layer as? DepthwiseConv2D, depthwise.fusedRectifier == nil,
                 let norm = entries[i + 1].layer as? BatchNorm
@@ -165,7 +169,7 @@ public final class Sequential {
         lastForwardFolded = false
         for i in 0..<entries.count where !isAbsorbed[i] && i != skip {
             observer?.layerWillRun(i, backward: false)
-            if folding, let fold = evaluationFolds[i] {
+            if folding, let fold = depthwiseNorms[i] {
                 try fold.depthwise.forward(
                     activation(i), into: activation(i + 2), affine: fold.norm.evaluationAffine(), context: context)
                 skip = i + 1
@@ -184,14 +188,32 @@ public final class Sequential {
     public func backward(observer: LayerObserver? = nil) throws {
         if lastForwardFolded {
             // The folded batch norms' inputs, which their backward reads.
-            for (i, fold) in evaluationFolds.enumerated() where fold != nil {
+            for (i, fold) in depthwiseNorms.enumerated() where fold != nil {
                 try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
             }
             lastForwardFolded = false
         }
         var dy = TensorView(shape: shapes[entries.count], data: gradientBuffers.0.data)
         var other = gradientBuffers.1.data
-        for i in stride(from: entries.count - 1, through: 0, by: -1) where !isAbsorbed[i] {
+        var skip = -1
+        for i in stride(from: entries.count - 1, through: 0, by: -1) where !isAbsorbed[i] && i != skip {
+            if i > 0, let pair = depthwiseNorms[i - 1] {
+                // The batch norm's sums, then the convolution's backward from its input gradient.
+                observer?.layerWillRun(i, backward: true)
+                let normGradient = try pair.norm.inputGradient(dy, input: activation(i), output: activation(i + 1))
+                observer?.layerDidRun(i, backward: true)
+                let dx = i == 1 ? nil : TensorView(shape: shapes[i - 1], data: other)
+                observer?.layerWillRun(i - 1, backward: true)
+                try pair.depthwise.backward(
+                    from: normGradient, input: activation(i - 1), output: activation(i), into: dx, context: context)
+                observer?.layerDidRun(i - 1, backward: true)
+                skip = i - 1
+                if let dx {
+                    other = dy.data
+                    dy = dx
+                }
+                continue
+            }
             let layer = entries[i].layer
             let inPlace = activationOffsets[i] == activationOffsets[i + 1]
             let dxData = inPlace ? dy.data : other
