@@ -40,10 +40,13 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.c], seed: 14))
     }
 
-    /// Cases large enough to be cut into several image slices run on several threads.
+    /// Cases large enough to be cut into several slices run on several threads: of images, and of
+    /// one image's output rows (the forward pass of a batch of one).
     static let slicedCases: [Case] = [
         Case(n: 8, h: 24, w: 24, c: 32, k: 3, s: 1, p: 1, bias: true),
         Case(n: 8, h: 40, w: 40, c: 32, k: 3, s: 2, p: 1, bias: false),
+        Case(n: 1, h: 64, w: 60, c: 32, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 1, h: 96, w: 90, c: 32, k: 3, s: 2, p: 1, bias: false),
     ]
 
     /// The sliced passes agree with the naive loops, and give the same bits on one thread or two.

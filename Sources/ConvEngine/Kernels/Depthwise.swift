@@ -6,9 +6,9 @@
 // Filters are stored [KH, KW, C] so that one tap of every channel is a contiguous run of C floats.
 // Window positions that fall into the padding are skipped outside the channel loop; the channel loop
 // itself has no bounds checks and is vectorised by the compiler.
-// Images are split into slices run on `Parallel`'s threads: the forward pass and the input gradient
-// write disjoint images; the weight gradient sums each slice into its own scratch and adds the slices
-// in order, so the result does not depend on the thread count. The backward pass computes both
+// The work is split into slices run on `Parallel`'s threads: the forward pass writes disjoint output
+// rows, the input gradient disjoint images; the weight gradient sums each slice into its own scratch
+// and adds the slices in order, so the result does not depend on the thread count. The backward pass computes both
 // gradients image by image from one buffer of dy per slice, made while the image is in cache (masked
 // by the layer's rectifier, or the batch norm after the layer's input gradient), so dy is read from
 // memory once.
@@ -47,8 +47,10 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 ///
 /// At stride 1 an output row and the input row a tap reads are both contiguous in (ox, c), so each
 /// tap is one long multiply-add over the row against that tap's weights tiled across it; other
-/// strides take the per-pixel loop. Each image is clamped right after its taps, while it is still
-/// in cache. `scratch` holds `depthwiseScratch(g)` floats.
+/// strides take the per-pixel loop. The output rows of the whole batch are cut into slices
+/// (`depthwiseRowSlices`), so that one image alone still runs on every thread; each slice's rows of
+/// one image are clamped right after their taps, while they are still in cache. `scratch` holds
+/// `depthwiseScratch(g)` floats.
 func depthwiseForward(
     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     _ g: WindowGeometry, cap: Float?, affine: ChannelAffine? = nil, _ y: UnsafeMutablePointer<Float>,
@@ -56,24 +58,35 @@ func depthwiseForward(
 ) {
     let filters = depthwiseFilters(w, g, scratch: scratch)
     Parallel.forEachRange(
-        of: g.batch, slices: depthwiseSlices(g),
+        of: g.batch * g.outputHeight, slices: depthwiseRowSlices(g),
         DepthwiseForward(x: x, filters: filters, bias: bias, g: g, cap: cap, affine: affine, y: y))
+}
+
+/// How many slices of output rows (of the whole batch) the forward pass over `g` is cut into.
+func depthwiseRowSlices(_ g: WindowGeometry) -> Int {
+    Parallel.itemSliceCount(
+        g.batch * g.outputHeight, workPerItem: g.outputWidth * g.channels * g.kernel * g.kernel,
+        grain: depthwiseGrain)
 }
 
 private struct DepthwiseForward: RangeJob {
     let x: UnsafePointer<Float>, filters: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry
     let cap: Float?, affine: ChannelAffine?, y: UnsafeMutablePointer<Float>
 
-    func run(range images: Range<Int>, slice: Int) {
-        let C = g.channels, outputFloats = g.outputHeight * g.outputWidth * C
-        for n in images {
-            let image = y + n * outputFloats
+    func run(range rows: Range<Int>, slice: Int) {
+        let C = g.channels, HO = g.outputHeight, rowFloats = g.outputWidth * C
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            // This slice's rows of one image.
+            let part = start..<min(rows.upperBound, (start / HO + 1) * HO), outputFloats = part.count * rowFloats
+            start = part.upperBound
+            let image = y + part.lowerBound * rowFloats
             if let bias {
                 for p in stride(from: 0, to: outputFloats, by: C) { (image + p).update(from: bias, count: C) }
             } else {
                 image.update(repeating: 0, count: outputFloats)
             }
-            forEachTapRun(g, images: n..<(n + 1)) { output, input, weights, count in
+            forEachTapRun(g, rows: part) { output, input, weights, count in
                 let o = y + output, xr = x + input, wr = filters + weights
                 for j in 0..<count { o[j] += xr[j] * wr[j] }
             }
@@ -170,14 +183,14 @@ private struct DepthwiseGradients: RangeJob {
                 for c in 0..<C { biasSums[c] += d[c] }
             }
             // Offsets within one image (image 0 of the runs), as dy is this image's alone.
-            forEachTapRun(g, images: 0..<1) { output, input, weights, count in
+            forEachTapRun(g, rows: 0..<g.outputHeight) { output, input, weights, count in
                 let o = sums + weights, dr = dy + output, xr = xn + input
                 for j in 0..<count { o[j] += dr[j] * xr[j] }
             }
             guard let dx else { continue }
             let dxn = dx + n * inputFloats
             dxn.update(repeating: 0, count: inputFloats)
-            forEachTapRun(g, images: 0..<1) { output, input, weights, count in
+            forEachTapRun(g, rows: 0..<g.outputHeight) { output, input, weights, count in
                 let o = dxn + input, dr = dy + output, wr = filters + weights
                 for j in 0..<count { o[j] += dr[j] * wr[j] }
             }
@@ -201,11 +214,11 @@ private func depthwiseFilters(
 /// stride 1 a whole output row against the tiled weights (`forEachStride1TapRow`, weights `[K·K][WO·C]`),
 /// otherwise one pixel's C channels (`forEachTap`, weights `[K·K][C]`).
 @inline(__always)
-private func forEachTapRun(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
+private func forEachTapRun(_ g: WindowGeometry, rows: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
     if g.stride == 1 {
-        forEachStride1TapRow(g, images: images, body)
+        forEachStride1TapRow(g, rows: rows, body)
     } else {
-        forEachTap(g, images: images) { body($0, $1, $2, g.channels) }
+        forEachTap(g, rows: rows) { body($0, $1, $2, g.channels) }
     }
 }
 
@@ -217,45 +230,43 @@ private func tileWeights(_ w: UnsafePointer<Float>, _ g: WindowGeometry, into ti
     }
 }
 
-/// At stride 1, calls `body(output, input, weights, count)` for every output row of `images` and
-/// every tap that reads inside the image: `count` consecutive floats of the output row (from offset
-/// `output`) pair with as many of the input row (from `input`) and of the tiled weights (from
-/// `weights`).
+/// At stride 1, calls `body(output, input, weights, count)` for every output row in `rows` (rows of
+/// the whole batch, n·HO + oy) and every tap that reads inside the image: `count` consecutive floats
+/// of the output row (from offset `output`) pair with as many of the input row (from `input`) and of
+/// the tiled weights (from `weights`).
 @inline(__always)
-private func forEachStride1TapRow(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
+private func forEachStride1TapRow(_ g: WindowGeometry, rows: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
     let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth, row = WO * C
-    for n in images {
-        for oy in 0..<HO {
-            for ky in g.tapRows(atOutputRow: oy) {
-                let iy = oy - P + ky
-                for kx in 0..<K {
-                    let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
-                    if columns.isEmpty { continue }
-                    body(
-                        (n * HO + oy) * row + first * C, ((n * H + iy) * W + first - P + kx) * C,
-                        (ky * K + kx) * row + first * C, columns.count * C)
-                }
+    for r in rows {
+        let n = r / HO, oy = r - n * HO
+        for ky in g.tapRows(atOutputRow: oy) {
+            let iy = oy - P + ky
+            for kx in 0..<K {
+                let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
+                if columns.isEmpty { continue }
+                body(
+                    r * row + first * C, ((n * H + iy) * W + first - P + kx) * C,
+                    (ky * K + kx) * row + first * C, columns.count * C)
             }
         }
     }
 }
 
-/// At any stride, calls `body(output, input, weights)` for every output pixel of `images` and every
-/// tap that reads inside the image: the offsets of C floats of the output, of the input pixel the
-/// tap reads, and of the tap's weights.
+/// At any stride, calls `body(output, input, weights)` for every output pixel of the output rows
+/// `rows` (n·HO + oy) and every tap that reads inside the image: the offsets of C floats of the
+/// output, of the input pixel the tap reads, and of the tap's weights.
 @inline(__always)
-private func forEachTap(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+private func forEachTap(_ g: WindowGeometry, rows: Range<Int>, _ body: (Int, Int, Int) -> Void) {
     let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
     let HO = g.outputHeight, WO = g.outputWidth
-    for n in images {
-        for oy in 0..<HO {
-            for ox in 0..<WO {
-                let output = ((n * HO + oy) * WO + ox) * C, columns = g.tapColumns(atOutputColumn: ox)
-                for ky in g.tapRows(atOutputRow: oy) {
-                    let iy = oy * S - P + ky
-                    for kx in columns { body(output, ((n * H + iy) * W + ox * S - P + kx) * C, (ky * K + kx) * C) }
-                }
+    for r in rows {
+        let n = r / HO, oy = r - n * HO
+        for ox in 0..<WO {
+            let output = (r * WO + ox) * C, columns = g.tapColumns(atOutputColumn: ox)
+            for ky in g.tapRows(atOutputRow: oy) {
+                let iy = oy * S - P + ky
+                for kx in columns { body(output, ((n * H + iy) * W + ox * S - P + kx) * C, (ky * K + kx) * C) }
             }
         }
     }
