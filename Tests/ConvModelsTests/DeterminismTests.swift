@@ -72,13 +72,18 @@ import Testing
     }
 
     /// A product's bands follow its shape: never more than the rows (or columns) allow, one for a
-    /// small product, several for a large one, whatever the thread count.
+    /// small product, several for a large one, of rows or of columns by what they read, whatever
+    /// the thread count.
     @Test func gemmBandsFollowTheShapeOnly() {
         #expect(BLAS.partition(m: 64, n: 64, k: 64, transposeA: false).bands == 1)
         let large = BLAS.partition(m: 16384, n: 64, k: 32, transposeA: false)
         #expect(large.bands == BLAS.maximumBands && large.byRows)
         let transposed = BLAS.partition(m: 32, n: 64, k: 16384, transposeA: true)
         #expect(transposed.bands == BLAS.maximumColumnBands && !transposed.byRows)
+        // A batch of one at 7×7: bands of rows would each read all the weights, bands of columns
+        // share the small activations.
+        let fewRows = BLAS.partition(m: 49, n: 1024, k: 1024, transposeA: false)
+        #expect(fewRows.bands == BLAS.maximumBands && !fewRows.byRows)
         #expect(BLAS.partition(m: Int.max / 2, n: 4, k: 4, transposeA: false).bands == BLAS.maximumBands)
     }
 }

@@ -9,7 +9,7 @@ import Synchronization
 /// `[k × n]` (or `[n × k]`), C is `[m × n]`.
 ///
 /// Threads: OpenBLAS runs single-threaded, and a large product is cut into bands of rows of C (or of
-/// columns, when op(A) has few rows) that run as single-threaded calls on `Parallel`'s threads, so
+/// columns, when that reads less: `partition`) that run as single-threaded calls on `Parallel`'s threads, so
 /// GEMMs and the engine's other kernels share one pool. The bands depend on the shape only
 /// (`partition`), so a product gives the same bits on any thread count. OpenBLAS's own threads would
 /// spin (sched_yield) for a while after every call and then compete with the kernels that follow for
@@ -21,9 +21,12 @@ public enum BLAS {
     static let minimumBand = 16
     /// The most bands a product is cut into: enough for the threads to balance their share.
     static let maximumBands = 8
-    /// The most bands of columns: each one reads all of A again (the weight gradients' dYᵀ, as large
-    /// as an activation), so more than two made those products memory-bound.
+    /// The most bands of columns when op(A) is large: each one reads all of A again (the weight
+    /// gradients' dYᵀ, as large as an activation), so more than two made those products memory-bound.
     static let maximumColumnBands = 2
+    /// Floats of op(A) up to which it counts as small: it stays in a core's cache while the column
+    /// bands re-read it, so they may be as many as the row bands.
+    static let smallOperand = 1 << 17
 
     /// How a product is cut into bands: how many, and whether of rows of C (else of columns).
     ///
@@ -31,6 +34,13 @@ public enum BLAS {
     /// bits for a product cut differently (its Haswell kernels give other bits for a band of 128
     /// rows than for one of 256), so a partition that followed the threads would make results
     /// depend on them. Threads take the next band as they finish one.
+    ///
+    /// Bands of rows, unless bands of columns read at most half as many floats: every band of rows
+    /// reads all of B (k·n) and its share of A, every band of columns all of A (m·k) and its share
+    /// of B. Rows win when A is the larger operand (a layer's activations against its weights; at
+    /// a ratio near one the columns measured slower, as B's re-reads hit the caches); columns when C
+    /// has few rows (a batch of one image at 7×7 or 14×14), where bands of rows would each read all
+    /// the weights.
     ///
     /// - Parameters:
     ///   - m: rows of C.
@@ -42,9 +52,12 @@ public enum BLAS {
         let (mn, o1) = m.multipliedReportingOverflow(by: n)
         let (work, o2) = mn.multipliedReportingOverflow(by: k)
         let slices = o1 || o2 ? maximumBands : Parallel.sliceCount(work, grain: splitGrain, maximumSlices: maximumBands)
+        let (a, b) = (Double(m) * Double(k), Double(k) * Double(n))
         let rowBands = transposeA ? 1 : min(slices, m / minimumBand)
-        let columnBands = min(slices, maximumColumnBands, n / minimumBand)
-        return (max(1, rowBands, columnBands), rowBands >= columnBands)
+        let columnBands = min(slices, a <= Double(smallOperand) ? maximumBands : maximumColumnBands, n / minimumBand)
+        guard rowBands > 1 || columnBands > 1 else { return (1, true) }
+        let byRows = rowBands > 1 && (columnBands <= 1 || 2 * (Double(columnBands) * a + b) > Double(rowBands) * b + a)
+        return (byRows ? rowBands : columnBands, byRows)
     }
 
     /// Computes `C = alpha · op(A) · op(B) + beta · C`.
