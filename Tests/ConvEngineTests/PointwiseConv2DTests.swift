@@ -101,6 +101,42 @@ import Testing
         #expect(inputlessTrace.calls.count == 1)
     }
 
+    /// A product large enough to be cut into bands, and each band into chunks that the epilogue
+    /// follows (`BLAS.epilogueChunk`): the output is the naive loop's, on one thread or two alike,
+    /// and evaluation with the batch norm after the layer folded in gives the bits of the layers'
+    /// own passes.
+    @Test func chunkedForwardMatchesTheNaiveLoopAndTakesTheBatchNormFold() throws {
+        let shape = [10, 64, 64, 16], rows = 10 * 64 * 64
+        let partition = BLAS.partition(m: rows, n: 16, k: 16, transposeA: false)
+        #expect(partition.byRows && partition.bands > 1 && rows / partition.bands > BLAS.epilogueChunk(n: 16, k: 16))
+        func layers() throws -> (PointwiseConv2D, BatchNorm) {
+            let pw = try make(cin: 16, cout: 16, bias: true), bn = try BatchNorm(channels: 16)
+            for (i, p) in bn.parameters.enumerated() { randomize(p, seed: 27 + UInt64(i), scale: 2) }
+            for c in 0..<16 { bn.runningVariance.value.data[c] = abs(bn.runningVariance.value.data[c]) + 0.5 }
+            return (pw, bn)
+        }
+        let x = Tensor.random(shape, seed: 28)
+        let (pw, bn) = try layers()
+        let context = ExecutionContext(isTraining: false)
+        let y = try Parallel.withThreadCount(1) { try pw.forward(x, context: context) }
+        #expect(try Parallel.withThreadCount(2) { try pw.forward(x, context: context) }.scalars == y.scalars)
+        let ref = referenceConv(
+            x, weight: Array(pw.weight.value.buffer), bias: pw.bias.map { Array($0.value.buffer) },
+            outputChannels: 16, kernel: 1, stride: 1, padding: 0)
+        #expect(relativeError(y.scalars, ref.values) <= 1e-5)
+        #expect(bn.absorb(ReLU()))
+        let z = try bn.forward(y, context: context)
+
+        let (folded, foldedNorm) = try layers()
+        let network = try Sequential(
+            [.init("0", folded), .init("1", foldedNorm), .init("2", ReLU())], itemShape: try Shape([64, 64, 16]),
+            maxBatchSize: 10)
+        network.eval()
+        try network.input.copy(from: x)
+        try network.forward()
+        #expect(Array(network.output.buffer) == z.scalars)
+    }
+
     @Test func matchesPyTorch() throws {
         let pw = try PointwiseConv2D(inputChannels: 19, outputChannels: 11, bias: true)
         for (tensor, error) in try checkAgainstFixture("pointwise", layer: pw) {

@@ -88,10 +88,10 @@ import Testing
         }
     }
 
-    /// In evaluation a batch norm after a depthwise convolution is folded into it: the output is the
-    /// same bits as the layers run one after the other, the batch norm's input is not written (it
-    /// keeps the NaNs put there), and a backward pass computes it first and gives the gradients of
-    /// the unfolded layers. A depthwise layer that applies its own rectifier is not folded.
+    /// In evaluation a batch norm after a depthwise or pointwise convolution is folded into it: the
+    /// output is the same bits as the layers run one after the other, the batch norms' inputs are
+    /// not written (they keep the NaNs put there), and a backward pass computes them first and gives
+    /// the gradients of the unfolded layers. A layer that applies its own rectifier is not folded.
     @Test(arguments: [1, 2], [false, true])
     func evaluationFoldsBatchNormIntoTheDepthwiseLayer(stride: Int, capped: Bool) throws {
         let shape = [3, 12, 12, 24]
@@ -113,8 +113,8 @@ import Testing
             itemShape: try Shape(Array(shape.dropFirst())), maxBatchSize: shape[0])
         network.eval()
         try network.input.copy(from: x)
-        let unwritten = network.activation(1)
-        unwritten.data.update(repeating: .nan, count: unwritten.count)
+        let unwritten = network.activation(1), unwrittenPointwise = network.activation(4)
+        for view in [unwritten, unwrittenPointwise] { view.data.update(repeating: .nan, count: view.count) }
         try network.forward()
 
         let plain = try layers(), context = ExecutionContext(isTraining: false)
@@ -122,12 +122,14 @@ import Testing
         for layer in plain { activations.append(try layer.forward(activations.last!, context: context)) }
         #expect(Array(network.output.buffer) == activations.last!.scalars)
         #expect(Array(unwritten.buffer).allSatisfy { $0.isNaN })
+        #expect(Array(unwrittenPointwise.buffer).allSatisfy { $0.isNaN })
 
         let dy = Tensor.random(network.output.shape.dimensions, seed: 46)
         try network.outputGradient.copy(from: dy)
         network.zeroGradients()
         try network.backward()
         #expect(Array(unwritten.buffer) == activations[1].scalars)
+        #expect(Array(unwrittenPointwise.buffer) == activations[4].scalars)
         var gradient = dy
         for (i, layer) in plain.enumerated().reversed() {
             gradient = try layer.backward(gradient, input: activations[i], output: activations[i + 1], context: context)

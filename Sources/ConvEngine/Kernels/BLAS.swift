@@ -87,11 +87,16 @@ public enum BLAS {
     /// `gemm` for a kernel that already runs on one of `Parallel`'s threads: with `onThisThread`
     /// the product is one single-threaded call on the calling thread, never cut into bands, and it is
     /// not traced (it is a block of a kernel's own work, on a worker's thread).
+    ///
+    /// With `epilogue` (a layer's output: op(A) not transposed, beta 0) the bands of rows are
+    /// computed in chunks of `epilogueChunk` rows, each followed by the epilogue while it is in cache;
+    /// bands of columns are followed by one pass of it. The chunks follow the shape only, whatever
+    /// the epilogue does, so a layer's output is the same bits with any epilogue after it.
     static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, onThisThread: Bool
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, onThisThread: Bool, epilogue: GemmEpilogue? = nil
     ) {
         Parallel.prepareOpenBLAS()
         let (bands, byRows) = onThisThread ? (1, true) : partition(m: m, n: n, k: k, transposeA: transposeA)
@@ -101,36 +106,85 @@ public enum BLAS {
                     m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                     bands: bands))
         }
+        let chunk = epilogue != nil && byRows ? epilogueChunk(n: n, k: k) : m
         Parallel.forEachSlice(
             bands,
             GemmBands(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                 alpha: alpha, a: a, b: b, beta: beta, c: c,
-                bands: bands, byRows: byRows))
+                bands: bands, byRows: byRows, chunk: chunk, epilogue: byRows ? epilogue : nil))
+        if let epilogue, !byRows, !epilogue.isEmpty {
+            Parallel.forEachRange(count: m, grain: max(1, elementGrain / n), GemmEpilogueRows(epilogue: epilogue, n: n, c: c))
+        }
     }
 
-    /// One sgemm cut into `bands` bands of rows (`byRows`) or of columns of C, one call per band.
+    /// Rows of C per sgemm call inside a band of rows when an epilogue follows: enough that the
+    /// chunk's output (at least 2¹⁶ floats) stays in a core's cache for the epilogue, and at least 8·k
+    /// rows, so that packing B again for every chunk (k·n floats) costs at most an eighth of
+    /// reading the chunk's rows of A.
+    static func epilogueChunk(n: Int, k: Int) -> Int {
+        max(minimumBand, (1 << 16) / max(1, n), 8 * k)
+    }
+
+    /// One sgemm cut into `bands` bands of rows (`byRows`) or of columns of C, one call per band, or
+    /// per `chunk` rows of a band of rows, each followed by `epilogue` if given.
     private struct GemmBands: SliceJob {
         let transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float
         let a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>
-        let bands: Int, byRows: Bool
+        let bands: Int, byRows: Bool, chunk: Int, epilogue: GemmEpilogue?
 
-        func run(slice band: Int) {
-            let rows = byRows ? Parallel.range(band, of: bands, count: m) : 0..<m
-            let columns = byRows ? 0..<n : Parallel.range(band, of: bands, count: n)
-            cblas_sgemm(
-                CblasRowMajor,
-                transposeA ? CblasTrans : CblasNoTrans,
-                transposeB ? CblasTrans : CblasNoTrans,
-                blasint(rows.count), blasint(columns.count), blasint(k), alpha,
-                a + rows.lowerBound * k, blasint(transposeA ? m : k),
-                b + columns.lowerBound * (transposeB ? k : 1), blasint(transposeB ? k : n),
-                beta, c + rows.lowerBound * n + columns.lowerBound, blasint(n))
+        func run(slice index: Int) {
+            let band = byRows ? Parallel.range(index, of: bands, count: m) : 0..<m
+            let columns = byRows ? 0..<n : Parallel.range(index, of: bands, count: n)
+            var start = band.lowerBound
+            while start < band.upperBound {
+                let rows = start..<min(band.upperBound, start + chunk)
+                start = rows.upperBound
+                cblas_sgemm(
+                    CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(rows.count), blasint(columns.count), blasint(k), alpha,
+                    a + rows.lowerBound * k, blasint(transposeA ? m : k),
+                    b + columns.lowerBound * (transposeB ? k : 1), blasint(transposeB ? k : n),
+                    beta, c + rows.lowerBound * n + columns.lowerBound, blasint(n))
+                epilogue?.apply(rows: rows, columns: n, c)
+            }
         }
     }
 
     /// The name of the kernel set OpenBLAS chose for this CPU (e.g. "Cooperlake").
     public static var coreName: String { String(cString: openblas_get_corename()) }
+}
+
+/// What a product does to rows of C right after computing them, while they are in cache: a layer's
+/// bias and rectifier (`biasRectify`), then a batch norm in evaluation folded in (`channelAffine`),
+/// each the same expression as in its own pass, so the bits are those of the separate passes.
+struct GemmEpilogue {
+    /// Added to each row.
+    var bias: UnsafePointer<Float>?
+    /// The layer's own rectifier: nil for none, +∞ for ReLU.
+    var cap: Float?
+    /// A batch norm in evaluation (with its rectifier) applied after the bias and the clamp.
+    var affine: ChannelAffine?
+
+    /// Whether it does nothing.
+    var isEmpty: Bool { bias == nil && cap == nil && affine == nil }
+
+    /// Applies it to `rows` of C, `[m × n]` row-major, on the calling thread.
+    func apply(rows: Range<Int>, columns n: Int, _ c: UnsafeMutablePointer<Float>) {
+        biasRectify(bias, rows: rows, channels: n, cap: cap, c)
+        if let affine {
+            channelAffine(c, rows: rows, channels: n, scale: affine.scale, shift: affine.shift, cap: affine.cap, c)
+        }
+    }
+}
+
+/// A row slice of a `GemmEpilogue` pass after a product cut into bands of columns.
+private struct GemmEpilogueRows: RangeJob {
+    let epilogue: GemmEpilogue, n: Int, c: UnsafeMutablePointer<Float>
+
+    func run(range: Range<Int>, slice: Int) { epilogue.apply(rows: range, columns: n, c) }
 }
 
 /// Records the products `BLAS.gemm` computes for the current task: how many, of which shapes, cut

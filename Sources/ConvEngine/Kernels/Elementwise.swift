@@ -59,15 +59,21 @@ func biasRectifyForward(
 private struct BiasRectifyForward: RangeJob {
     let bias: UnsafePointer<Float>?, C: Int, cap: Float?, y: UnsafeMutablePointer<Float>
 
-    func run(range: Range<Int>, slice: Int) {
-        for r in range {
-            let yr = y + r * C
-            switch (bias, cap) {
-            case let (bias?, cap?): for c in 0..<C { yr[c] = min(max(yr[c] + bias[c], 0), cap) }
-            case let (bias?, nil): for c in 0..<C { yr[c] += bias[c] }
-            case let (nil, cap?): for c in 0..<C { yr[c] = min(max(yr[c], 0), cap) }
-            case (nil, nil): break
-            }
+    func run(range: Range<Int>, slice: Int) { biasRectify(bias, rows: range, channels: C, cap: cap, y) }
+}
+
+/// `biasRectifyForward` for the rows given, on the calling thread: the one expression of the
+/// epilogue, shared with the products that apply it band by band (`GemmEpilogue`).
+func biasRectify(
+    _ bias: UnsafePointer<Float>?, rows: Range<Int>, channels C: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>
+) {
+    for r in rows {
+        let yr = y + r * C
+        switch (bias, cap) {
+        case let (bias?, cap?): for c in 0..<C { yr[c] = min(max(yr[c] + bias[c], 0), cap) }
+        case let (bias?, nil): for c in 0..<C { yr[c] += bias[c] }
+        case let (nil, cap?): for c in 0..<C { yr[c] = min(max(yr[c], 0), cap) }
+        case (nil, nil): break
         }
     }
 }

@@ -2,7 +2,8 @@
 /// `X [N·H·W × Cin]`, and `Y = X · Wᵀ` with `W [Cout × Cin]` (PyTorch: `[Cout, Cin, 1, 1]`).
 ///
 /// Backward is `dW += dYᵀ · X` and `dX = dY · W`: two GEMMs, one when no input gradient is needed.
-/// The bias and a following ReLU it absorbs run in one pass after the GEMM (`Epilogue`).
+/// The bias and a following ReLU it absorbs run on each chunk of rows as the GEMM writes it, while it
+/// is in cache (`GemmEpilogue`); so does a batch norm after it when evaluating (`Sequential` folds it).
 ///
 /// Where `ConvolutionPolicy` says so (32 input channels, or when the direct kernels are forced), the
 /// layer runs on the direct kernels of `DirectConv.swift` as a 1×1 window instead, bias and rectifier
@@ -76,18 +77,31 @@ public final class PointwiseConv2D: Layer {
     public var workspaceCount: Int { direct.map { directConvScratch($0, outputChannels: outputChannels) } ?? 0 }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try forward(x, into: y, affine: nil, context: context)
+    }
+
+    /// The forward pass with a batch norm in evaluation that follows it folded in (`affine`, applied
+    /// after the bias and the layer's own rectifier): on the GEMM path to each chunk of rows while it
+    /// is in cache, on the direct path in a pass of its own. The same bits as the two layers' passes,
+    /// as the chunks do not depend on it.
+    func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws {
         try checkShapes(x, y)
         if let g = direct {
             directConvForward(
                 x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
                 outputChannels: outputChannels, cap: epilogue.cap, y.data,
                 scratch: try context.workspace.floats(workspaceCount, for: "pw"))
+            if let affine {
+                batchNormApply(
+                    y.data, rows: rows, channels: outputChannels, scale: affine.scale, shift: affine.shift,
+                    cap: affine.cap, y.data)
+            }
             return
         }
         BLAS.gemm(
             transposeB: true, m: rows, n: outputChannels, k: inputChannels,
-            a: x.data, b: weight.value.data, c: y.data)
-        epilogue.apply(rows: rows, channels: outputChannels, y)
+            a: x.data, b: weight.value.data, c: y.data, onThisThread: false,
+            epilogue: GemmEpilogue(bias: bias.map { UnsafePointer($0.value.data) }, cap: epilogue.cap, affine: affine))
     }
 
     public func backward(

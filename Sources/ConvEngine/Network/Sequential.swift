@@ -18,13 +18,13 @@ public protocol LayerObserver: AnyObject {
 ///
 /// Fusion: a layer that runs in place right after another is offered to it (`Layer.absorb(_:)`; batch
 /// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run. A batch norm
-/// right after a depthwise convolution (without a rectifier between) runs with it, the same bits as
-/// the two layers: in evaluation it is folded into the convolution, which writes the batch norm's
-/// output (with its rectifier) straight from its images while they are in cache, so the batch norm's
-/// own pass over memory disappears (its input is then not written; a `backward` after such a pass
-/// computes it first). In backward the batch norm only sums (`BatchNorm.inputGradient`) and the
-/// convolution computes the batch norm's input gradient image by image as it reads it, so that
-/// gradient is never written to memory and read back.
+/// right after a depthwise or pointwise convolution (without a rectifier between) runs with it, the
+/// same bits as the two layers. In evaluation it is folded into the convolution, which writes the
+/// batch norm's output (with its rectifier) straight from its rows while they are in cache, so the
+/// batch norm's own pass over memory disappears (its input is then not written; a `backward` after
+/// such a pass computes it first). In backward, after a depthwise convolution, the batch norm only
+/// sums (`BatchNorm.inputGradient`) and the convolution computes the batch norm's input gradient
+/// image by image as it reads it, so that gradient is never written to memory and read back.
 public final class Sequential {
     /// A layer with the name its parameters carry in checkpoints (PyTorch's `nn.Sequential` index).
     public struct Entry {
@@ -58,9 +58,11 @@ public final class Sequential {
     private let activationOffsets: [Int]
     /// Layers whose work the layer before them does (a fused ReLU).
     private let isAbsorbed: [Bool]
-    /// For each layer, the batch norm it runs with, if it is a depthwise convolution (without a
-    /// rectifier of its own) right before one: folded in when evaluating, its input gradient taken
-    /// over in backward.
+    /// For each layer, the batch norm folded into it when evaluating, if it is a depthwise or
+    /// pointwise convolution (without a rectifier of its own) right before one.
+    private let evaluationFolds: [(layer: BatchNormFolding, norm: BatchNorm)?]
+    /// For each layer, the batch norm whose input gradient it computes in backward: those of the
+    /// folds whose layer is a depthwise convolution.
     private let depthwiseNorms: [(depthwise: DepthwiseConv2D, norm: BatchNorm)?]
     /// Whether the last forward pass folded batch norms, leaving their inputs unwritten.
     private var lastForwardFolded = false
@@ -97,12 +99,16 @@ public final class Sequential {
             absorbed[i + 1] = true
         }
         isAbsorbed = absorbed
-        depthwiseNorms = entries.indices.map { i in
+        let folds: [(layer: BatchNormFolding, norm: BatchNorm)?] = entries.indices.map { i in
             guard i + 1 < entries.count, !absorbed[i], !absorbed[i + 1],
-                let depthwise = entries[i].layer as? DepthwiseConv2D, depthwise.fusedRectifier == nil,
+                let layer = entries[i].layer as? BatchNormFolding, layer.fusedRectifier == nil,
                 let norm = entries[i + 1].layer as? BatchNorm
             else { return nil }
-            return (depthwise, norm)
+            return (layer, norm)
+        }
+        evaluationFolds = folds
+        depthwiseNorms = folds.map { fold in
+            fold.flatMap { fold in (fold.layer as? DepthwiseConv2D).map { ($0, fold.norm) } }
         }
         arena = FloatStorage(count: total)
         gradientBuffers = (FloatStorage(count: largest), FloatStorage(count: largest))
@@ -169,8 +175,8 @@ public final class Sequential {
         lastForwardFolded = false
         for i in 0..<entries.count where !isAbsorbed[i] && i != skip {
             observer?.layerWillRun(i, backward: false)
-            if folding, let fold = depthwiseNorms[i] {
-                try fold.depthwise.forward(
+            if folding, let fold = evaluationFolds[i] {
+                try fold.layer.forward(
                     activation(i), into: activation(i + 2), affine: fold.norm.evaluationAffine(), context: context)
                 skip = i + 1
                 lastForwardFolded = true
@@ -188,7 +194,7 @@ public final class Sequential {
     public func backward(observer: LayerObserver? = nil) throws {
         if lastForwardFolded {
             // The folded batch norms' inputs, which their backward reads.
-            for (i, fold) in depthwiseNorms.enumerated() where fold != nil {
+            for (i, fold) in evaluationFolds.enumerated() where fold != nil {
                 try entries[i].layer.forward(activation(i), into: activation(i + 1), context: context)
             }
             lastForwardFolded = false
@@ -239,3 +245,15 @@ public final class Sequential {
     /// Total floats held by the activation arena and gradient buffers (for memory reports).
     public var bufferFloatCount: Int { arena.count + gradientBuffers.0.count + gradientBuffers.1.count + context.workspace.count }
 }
+
+/// A layer that can apply a batch norm in evaluation that follows it (with the batch norm's
+/// rectifier) in its own forward pass, with the same bits as the batch norm's pass.
+protocol BatchNormFolding: Layer {
+    /// The rectifier the layer applies itself (then nothing is folded into it).
+    var fusedRectifier: ReLU? { get }
+    /// The forward pass, then `affine` on the output.
+    func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws
+}
+
+extension DepthwiseConv2D: BatchNormFolding {}
+extension PointwiseConv2D: BatchNormFolding {}
