@@ -8,15 +8,15 @@
 // itself has no bounds checks and is vectorised by the compiler.
 // The work is split into slices run on `Parallel`'s threads: the forward pass writes disjoint output
 // rows, the input gradient disjoint images; the weight gradient sums each slice into its own scratch
-// and adds the slices in order, so the result does not depend on the thread count. The backward pass computes both
-// gradients image by image from one buffer of dy per slice, made while the image is in cache (masked
-// by the layer's rectifier, or the batch norm after the layer's input gradient), so dy is read from
-// memory once.
+// and adds the slices in order, so the result does not depend on the thread count. The backward
+// pass computes both gradients image by image from one buffer of dy per slice, made while the image
+// is in cache (masked by the layer's rectifier, or the input gradient of the batch norm after the
+// layer), so dy is read from memory once.
 
 /// Multiply-adds below which a depthwise pass is not split over threads.
 let depthwiseGrain = 1 << 18
 
-/// How many image slices a depthwise pass over `g` is cut into.
+/// How many image slices the depthwise backward pass over `g` is cut into.
 func depthwiseSlices(_ g: WindowGeometry) -> Int {
     Parallel.itemSliceCount(
         g.batch, workPerItem: g.outputHeight * g.outputWidth * g.channels * g.kernel * g.kernel,

@@ -245,15 +245,3 @@ public final class Sequential {
     /// Total floats held by the activation arena and gradient buffers (for memory reports).
     public var bufferFloatCount: Int { arena.count + gradientBuffers.0.count + gradientBuffers.1.count + context.workspace.count }
 }
-
-/// A layer that can apply a batch norm in evaluation that follows it (with the batch norm's
-/// rectifier) in its own forward pass, with the same bits as the batch norm's pass.
-protocol BatchNormFolding: Layer {
-    /// The rectifier the layer applies itself (then nothing is folded into it).
-    var fusedRectifier: ReLU? { get }
-    /// The forward pass, then `affine` on the output.
-    func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws
-}
-
-extension DepthwiseConv2D: BatchNormFolding {}
-extension PointwiseConv2D: BatchNormFolding {}
