@@ -34,6 +34,9 @@ public struct Benchmark {
         public var backwardBytes: Int
         /// Whether the layer before does this layer's work (a ReLU fused into batch norm).
         public var fusedIntoPrevious: Bool
+        /// Whether the layer before computes this layer's input gradient in its own backward pass (a
+        /// batch norm after a depthwise convolution), so that time is counted there.
+        public var inputGradientByPrevious: Bool
     }
 
     /// Everything measured for one model and batch size.
@@ -189,7 +192,8 @@ public struct Benchmark {
                 backwardGFLOPs: backwardMACs == 0 ? 0 : 2e-9 * Double(backwardMACs) / b,
                 gemmReferenceSeconds: reference,
                 forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats),
-                fusedIntoPrevious: network.isFusedIntoPrevious(i))
+                fusedIntoPrevious: network.isFusedIntoPrevious(i),
+                inputGradientByPrevious: network.inputGradientIsComputedByPrevious(i))
         }
         let cost = ModelCost(name: configuration.displayName, network: network)
         return Result(

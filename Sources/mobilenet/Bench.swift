@@ -129,8 +129,9 @@ struct Bench: ParsableCommand {
                 ? String(
                     format: "%7.1f", Double(l.forwardBytes + l.backwardBytes) * 1e-9 / (l.forwardSeconds + l.backwardSeconds))
                 : ""
+            let mark = l.fusedIntoPrevious ? "*" : l.inputGradientByPrevious ? "†" : ""
             lines.append(
-                "  " + CostReport.pad("\(l.name) \(l.kind)\(l.fusedIntoPrevious ? "*" : "")", 10)
+                "  " + CostReport.pad("\(l.name) \(l.kind)\(mark)", 10)
                     + String(
                         format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@",
                         1000 * l.forwardSeconds, 1000 * l.backwardSeconds, 100 * share, l.forwardGFLOPs, l.backwardGFLOPs, gemm,
@@ -138,6 +139,9 @@ struct Bench: ParsableCommand {
         }
         if r.layers.contains(where: \.fusedIntoPrevious) {
             lines.append("  * done by the layer before it, in the same passes over memory")
+        }
+        if r.layers.contains(where: \.inputGradientByPrevious) {
+            lines.append("  † its input gradient is computed by the layer before it, in that layer's backward")
         }
         lines.append("\n  OpenBLAS sgemm on the plain lowering's shapes, as BLAS.gemm runs it (m × n × k, transposes): GFLOP/s")
         for (call, gflops) in r.gemmRates.prefix(12) {
@@ -167,7 +171,7 @@ struct Bench: ParsableCommand {
                     "name": l.name, "kind": l.kind, "macs": l.multiplyAccumulates, "forward_seconds": l.forwardSeconds,
                     "backward_seconds": l.backwardSeconds, "forward_gflops": l.forwardGFLOPs, "backward_gflops": l.backwardGFLOPs,
                     "forward_bytes": l.forwardBytes, "backward_bytes": l.backwardBytes,
-                    "fused_into_previous": l.fusedIntoPrevious,
+                    "fused_into_previous": l.fusedIntoPrevious, "input_gradient_by_previous": l.inputGradientByPrevious,
                 ]
                 if let f = l.fractionOfGemmRate { d["fraction_of_sgemm"] = f }
                 return d

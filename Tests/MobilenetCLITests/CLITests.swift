@@ -278,6 +278,29 @@ func jsonObject(_ text: String) throws -> [String: Any] {
         #expect(bubbles.contains("SeedNet (standard conv), 43.0k params") && bubbles.contains("SeedNet, 11.5k params"))
     }
 
+    /// MobileNet's batch norms after a depthwise layer hand their input gradient to it in backward;
+    /// the bench marks exactly those rows, in the table and in the JSON, so their time is read as
+    /// counted in the depthwise row.
+    @Test func benchMarksTheBatchNormsWhoseInputGradientTheDepthwiseLayerComputes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let arguments = [
+            "bench", "--model", "mobilenet", "--alpha", "0.25", "--batch-size", "4", "--repeats", "1", "--threads", "1",
+        ]
+        let r = try mobilenet(arguments + ["--json"], in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let results = try jsonObject(r.out)["results"] as? [[String: Any]] ?? []
+        let layers = results.first?["layers"] as? [[String: Any]] ?? []
+        let marked = layers.indices.filter { layers[$0]["input_gradient_by_previous"] as? Bool == true }
+        let afterDepthwise = layers.indices.dropFirst().filter {
+            layers[$0]["kind"] as? String == "bn" && layers[$0 - 1]["kind"] as? String == "dw"
+        }
+        #expect(afterDepthwise.count == 13 && marked == afterDepthwise)
+        #expect(layers.allSatisfy { $0["input_gradient_by_previous"] is Bool })
+        let text = try mobilenet(arguments, in: dir)
+        #expect(text.status == 0 && text.out.contains("4 bn†") && text.out.contains("† its input gradient"))
+    }
+
     @Test func benchReportsEveryLayerBesideOpenBLAS() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -138,6 +138,10 @@ public final class Sequential {
     /// Whether layer `i` does no work of its own because the layer before it absorbed it.
     public func isFusedIntoPrevious(_ i: Int) -> Bool { isAbsorbed[i] }
 
+    /// Whether layer `i`'s input gradient is computed by the layer before it, within that layer's
+    /// backward pass (a batch norm after a depthwise convolution): its own backward only sums.
+    public func inputGradientIsComputedByPrevious(_ i: Int) -> Bool { i > 0 && depthwiseNorms[i - 1] != nil }
+
     /// Switches to training mode: batch statistics, dropout active.
     public func train() { context.isTraining = true }
     /// Switches to evaluation mode: running statistics, dropout off.
