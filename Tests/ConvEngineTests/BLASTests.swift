@@ -25,6 +25,32 @@ import Testing
         #expect(relativeError(c, expected) <= 1e-6)
     }
 
+    /// A product with an epilogue (bias, then ReLU) gives the naive result whether its rows are cut
+    /// into chunks (A as stored) or not (A transposed, which chunks of rows could not address), on
+    /// shapes of more rows than one chunk holds.
+    @Test(arguments: [false, true])
+    func gemmAppliesTheEpilogueToEveryRow(transposeA: Bool) {
+        let (m, n, k) = (5000, 16, 8)
+        #expect(m > BLAS.epilogueChunk(n: n, k: k))
+        var g = RandomGenerator(seed: 10)
+        let a = (0..<(m * k)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(k * n)).map { _ in 2 * g.nextUniform() - 1 }
+        let bias = (0..<n).map { _ in 2 * g.nextUniform() - 1 }
+        var c = [Float](repeating: .nan, count: m * n)
+        let expected = (0..<(m * n)).map { idx -> Double in
+            let (i, j) = (idx / n, idx % n)
+            let sum = (0..<k).reduce(0.0) { $0 + Double(transposeA ? a[$1 * m + i] : a[i * k + $1]) * Double(b[$1 * n + j]) }
+            return max(0, sum + Double(bias[j]))
+        }
+        bias.withUnsafeBufferPointer { biasPointer in
+            c.withUnsafeMutableBufferPointer { cp in
+                BLAS.gemm(
+                    transposeA: transposeA, m: m, n: n, k: k, a: a, b: b, c: cp.baseAddress!, onThisThread: false,
+                    epilogue: GemmEpilogue(bias: biasPointer.baseAddress, cap: .infinity, affine: nil))
+            }
+        }
+        #expect(relativeError(c, expected) <= 1e-5)
+    }
+
     /// The kernel set reported is OpenBLAS's choice, or the one the environment forces.
     @Test func reportsTheKernelSetTheEnvironmentChose() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")

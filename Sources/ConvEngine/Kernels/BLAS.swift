@@ -88,10 +88,11 @@ public enum BLAS {
     /// the product is one single-threaded call on the calling thread, never cut into bands, and it is
     /// not traced (it is a block of a kernel's own work, on a worker's thread).
     ///
-    /// With `epilogue` (a layer's output: op(A) not transposed, beta 0) the bands of rows are
-    /// computed in chunks of `epilogueChunk` rows, each followed by the epilogue while it is in cache;
-    /// bands of columns are followed by one pass of it. The chunks follow the shape only, whatever
-    /// the epilogue does, so a layer's output is the same bits with any epilogue after it.
+    /// With `epilogue` (a layer's output) the bands of rows are computed in chunks of
+    /// `epilogueChunk` rows (when op(A) is not transposed), each followed by the epilogue while it is
+    /// in cache; bands of columns are followed by one pass of it. The chunks follow the shape only,
+    /// whatever the epilogue does (an empty one included), so a layer's output is the same bits with
+    /// any epilogue after it.
     static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -106,13 +107,15 @@ public enum BLAS {
                     m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
                     bands: bands))
         }
-        let chunk = epilogue != nil && byRows ? epilogueChunk(n: n, k: k) : m
+        // Chunks of rows address A by rows, so a transposed A (never a layer's output product) is
+        // computed whole and its epilogue follows the band.
+        let chunk = epilogue != nil && byRows && !transposeA ? epilogueChunk(n: n, k: k) : m
         Parallel.forEachSlice(
             bands,
             GemmBands(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                 alpha: alpha, a: a, b: b, beta: beta, c: c,
-                bands: bands, byRows: byRows, chunk: chunk, epilogue: byRows ? epilogue : nil))
+                bands: bands, byRows: byRows, chunk: chunk, epilogue: byRows && epilogue?.isEmpty == false ? epilogue : nil))
         if let epilogue, !byRows, !epilogue.isEmpty {
             Parallel.forEachRange(count: m, grain: max(1, elementGrain / n), GemmEpilogueRows(epilogue: epilogue, n: n, c: c))
         }

@@ -95,7 +95,7 @@ func channelAffine(
 /// Gradients of y = γ·(x − mean)·invstd + β (then clamped to [0, cap] when `cap` is given, in which
 /// case dy counts only where 0 < y < cap), but for dx: accumulates dγ += Σ dy·x̂ and dβ += Σ dy in
 /// one pass, and returns the input gradient as a map from (dy, x) rows to dx rows, to be written in
-/// a pass of its own (`BatchNormInputGradient.write(rows:to:)`) or, image by image, by the layer
+/// a pass of its own (`BatchNormInputGradient.write(allRows:to:)`) or, image by image, by the layer
 /// that reads it (`DepthwiseOutputGradient`). `coefficients` is scratch for 3·C floats.
 ///
 /// The rectifier's mask comes from x through the forward pass's `scale` and `shift` (y before the
@@ -172,8 +172,8 @@ struct BatchNormInputGradient {
     let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
     let a: UnsafePointer<Float>, k: UnsafePointer<Float>, b: UnsafePointer<Float>
 
-    /// Writes dx for rows `0..<M` in a pass over memory on `Parallel`'s threads.
-    func write(rows M: Int, to dx: UnsafeMutablePointer<Float>) {
+    /// Writes dx for all rows `0..<M` in a pass over memory on `Parallel`'s threads.
+    func write(allRows M: Int, to dx: UnsafeMutablePointer<Float>) {
         Parallel.forEachRange(count: M, grain: max(1, elementGrain / channels), InputGradient(gradient: self, dx: dx))
     }
 
@@ -194,7 +194,7 @@ struct BatchNormInputGradient {
     }
 }
 
-/// A row slice of `BatchNormInputGradient.write(rows:to:)`.
+/// A row slice of `BatchNormInputGradient.write(allRows:to:)`.
 private struct InputGradient: RangeJob {
     let gradient: BatchNormInputGradient, dx: UnsafeMutablePointer<Float>
 

@@ -139,7 +139,7 @@ public final class BatchNorm: Layer {
     ) throws {
         try checkShapes(x, y, dy: dy, dx: dx)
         let gradient = try gradientSums(dy, x, inputGradient: dx != nil)
-        if let dx { gradient.write(rows: x.count / channels, to: dx.data) }
+        if let dx { gradient.write(allRows: x.count / channels, to: dx.data) }
     }
 
     /// The backward pass without its input-gradient pass, for the layer before to compute dx image
