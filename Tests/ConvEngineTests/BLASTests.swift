@@ -51,6 +51,35 @@ import Testing
         #expect(relativeError(c, expected) <= 1e-5)
     }
 
+    /// A product of one row (a fully connected layer on one image) goes to `sgemv` in bands of
+    /// columns: the naive result with either layout of B, alpha and beta, and the same bits on one
+    /// thread or two.
+    @Test(arguments: [false, true])
+    func oneRowProductsMatchTheNaiveLoopInBandsOfColumns(transposeB: Bool) {
+        let (n, k) = (1000, 1024)
+        let (bands, byRows) = BLAS.partition(m: 1, n: n, k: k, transposeA: false)
+        #expect(bands > 1 && !byRows)
+        var g = RandomGenerator(seed: 11)
+        let a = (0..<k).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(k * n)).map { _ in 2 * g.nextUniform() - 1 }
+        let c0 = (0..<n).map { _ in 2 * g.nextUniform() - 1 }
+        let expected = (0..<n).map { j -> Double in
+            let sum = (0..<k).reduce(0.0) { $0 + Double(a[$1]) * Double(transposeB ? b[j * k + $1] : b[$1 * n + j]) }
+            return 2 * sum + 0.5 * Double(c0[j])
+        }
+        var runs: [[Float]] = []
+        for threads in [1, 2] {
+            var c = c0
+            Parallel.withThreadCount(threads) {
+                c.withUnsafeMutableBufferPointer { cp in
+                    BLAS.gemm(transposeB: transposeB, m: 1, n: n, k: k, alpha: 2, a: a, b: b, beta: 0.5, c: cp.baseAddress!)
+                }
+            }
+            runs.append(c)
+        }
+        #expect(relativeError(runs[0], expected) <= 1e-5)
+        #expect(runs[0] == runs[1])
+    }
+
     /// The kernel set reported is OpenBLAS's choice, or the one the environment forces.
     @Test func reportsTheKernelSetTheEnvironmentChose() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")

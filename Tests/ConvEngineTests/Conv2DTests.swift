@@ -61,7 +61,8 @@ import Testing
         try checkGradients(of: make(c), input: .random([c.n, c.h, c.w, c.cin], seed: 4))
     }
 
-    /// Convolutions large enough to be cut into several image slices: RGB stems and 16 to 128 channels at
+    /// Convolutions large enough to be cut into several slices (of images; the direct forward pass into
+    /// output rows, so a batch of one is cut too): RGB stems and 16 to 128 channels at
     /// stride 1 (direct kernels), 8→32 at stride 1, 32→24 at stride 2 and a 1×1 (column blocks per
     /// slice, weight-gradient partials), and deep
     /// layers whose weights are too large for partials (chunks, GEMMs in bands). The naive results,
@@ -69,6 +70,10 @@ import Testing
     static let largeCases: [Case] = [
         Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 1, p: 1, path: .direct),
         Case(n: 8, h: 32, w: 32, cin: 3, cout: 32, k: 3, s: 2, p: 1, path: .direct),
+        // One image alone, its forward pass cut into slices of output rows: an ImageNet-like stem at
+        // stride 2, and 32 channels at stride 1.
+        Case(n: 1, h: 64, w: 63, cin: 3, cout: 32, k: 3, s: 2, p: 1, path: .direct),
+        Case(n: 1, h: 24, w: 23, cin: 32, cout: 32, k: 3, s: 1, p: 1, path: .direct),
         // Odd widths, a 5×5 window with padding 2, 40 outputs (a block of 32 and 8 more).
         Case(n: 6, h: 13, w: 11, cin: 3, cout: 40, k: 5, s: 1, p: 2, path: .direct),
         Case(n: 6, h: 13, w: 15, cin: 4, cout: 40, k: 5, s: 2, p: 2, path: .direct),

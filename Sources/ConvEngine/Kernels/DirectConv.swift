@@ -7,8 +7,10 @@
 // With C = 3, im2row + GEMM writes a column matrix 9× the input and multiplies with an inner extent of
 // only 27, where OpenBLAS runs at a fraction of its peak. Here each input value instead multiplies a
 // contiguous row of O weights, so the inner loop runs over output channels and vectorises; the
-// weights are used transposed, `[T][O]`, from scratch. Images are split into slices on `Parallel`'s
-// threads as in the depthwise kernels. With few outputs (32 in SeedNet's baseline) the column matrix's
+// weights are used transposed, `[T][O]`, from scratch. The forward pass is split into slices of
+// output rows of the whole batch, so that one image alone still runs on every thread (a 224×224 stem
+// at batch 1); the backward passes into slices of images, whose weight-gradient partials add up in
+// slice order. With few outputs (32 in SeedNet's baseline) the column matrix's
 // GEMM is far from OpenBLAS's peak after im2row has copied the input K·K times; the direct kernels
 // need no column matrix at all.
 
@@ -18,6 +20,13 @@ private let directGrain = 1 << 18
 private func directSlices(_ g: WindowGeometry, outputChannels O: Int) -> Int {
     Parallel.itemSliceCount(
         g.batch, workPerItem: g.outputHeight * g.outputWidth * g.kernel * g.kernel * g.channels * O,
+        grain: directGrain)
+}
+
+/// How many slices of output rows (of the whole batch) a forward pass over `g` is cut into.
+private func directRowSlices(_ g: WindowGeometry, outputChannels O: Int) -> Int {
+    Parallel.itemSliceCount(
+        g.batch * g.outputHeight, workPerItem: g.outputWidth * g.kernel * g.kernel * g.channels * O,
         grain: directGrain)
 }
 
@@ -67,16 +76,16 @@ private func directConvolve(
     _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>
 ) {
     Parallel.forEachRange(
-        of: g.batch, slices: directSlices(g, outputChannels: O),
+        of: g.batch * g.outputHeight, slices: directRowSlices(g, outputChannels: O),
         DirectConvolution(x: x, wt: wt, bias: bias, g: g, O: O, cap: cap, y: y))
 }
 
-/// Images of `directConvolve`.
+/// Output rows (of the whole batch) of `directConvolve`.
 private struct DirectConvolution: RangeJob {
     let x: UnsafePointer<Float>, wt: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry, O: Int
     let cap: Float?, y: UnsafeMutablePointer<Float>
 
-    func run(range images: Range<Int>, slice: Int) {
+    func run(range outputRows: Range<Int>, slice: Int) {
         let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
         let HO = g.outputHeight, WO = g.outputWidth
         let blocked = O / 32 * 32, eights = O / 8 * 8
@@ -85,120 +94,119 @@ private struct DirectConvolution: RangeJob {
         let group = blocked > 0 || O < 16 ? 3 : 6
         // Output columns whose whole window lies inside the image across: inLow..<inHigh.
         let inLow = (P + S - 1) / S, inHigh = W + P < K ? 0 : min(WO, (W + P - K) / S + 1)
-        for n in images {
-            for oy in 0..<HO {
-                let rows = g.tapRows(atOutputRow: oy)
-                // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
-                let rowStart = (n * H + oy * S - P) * W
-                var ox = 0
-                while ox < WO {
-                    // Pixels computed together: up to `group` from ox whose windows lie inside across.
-                    let pixels = ox >= inLow ? max(1, min(group, inHigh - ox)) : 1
-                    let triple = pixels == 3, pair = pixels == 2
-                    let columns = pixels > 1 ? 0..<K : g.tapColumns(atOutputColumn: ox),
-                        taps = (columns.lowerBound * C)..<(columns.upperBound * C)
-                    let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C,
-                        x2 = x1 + S * C
-                    if let bias {
-                        for p in 0..<pixels { (out + p * O).update(from: bias, count: O) }
-                    } else {
-                        out.update(repeating: 0, count: pixels * O)
-                    }
-                    var block = 0
-                    while block < blocked {
-                        if triple {
-                            var first = Block32(load: out + block), second = Block32(load: out + O + block)
-                            var third = Block32(load: out + 2 * O + block)
-                            for ky in rows {
-                                let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                for t in 0..<(K * C) {
-                                    Block32.add(
-                                        weights + t * O, times: x0[row + t], x1[row + t], x2[row + t],
-                                        to: &first, &second, &third)
-                                }
-                            }
-                            first.store(to: out + block)
-                            second.store(to: out + O + block)
-                            third.store(to: out + 2 * O + block)
-                        } else if pair {
-                            var first = Block32(load: out + block), second = Block32(load: out + O + block)
-                            for ky in rows {
-                                let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                for t in 0..<(K * C) {
-                                    let wv = Block32(load: weights + t * O)
-                                    first.add(x0[row + t], times: wv)
-                                    second.add(x1[row + t], times: wv)
-                                }
-                            }
-                            first.store(to: out + block)
-                            second.store(to: out + O + block)
-                        } else {
-                            var acc = Block32(load: out + block)
-                            for ky in rows {
-                                let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                for t in taps { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
-                            }
-                            acc.store(to: out + block)
-                        }
-                        block += 32
-                    }
-                    // Six pixels' 16 outputs in twelve registers (only when there is no block of 32).
-                    if pixels == 6 {
-                        while block + 16 <= O {
-                            var acc = Six16(load: out + block, stride: O)
-                            for ky in rows {
-                                let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                for t in 0..<(K * C) { acc.add(weights + t * O, times: x0 + row + t, step: S * C) }
-                            }
-                            acc.store(to: out + block, stride: O)
-                            block += 16
-                        }
-                    }
-                    // Outputs past the blocks of 32: eight at a time in one register per pixel, pixels in
-                    // pairs sharing the weight loads while two are left.
-                    while block < eights {
-                        var p = 0
-                        while p < pixels {
-                            let xp = x0 + p * S * C, xq = xp + S * C, o = out + p * O + block
-                            if p + 1 < pixels {
-                                var first = load8(o), second = load8(o + O)
-                                for ky in rows {
-                                    let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                    for t in 0..<(K * C) {
-                                        let wv = load8(weights + t * O)
-                                        first.addProduct(SIMD8(repeating: xp[row + t]), wv)
-                                        second.addProduct(SIMD8(repeating: xq[row + t]), wv)
-                                    }
-                                }
-                                store8(first, o)
-                                store8(second, o + O)
-                                p += 2
-                            } else {
-                                var acc = load8(o)
-                                for ky in rows {
-                                    let row = ky * W * C, weights = wt + ky * K * C * O + block
-                                    for t in taps { acc.addProduct(SIMD8(repeating: xp[row + t]), load8(weights + t * O)) }
-                                }
-                                store8(acc, o)
-                                p += 1
-                            }
-                        }
-                        block += 8
-                    }
-                    for p in 0..<pixels {
-                        let o = out + p * O, xp = x0 + p * S * C
-                        if eights < O {
-                            for ky in rows {
-                                for t in taps {
-                                    let v = xp[ky * W * C + t], wr = wt + (ky * K * C + t) * O
-                                    for c in eights..<O { o[c] += v * wr[c] }
-                                }
-                            }
-                        }
-                        if let cap { for c in 0..<O { o[c] = min(max(o[c], 0), cap) } }
-                    }
-                    ox += pixels
+        for outputRow in outputRows {
+            let n = outputRow / HO, oy = outputRow % HO
+            let rows = g.tapRows(atOutputRow: oy)
+            // x0 is the window's first input pixel (row ky adds ky·W·C; taps outside are never read).
+            let rowStart = (n * H + oy * S - P) * W
+            var ox = 0
+            while ox < WO {
+                // Pixels computed together: up to `group` from ox whose windows lie inside across.
+                let pixels = ox >= inLow ? max(1, min(group, inHigh - ox)) : 1
+                let triple = pixels == 3, pair = pixels == 2
+                let columns = pixels > 1 ? 0..<K : g.tapColumns(atOutputColumn: ox),
+                    taps = (columns.lowerBound * C)..<(columns.upperBound * C)
+                let out = y + ((n * HO + oy) * WO + ox) * O, x0 = x + (rowStart + ox * S - P) * C, x1 = x0 + S * C,
+                    x2 = x1 + S * C
+                if let bias {
+                    for p in 0..<pixels { (out + p * O).update(from: bias, count: O) }
+                } else {
+                    out.update(repeating: 0, count: pixels * O)
                 }
+                var block = 0
+                while block < blocked {
+                    if triple {
+                        var first = Block32(load: out + block), second = Block32(load: out + O + block)
+                        var third = Block32(load: out + 2 * O + block)
+                        for ky in rows {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in 0..<(K * C) {
+                                Block32.add(
+                                    weights + t * O, times: x0[row + t], x1[row + t], x2[row + t],
+                                    to: &first, &second, &third)
+                            }
+                        }
+                        first.store(to: out + block)
+                        second.store(to: out + O + block)
+                        third.store(to: out + 2 * O + block)
+                    } else if pair {
+                        var first = Block32(load: out + block), second = Block32(load: out + O + block)
+                        for ky in rows {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in 0..<(K * C) {
+                                let wv = Block32(load: weights + t * O)
+                                first.add(x0[row + t], times: wv)
+                                second.add(x1[row + t], times: wv)
+                            }
+                        }
+                        first.store(to: out + block)
+                        second.store(to: out + O + block)
+                    } else {
+                        var acc = Block32(load: out + block)
+                        for ky in rows {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in taps { acc.add(x0[row + t], times: Block32(load: weights + t * O)) }
+                        }
+                        acc.store(to: out + block)
+                    }
+                    block += 32
+                }
+                // Six pixels' 16 outputs in twelve registers (only when there is no block of 32).
+                if pixels == 6 {
+                    while block + 16 <= O {
+                        var acc = Six16(load: out + block, stride: O)
+                        for ky in rows {
+                            let row = ky * W * C, weights = wt + ky * K * C * O + block
+                            for t in 0..<(K * C) { acc.add(weights + t * O, times: x0 + row + t, step: S * C) }
+                        }
+                        acc.store(to: out + block, stride: O)
+                        block += 16
+                    }
+                }
+                // Outputs past the blocks of 32: eight at a time in one register per pixel, pixels in
+                // pairs sharing the weight loads while two are left.
+                while block < eights {
+                    var p = 0
+                    while p < pixels {
+                        let xp = x0 + p * S * C, xq = xp + S * C, o = out + p * O + block
+                        if p + 1 < pixels {
+                            var first = load8(o), second = load8(o + O)
+                            for ky in rows {
+                                let row = ky * W * C, weights = wt + ky * K * C * O + block
+                                for t in 0..<(K * C) {
+                                    let wv = load8(weights + t * O)
+                                    first.addProduct(SIMD8(repeating: xp[row + t]), wv)
+                                    second.addProduct(SIMD8(repeating: xq[row + t]), wv)
+                                }
+                            }
+                            store8(first, o)
+                            store8(second, o + O)
+                            p += 2
+                        } else {
+                            var acc = load8(o)
+                            for ky in rows {
+                                let row = ky * W * C, weights = wt + ky * K * C * O + block
+                                for t in taps { acc.addProduct(SIMD8(repeating: xp[row + t]), load8(weights + t * O)) }
+                            }
+                            store8(acc, o)
+                            p += 1
+                        }
+                    }
+                    block += 8
+                }
+                for p in 0..<pixels {
+                    let o = out + p * O, xp = x0 + p * S * C
+                    if eights < O {
+                        for ky in rows {
+                            for t in taps {
+                                let v = xp[ky * W * C + t], wr = wt + (ky * K * C + t) * O
+                                for c in eights..<O { o[c] += v * wr[c] }
+                            }
+                        }
+                    }
+                    if let cap { for c in 0..<O { o[c] = min(max(o[c], 0), cap) } }
+                }
+                ox += pixels
             }
         }
     }
