@@ -150,6 +150,15 @@ public enum BLAS {
                     rowVectorTimesMatrix(columns: columns)
                     continue
                 }
+                if usesPanelGemm {
+                    PanelGemm.multiply(
+                        transposeB: transposeB, m: rows.count, n: columns.count, k: k,
+                        a: a + rows.lowerBound * k, lda: k,
+                        b: b + columns.lowerBound * (transposeB ? k : 1), ldb: transposeB ? k : n,
+                        c: c + rows.lowerBound * n + columns.lowerBound, ldc: n, accumulate: beta == 1)
+                    epilogue?.apply(rows: rows, columns: n, c)
+                    continue
+                }
                 cblas_sgemm(
                     CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
@@ -160,6 +169,18 @@ public enum BLAS {
                     beta, c + rows.lowerBound * n + columns.lowerBound, blasint(n))
                 epilogue?.apply(rows: rows, columns: n, c)
             }
+        }
+
+        /// Whether the bands go to the engine's own kernel (`PanelGemm`): A as stored, a short inner
+        /// extent, and a plain product or sum. Only where the engine is compiled for AVX2 and not
+        /// AVX-512, the one vector width it was measured at (OpenBLAS's AVX-512 kernels are twice
+        /// as wide as its registers).
+        private var usesPanelGemm: Bool {
+            #if ENGINE_AVX2 && !ENGINE_AVX512
+                !transposeA && k <= PanelGemm.maximumDepth && alpha == 1 && (beta == 0 || beta == 1)
+            #else
+                false
+            #endif
         }
 
         /// C's `columns` when C is one row (a fully connected layer on one image): `sgemv` over

@@ -1,0 +1,231 @@
+import Synchronization
+
+// The engine's own single-threaded sgemm for products whose inner extent is short: a pointwise
+// layer over up to 128 channels, forward (A the activations, B its weights used transposed) and
+// input gradient (A the output gradient, B the weights as stored).
+//
+// Dimension legend (as in `BLAS`): m rows of A and C, n columns of op(B) and C, k the inner extent;
+// A is `[m × k]` row-major and never transposed, op(B) is `[k × n]`.
+//
+// Why: with k ≤ 128 OpenBLAS spends much of each call copying A into its packed layout (A is the
+// large operand, an activation; each of its floats then feeds only n multiply-adds), and
+// ran MobileNet's early pointwise layers well below its peak. Here A is read where it lies: a tile
+// of six rows of C and sixteen columns sits in twelve 8-float registers while the kernel walks k,
+// broadcasting one float of each row of A against two registers of B per step. Only B is packed,
+// into panels of sixteen columns, `[kk][16]` each, zero past n (B is small: a layer's weights).
+// Every element of C is the fused multiply-add chain over k in order from 0 (or from C with
+// `accumulate`), whatever the tile, the panel or the band it falls in, so the bits depend on the
+// shape only: not on the thread count, the bands, nor OpenBLAS's kernel set.
+
+enum PanelGemm {
+    /// Rows of C per register tile.
+    static let tileRows = 6
+    /// Columns of C per packed panel of B (two 8-float registers).
+    static let panelColumns = 16
+    /// Depth of one packed block of B: its panels stay in the core's L2 while the rows stream by.
+    static let depthBlock = 256
+    /// Columns of one packed block of B.
+    static let columnBlock = 128
+    /// The longest inner extent it is used for (`BLAS.gemm`): beyond it OpenBLAS, which packs A
+    /// once per block of rows and reuses it across more columns, measured as fast or faster.
+    static let maximumDepth = 128
+
+    /// C `[m × n]` = A `[m × k]` · op(B), or C += it with `accumulate`, on the calling thread.
+    ///
+    /// - Parameters:
+    ///   - transposeB: whether B is stored `[n × k]` (a pointwise layer's weights in its forward pass).
+    ///   - m: rows of A and C.
+    ///   - n: columns of C.
+    ///   - k: the inner extent.
+    ///   - a: A, rows `lda` floats apart.
+    ///   - b: B, rows `ldb` floats apart.
+    ///   - c: C, rows `ldc` floats apart.
+    ///   - accumulate: add to C instead of overwriting it.
+    static func multiply(
+        transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        PackBuffers.shared.withBuffer { packed in
+            var j0 = 0
+            while j0 < n {
+                let columns = min(columnBlock, n - j0)
+                var k0 = 0
+                while k0 < k {
+                    let depth = min(depthBlock, k - k0)
+                    pack(
+                        transposeB: transposeB, b, ldb: ldb, depth: k0..<(k0 + depth), columns: j0..<(j0 + columns),
+                        into: packed)
+                    multiplyBlock(
+                        m: m, columns: columns, depth: depth, a: a + k0, lda: lda, packed: packed,
+                        c: c + j0, ldc: ldc, accumulate: accumulate || k0 > 0)
+                    k0 += depth
+                }
+                j0 += columns
+            }
+        }
+    }
+
+    /// Floats of one packed block.
+    static var packedFloats: Int { depthBlock * columnBlock }
+
+    /// Writes op(B)'s rows `depth`, columns `columns` as panels of 16 columns, `[kk][16]` each, the
+    /// last one zero past the columns.
+    private static func pack(
+        transposeB: Bool, _ b: UnsafePointer<Float>, ldb: Int, depth: Range<Int>, columns: Range<Int>,
+        into packed: UnsafeMutablePointer<Float>
+    ) {
+        let panels = (columns.count + panelColumns - 1) / panelColumns, K = depth.count
+        for panel in 0..<panels {
+            let dst = packed + panel * K * panelColumns
+            for jj in 0..<panelColumns {
+                let j = columns.lowerBound + panel * panelColumns + jj
+                if j >= columns.upperBound {
+                    for kk in 0..<K { dst[kk * panelColumns + jj] = 0 }
+                } else if transposeB {
+                    let src = b + j * ldb + depth.lowerBound
+                    for kk in 0..<K { dst[kk * panelColumns + jj] = src[kk] }
+                } else {
+                    let src = b + depth.lowerBound * ldb + j
+                    for kk in 0..<K { dst[kk * panelColumns + jj] = src[kk * ldb] }
+                }
+            }
+        }
+    }
+
+    /// C's `columns` (from `c`) over one packed block of `depth`: every tile of six rows against
+    /// every panel while those rows of A are in L1, then the last rows one at a time.
+    private static func multiplyBlock(
+        m: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        let panels = (columns + panelColumns - 1) / panelColumns
+        var i = 0
+        while i < m {
+            let rows = min(tileRows, m - i)
+            for panel in 0..<panels {
+                let width = min(panelColumns, columns - panel * panelColumns)
+                let bp = packed + panel * depth * panelColumns, cp = c + i * ldc + panel * panelColumns
+                if width == panelColumns {
+                    tile(rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc, accumulate: accumulate)
+                } else {
+                    // A partial panel: through a whole tile on the stack, only `width` columns copied.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: tileRows * panelColumns) { buffer in
+                        let t = buffer.baseAddress!
+                        for r in 0..<rows where accumulate { (t + r * panelColumns).update(from: cp + r * ldc, count: width) }
+                        tile(rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, t, ldc: panelColumns, accumulate: accumulate)
+                        for r in 0..<rows { (cp + r * ldc).update(from: t + r * panelColumns, count: width) }
+                    }
+                }
+            }
+            i += rows
+        }
+    }
+
+    /// One tile: `rows` (up to 6) rows of C by 16 columns.
+    @inline(__always)
+    private static func tile(
+        rows: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        if rows == tileRows {
+            sixRows(depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
+        } else {
+            for r in 0..<rows { oneRow(depth: depth, a: a + r * lda, bp, c + r * ldc, accumulate: accumulate) }
+        }
+    }
+
+    /// Six rows by 16 columns in twelve registers: per step of k, two loads of B, six broadcasts of
+    /// A and twelve fused multiply-adds.
+    @inline(__always)
+    private static func sixRows(
+        depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        var r0 = Row16(c, accumulate), r1 = Row16(c + ldc, accumulate), r2 = Row16(c + 2 * ldc, accumulate)
+        var r3 = Row16(c + 3 * ldc, accumulate), r4 = Row16(c + 4 * ldc, accumulate), r5 = Row16(c + 5 * ldc, accumulate)
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
+        var b = bp
+        for kk in 0..<depth {
+            let low = load8(b), high = load8(b + 8)
+            r0.add(a0[kk], low, high)
+            r1.add(a1[kk], low, high)
+            r2.add(a2[kk], low, high)
+            r3.add(a3[kk], low, high)
+            r4.add(a4[kk], low, high)
+            r5.add(a5[kk], low, high)
+            b += panelColumns
+        }
+        r0.store(c)
+        r1.store(c + ldc)
+        r2.store(c + 2 * ldc)
+        r3.store(c + 3 * ldc)
+        r4.store(c + 4 * ldc)
+        r5.store(c + 5 * ldc)
+    }
+
+    /// One row by 16 columns (the rows past the last whole tile): the same chain per element.
+    @inline(__always)
+    private static func oneRow(
+        depth: Int, a: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        var row = Row16(c, accumulate)
+        var b = bp
+        for kk in 0..<depth {
+            row.add(a[kk], load8(b), load8(b + 8))
+            b += panelColumns
+        }
+        row.store(c)
+    }
+}
+
+/// Sixteen floats of one row of C in two registers.
+private struct Row16 {
+    var low: SIMD8<Float>, high: SIMD8<Float>
+
+    /// Loaded from `c` with `accumulate`, else zero.
+    @inline(__always) init(_ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        (low, high) = accumulate ? (load8(c), load8(c + 8)) : (.zero, .zero)
+    }
+
+    /// self += a · (low, high), with fused multiply-adds.
+    @inline(__always) mutating func add(_ a: Float, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>) {
+        let s = SIMD8<Float>(repeating: a)
+        low.addProduct(s, bLow)
+        high.addProduct(s, bHigh)
+    }
+
+    @inline(__always) func store(_ c: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(c).storeBytes(of: low, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(c + 8).storeBytes(of: high, as: SIMD8<Float>.self)
+    }
+}
+
+@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load8(UnsafePointer(p)) }
+
+/// Buffers for packed blocks of B, one per product running at a time: taken for a call and given
+/// back after it, so that after the first steps no product allocates (a training step allocates
+/// nothing), and products on several threads or tasks at once never share one.
+final class PackBuffers: Sendable {
+    static let shared = PackBuffers()
+
+    /// The free buffers' addresses (an address is Sendable, a pointer is not).
+    private let free = Mutex<[Int]>([])
+
+    func withBuffer<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        let buffer =
+            free.withLock { $0.popLast() }.flatMap { UnsafeMutablePointer<Float>(bitPattern: $0) }
+            ?? UnsafeMutablePointer<Float>.allocate(capacity: PanelGemm.packedFloats)
+        defer { free.withLock { $0.append(Int(bitPattern: buffer)) } }
+        return body(buffer)
+    }
+}

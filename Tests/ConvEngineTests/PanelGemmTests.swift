@@ -1,0 +1,82 @@
+import Testing
+
+@testable import ConvEngine
+
+/// The engine's own sgemm (`PanelGemm`) against the naive loop, and its promise that each element's
+/// bits do not depend on how C is cut.
+@Suite struct PanelGemmTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var m: Int, n: Int, k: Int, transposeB: Bool, accumulate: Bool
+        var testDescription: String { "\(m)×\(n)×\(k)\(transposeB ? " Bᵀ" : "")\(accumulate ? " +=" : "")" }
+    }
+
+    /// Whole tiles and panels; rows past the last tile (1 to 5); a partial panel (n = 24, 8, 13);
+    /// more columns than one packed block (200 > 128) and a deeper product than one (300 > 256);
+    /// each with B in both layouts and C overwritten or added to.
+    static let cases: [Case] = [(12, 32, 16), (7, 16, 5), (17, 24, 64), (5, 8, 3), (23, 13, 128), (30, 200, 40), (9, 40, 300)]
+        .flatMap { m, n, k in
+            [(false, false), (true, false), (false, true), (true, true)].map {
+                Case(m: m, n: n, k: k, transposeB: $0.0, accumulate: $0.1)
+            }
+        }
+
+    @Test(arguments: cases)
+    func multiplyMatchesTheNaiveLoop(_ c: Case) {
+        // A and C with rows longer than they are used (lda = k + 3, ldc = n + 5), as bands see them.
+        let (lda, ldc, ldb) = (c.k + 3, c.n + 5, c.transposeB ? c.k + 2 : c.n + 2)
+        var g = RandomGenerator(seed: 12)
+        let a = (0..<(c.m * lda)).map { _ in 2 * g.nextUniform() - 1 }
+        let b = (0..<((c.transposeB ? c.n : c.k) * ldb)).map { _ in 2 * g.nextUniform() - 1 }
+        let c0 = (0..<(c.m * ldc)).map { _ in 2 * g.nextUniform() - 1 }
+        var out = c0
+        out.withUnsafeMutableBufferPointer { cp in
+            PanelGemm.multiply(
+                transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, a: a, lda: lda, b: b, ldb: ldb,
+                c: cp.baseAddress!, ldc: ldc, accumulate: c.accumulate)
+        }
+        var expected = c0.map(Double.init)
+        for i in 0..<c.m {
+            for j in 0..<c.n {
+                let sum = (0..<c.k).reduce(0.0) {
+                    $0 + Double(a[i * lda + $1]) * Double(c.transposeB ? b[j * ldb + $1] : b[$1 * ldb + j])
+                }
+                expected[i * ldc + j] = (c.accumulate ? expected[i * ldc + j] : 0) + sum
+            }
+        }
+        #expect(relativeError(out, expected) <= 1e-5)
+        // The floats between rows are never written.
+        for i in 0..<c.m { #expect(out[(i * ldc + c.n)..<((i + 1) * ldc)] == c0[(i * ldc + c.n)..<((i + 1) * ldc)]) }
+    }
+
+    /// C computed whole, or as two bands of rows, or two bands of columns cut anywhere (not on a tile or
+    /// panel boundary): the same bits.
+    @Test func elementsHaveTheSameBitsHoweverCIsCut() {
+        let (m, n, k) = (29, 45, 77)
+        var g = RandomGenerator(seed: 13)
+        let a = (0..<(m * k)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(n * k)).map { _ in 2 * g.nextUniform() - 1 }
+        func product(rowCut: Int, columnCut: Int) -> [Float] {
+            var c = [Float](repeating: .nan, count: m * n)
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        for rows in [0..<rowCut, rowCut..<m] where !rows.isEmpty {
+                            for columns in [0..<columnCut, columnCut..<n] where !columns.isEmpty {
+                                PanelGemm.multiply(
+                                    transposeB: true, m: rows.count, n: columns.count, k: k,
+                                    a: ap.baseAddress! + rows.lowerBound * k, lda: k,
+                                    b: bp.baseAddress! + columns.lowerBound * k, ldb: k,
+                                    c: cp.baseAddress! + rows.lowerBound * n + columns.lowerBound, ldc: n, accumulate: false)
+                            }
+                        }
+                    }
+                }
+            }
+            return c
+        }
+        let whole = product(rowCut: m, columnCut: n)
+        #expect(!whole.contains { $0.isNaN })
+        #expect(product(rowCut: 13, columnCut: n) == whole)
+        #expect(product(rowCut: m, columnCut: 21) == whole)
+        #expect(product(rowCut: 4, columnCut: 35) == whole)
+    }
+}
