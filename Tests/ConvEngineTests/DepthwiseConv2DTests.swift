@@ -14,7 +14,45 @@ import Testing
         Case(n: 3, h: 7, w: 8, c: 5, k: 3, s: 2, p: 0, bias: true),
         Case(n: 1, h: 6, w: 6, c: 3, k: 3, s: 1, p: 0, bias: false),
         Case(n: 2, h: 8, w: 5, c: 9, k: 5, s: 1, p: 2, bias: true),
+        // 3×3 at stride 1 over whole vectors of 8 channels: an odd width, a width of 2 (every window
+        // crosses an edge), no padding over 24 channels.
+        Case(n: 2, h: 5, w: 7, c: 16, k: 3, s: 1, p: 1, bias: false),
+        Case(n: 1, h: 4, w: 2, c: 8, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 2, h: 6, w: 9, c: 24, k: 3, s: 1, p: 0, bias: true),
     ]
+
+    /// The forward pass's sum order, in Float: the bias (or 0), then x·w for each tap inside the image
+    /// in the order ky, kx, each a product and then a sum, at every stride and on one image's row
+    /// slices. A faster kernel must keep it (or say why not), since fixtures and resumed runs rely on
+    /// the bits.
+    @Test(arguments: cases + slicedCases.filter { $0.n == 1 })
+    func forwardSumsTheTapsInOrder(_ c: Case) throws {
+        let dw = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 18)
+        let y = try dw.forward(x)
+        let (xs, w, b) = (x.scalars, Array(dw.weight.value.buffer), dw.bias.map { Array($0.value.buffer) })
+        let (ho, wo) = ((c.h + 2 * c.p - c.k) / c.s + 1, (c.w + 2 * c.p - c.k) / c.s + 1)
+        var expected = [Float](repeating: 0, count: c.n * ho * wo * c.c)
+        for n in 0..<c.n {
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    for ch in 0..<c.c {
+                        var sum = b?[ch] ?? 0
+                        for ky in 0..<c.k {
+                            for kx in 0..<c.k {
+                                let (iy, ix) = (oy * c.s - c.p + ky, ox * c.s - c.p + kx)
+                                guard (0..<c.h).contains(iy), (0..<c.w).contains(ix) else { continue }
+                                sum += xs[((n * c.h + iy) * c.w + ix) * c.c + ch] * w[(ky * c.k + kx) * c.c + ch]
+                            }
+                        }
+                        expected[((n * ho + oy) * wo + ox) * c.c + ch] = sum
+                    }
+                }
+            }
+        }
+        let differing = zip(y.scalars, expected).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(differing) of \(expected.count) outputs differ in their bits")
+    }
 
     func make(_ c: Case) throws -> DepthwiseConv2D {
         let dw = try DepthwiseConv2D(channels: c.c, kernelSize: c.k, stride: c.s, padding: c.p, bias: c.bias)

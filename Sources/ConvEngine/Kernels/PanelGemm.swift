@@ -201,16 +201,10 @@ private struct Row16 {
     }
 
     @inline(__always) func store(_ c: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(c).storeBytes(of: low, as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(c + 8).storeBytes(of: high, as: SIMD8<Float>.self)
+        store8(low, c)
+        store8(high, c + 8)
     }
 }
-
-@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always) private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load8(UnsafePointer(p)) }
 
 /// Buffers for packed blocks of B, one per product running at a time: taken for a call and given
 /// back after it, so that after the first steps no product allocates (a training step allocates
