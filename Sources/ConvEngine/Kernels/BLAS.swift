@@ -173,8 +173,8 @@ public enum BLAS {
 
         /// Whether the bands go to the engine's own kernel (`PanelGemm`): A as stored, a short inner
         /// extent, and a plain product or sum. Only where the engine is compiled for AVX2 and not
-        /// AVX-512, the one vector width it was measured at (OpenBLAS's AVX-512 kernels are twice
-        /// as wide as its registers).
+        /// AVX-512, the one vector width it was measured at: its registers hold 8 floats, where
+        /// OpenBLAS's AVX-512 kernels use 16.
         private var usesPanelGemm: Bool {
             #if ENGINE_AVX2 && !ENGINE_AVX512
                 !transposeA && k <= PanelGemm.maximumDepth && alpha == 1 && (beta == 0 || beta == 1)

@@ -7,9 +7,9 @@ import Synchronization
 // Dimension legend (as in `BLAS`): m rows of A and C, n columns of op(B) and C, k the inner extent;
 // A is `[m × k]` row-major and never transposed, op(B) is `[k × n]`.
 //
-// Why: with k ≤ 128 OpenBLAS spends much of each call copying A into its packed layout (A is the
-// large operand, an activation; each of its floats then feeds only n multiply-adds), and
-// ran MobileNet's early pointwise layers well below its peak. Here A is read where it lies: a tile
+// Why: OpenBLAS copies A, the large operand (an activation), into its packed layout on every call,
+// and with k ≤ 128 it ran these products well below its peak (docs/performance.md, "Short products
+// and a batch of one", has the measurements). Here A is read where it lies: a tile
 // of six rows of C and sixteen columns sits in twelve 8-float registers while the kernel walks k,
 // broadcasting one float of each row of A against two registers of B per step. Only B is packed,
 // into panels of sixteen columns, `[kk][16]` each, zero past n (B is small: a layer's weights).
@@ -24,7 +24,7 @@ enum PanelGemm {
     static let panelColumns = 16
     /// Depth of one packed block of B: its panels stay in the core's L2 while the rows stream by.
     static let depthBlock = 256
-    /// Columns of one packed block of B.
+    /// Columns of one packed block of B (a multiple of `panelColumns`).
     static let columnBlock = 128
     /// The longest inner extent it is used for (`BLAS.gemm`): beyond it OpenBLAS, which packs A
     /// once per block of rows and reuses it across more columns, measured as fast or faster.
@@ -51,23 +51,38 @@ enum PanelGemm {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        PackBuffers.shared.withBuffer { packed in
-            var j0 = 0
-            while j0 < n {
-                let columns = min(columnBlock, n - j0)
-                var k0 = 0
-                while k0 < k {
-                    let depth = min(depthBlock, k - k0)
-                    pack(
-                        transposeB: transposeB, b, ldb: ldb, depth: k0..<(k0 + depth), columns: j0..<(j0 + columns),
-                        into: packed)
-                    multiplyBlock(
-                        m: m, columns: columns, depth: depth, a: a + k0, lda: lda, packed: packed,
-                        c: c + j0, ldc: ldc, accumulate: accumulate || k0 > 0)
-                    k0 += depth
-                }
-                j0 += columns
+        // One tile on the stack for the last panel of a block when it is partial (n not a multiple of 16).
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileRows * panelColumns) { edge in
+            PackBuffers.shared.withBuffer { packed in
+                multiplyBlocks(
+                    transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                    accumulate: accumulate, packed: packed, edge: edge.baseAddress!)
             }
+        }
+    }
+
+    /// `multiply` over blocks of `columnBlock` columns and `depthBlock` of depth, each packed once.
+    private static func multiplyBlocks(
+        transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+        packed: UnsafeMutablePointer<Float>, edge: UnsafeMutablePointer<Float>
+    ) {
+        var j0 = 0
+        while j0 < n {
+            let columns = min(columnBlock, n - j0)
+            var k0 = 0
+            while k0 < k {
+                let depth = min(depthBlock, k - k0)
+                pack(
+                    transposeB: transposeB, b, ldb: ldb, depth: k0..<(k0 + depth), columns: j0..<(j0 + columns),
+                    into: packed)
+                multiplyBlock(
+                    m: m, columns: columns, depth: depth, a: a + k0, lda: lda, packed: packed,
+                    c: c + j0, ldc: ldc, accumulate: accumulate || k0 > 0, edge: edge)
+                k0 += depth
+            }
+            j0 += columns
         }
     }
 
@@ -99,10 +114,11 @@ enum PanelGemm {
     }
 
     /// C's `columns` (from `c`) over one packed block of `depth`: every tile of six rows against
-    /// every panel while those rows of A are in L1, then the last rows one at a time.
+    /// every panel while those rows of A are in L1, then the last rows one at a time. A partial last
+    /// panel goes through `edge`, a whole tile, of which only its columns are copied to C.
     private static func multiplyBlock(
         m: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
     ) {
         let panels = (columns + panelColumns - 1) / panelColumns
         var i = 0
@@ -114,17 +130,25 @@ enum PanelGemm {
                 if width == panelColumns {
                     tile(rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc, accumulate: accumulate)
                 } else {
-                    // A partial panel: through a whole tile on the stack, only `width` columns copied.
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: tileRows * panelColumns) { buffer in
-                        let t = buffer.baseAddress!
-                        for r in 0..<rows where accumulate { (t + r * panelColumns).update(from: cp + r * ldc, count: width) }
-                        tile(rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, t, ldc: panelColumns, accumulate: accumulate)
-                        for r in 0..<rows { (cp + r * ldc).update(from: t + r * panelColumns, count: width) }
-                    }
+                    partialTile(
+                        rows: rows, width: width, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc,
+                        accumulate: accumulate, edge: t)
                 }
             }
             i += rows
         }
+    }
+
+    /// A tile of the partial last panel, `width` < 16 columns: computed whole in `edge`, then copied.
+    /// Out of line, so that the whole panels' loop keeps its registers to itself.
+    @inline(never)
+    private static func partialTile(
+        rows: Int, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
+    ) {
+        for r in 0..<rows where accumulate { (t + r * panelColumns).update(from: c + r * ldc, count: width) }
+        tile(rows: rows, depth: depth, a: a, lda: lda, bp, t, ldc: panelColumns, accumulate: accumulate)
+        for r in 0..<rows { (c + r * ldc).update(from: t + r * panelColumns, count: width) }
     }
 
     /// One tile: `rows` (up to 6) rows of C by 16 columns.
