@@ -80,6 +80,45 @@ import Testing
         #expect(runs[0] == runs[1])
     }
 
+    /// A weight gradient over too few columns for two bands (24 input channels) is cut into slices
+    /// of its inner extent instead: the naive result with either layout of B and any beta, the same
+    /// bits on one thread or two, and the trace shows the slices.
+    @Test(arguments: [(false, Float(0)), (true, Float(1)), (false, Float(0.5))])
+    func narrowTransposedProductsAreCutIntoSlicesOfDepth(_ c: (transposeB: Bool, beta: Float)) {
+        let (m, n, k) = (48, 24, 4099)
+        #expect(BLAS.partition(m: m, n: n, k: k, transposeA: true).bands == 1)
+        let slices = BLAS.depthSliceCount(m: m, n: n, k: k, transposeA: true)
+        #expect(slices > 1 && BLAS.depthSliceCount(m: m, n: n, k: k, transposeA: false) == 1)
+        var g = RandomGenerator(seed: 12)
+        let a = (0..<(k * m)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(k * n)).map { _ in 2 * g.nextUniform() - 1 }
+        let c0 = (0..<(m * n)).map { _ in 2 * g.nextUniform() - 1 }
+        let expected = (0..<(m * n)).map { idx -> Double in
+            let (i, j) = (idx / n, idx % n)
+            let sum = (0..<k).reduce(0.0) {
+                $0 + Double(a[$1 * m + i]) * Double(c.transposeB ? b[j * k + $1] : b[$1 * n + j])
+            }
+            return 2 * sum + Double(c.beta) * Double(c0[idx])
+        }
+        var runs: [[Float]] = []
+        for threads in [1, 2] {
+            var out = c0
+            let trace = GemmTrace()
+            GemmTrace.$current.withValue(trace) {
+                Parallel.withThreadCount(threads) {
+                    out.withUnsafeMutableBufferPointer { cp in
+                        BLAS.gemm(
+                            transposeA: true, transposeB: c.transposeB, m: m, n: n, k: k, alpha: 2, a: a, b: b,
+                            beta: c.beta, c: cp.baseAddress!)
+                    }
+                }
+            }
+            #expect(trace.calls == [GemmTrace.Call(m: m, n: n, k: k, transposeA: true, transposeB: c.transposeB, bands: slices)])
+            runs.append(out)
+        }
+        #expect(relativeError(runs[0], expected) <= 1e-5)
+        #expect(runs[0] == runs[1])
+    }
+
     /// The kernel set reported is OpenBLAS's choice, or the one the environment forces.
     @Test func reportsTheKernelSetTheEnvironmentChose() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")

@@ -63,6 +63,22 @@ public enum BLAS {
         return (byRows ? rowBands : columnBands, byRows)
     }
 
+    /// How many slices of the inner extent a product that `partition` leaves in one band is cut
+    /// into instead: a weight gradient dYᵀ·X over a layer with fewer than two bands' worth of
+    /// channels (MobileNet 0.75's 24 → 48 pointwise layer at 32×32: 24 columns, 48 rows, k = every
+    /// pixel of the batch), which would otherwise run on one thread. Only for a transposed A, whose
+    /// rows k are contiguous slices of both operands; a function of the shape alone, like the bands.
+    static func depthSliceCount(m: Int, n: Int, k: Int, transposeA: Bool) -> Int {
+        guard transposeA else { return 1 }
+        let (mn, o1) = m.multipliedReportingOverflow(by: n)
+        let (work, o2) = mn.multipliedReportingOverflow(by: k)
+        guard !o1, !o2 else { return 1 }
+        return min(Parallel.sliceCount(work, grain: splitGrain, maximumSlices: maximumBands), k / minimumDepthSlice)
+    }
+
+    /// The shortest slice of the inner extent `depthSliceCount` makes.
+    static let minimumDepthSlice = 256
+
     /// Computes `C = alpha · op(A) · op(B) + beta · C`.
     ///
     /// - Parameters:
@@ -104,6 +120,17 @@ public enum BLAS {
     ) {
         Parallel.prepareOpenBLAS()
         let (bands, byRows) = onThisThread ? (1, true) : partition(m: m, n: n, k: k, transposeA: transposeA)
+        if !onThisThread, bands == 1, epilogue == nil {
+            let depthSlices = depthSliceCount(m: m, n: n, k: k, transposeA: transposeA)
+            if depthSlices > 1 {
+                GemmTrace.current?.record(
+                    GemmTrace.Call(m: m, n: n, k: k, transposeA: true, transposeB: transposeB, bands: depthSlices))
+                DepthSlices.gemm(
+                    transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c,
+                    slices: depthSlices)
+                return
+            }
+        }
         if !onThisThread {
             GemmTrace.current?.record(
                 GemmTrace.Call(
@@ -195,6 +222,62 @@ public enum BLAS {
                 b + columns.lowerBound * (transposeB ? k : 1), blasint(transposeB ? k : n),
                 a, 1, beta, c + columns.lowerBound, 1)
             epilogue?.apply(rows: 0..<1, columns: n, c)
+        }
+    }
+
+    /// `C = alpha · Aᵀ · op(B) + beta · C` cut into `slices` slices of the inner extent: each
+    /// slice's product (one single-threaded call on `Parallel`'s threads) goes to its own block of
+    /// partial sums, and the blocks are then added to C in slice order, so the bits depend on the
+    /// shape only, whichever thread computed which slice.
+    private enum DepthSlices {
+        /// Free buffers of partial sums (address, capacity), kept from call to call so that a
+        /// training step allocates nothing; each call takes one for itself, as products may run
+        /// on several threads at once (a library's callers, parallel tests).
+        private static let free = Mutex<[(address: Int, capacity: Int)]>([])
+
+        static func gemm(
+            transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+            b: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, slices: Int
+        ) {
+            let floats = slices * m * n
+            var buffer = free.withLock { $0.popLast() } ?? (0, 0)
+            if buffer.capacity < floats {
+                UnsafeMutablePointer<Float>(bitPattern: buffer.address)?.deallocate()
+                buffer = (Int(bitPattern: UnsafeMutablePointer<Float>.allocate(capacity: floats)), floats)
+            }
+            defer { free.withLock { $0.append(buffer) } }
+            guard let partials = UnsafeMutablePointer<Float>(bitPattern: buffer.address) else { return }
+            Parallel.forEachSlice(
+                slices,
+                Slice(transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, partials: partials, slices: slices))
+            let count = m * n
+            if beta == 0 {
+                c.update(from: partials, count: count)
+            } else if beta != 1 {
+                for i in 0..<count { c[i] = beta * c[i] + partials[i] }
+            } else {
+                for i in 0..<count { c[i] += partials[i] }
+            }
+            for slice in 1..<slices {
+                let p = partials + slice * count
+                for i in 0..<count { c[i] += p[i] }
+            }
+        }
+
+        private struct Slice: SliceJob {
+            let transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float
+            let a: UnsafePointer<Float>, b: UnsafePointer<Float>, partials: UnsafeMutablePointer<Float>, slices: Int
+
+            func run(slice index: Int) {
+                let depth = Parallel.range(index, of: slices, count: k)
+                // A is [k × m] and B [k × n] (or [n × k]): rows `depth` of A, and of op(B).
+                cblas_sgemm(
+                    CblasRowMajor, CblasTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(depth.count), alpha,
+                    a + depth.lowerBound * m, blasint(m),
+                    b + depth.lowerBound * (transposeB ? 1 : n), blasint(transposeB ? k : n),
+                    0, partials + index * m * n, blasint(n))
+            }
         }
     }
 
