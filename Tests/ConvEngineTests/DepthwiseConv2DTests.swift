@@ -1,5 +1,6 @@
-import ConvEngine
 import Testing
+
+@testable import ConvEngine
 
 @Suite struct DepthwiseConv2DTests {
     struct Case: CustomStringConvertible, Sendable {
@@ -94,7 +95,48 @@ import Testing
         Case(n: 8, h: 40, w: 40, c: 32, k: 3, s: 2, p: 1, bias: false),
         Case(n: 1, h: 64, w: 60, c: 32, k: 3, s: 1, p: 1, bias: true),
         Case(n: 1, h: 96, w: 90, c: 32, k: 3, s: 2, p: 1, bias: false),
+        Case(n: 1, h: 61, w: 37, c: 40, k: 3, s: 1, p: 0, bias: false),
     ]
+
+    /// A batch of one at stride 1 runs its backward pass in slices of rows (`backwardSlices`): the
+    /// input gradient still sums, in Float, each output row's taps in ascending output rows and tap
+    /// columns, as the image-by-image pass scatters them; odd sizes put slice boundaries anywhere.
+    @Test(arguments: [
+        Case(n: 1, h: 64, w: 60, c: 32, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 1, h: 61, w: 37, c: 40, k: 3, s: 1, p: 0, bias: false),
+        Case(n: 1, h: 57, w: 35, c: 24, k: 5, s: 1, p: 2, bias: true),
+    ])
+    func rowSlicedBackwardSumsTheInputGradientInOrder(_ c: Case) throws {
+        let dw = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 19)
+        let y = try dw.forward(x)
+        #expect(try backwardSlices(#require(dw.geometry)).byRows)
+        let dy = Tensor.random(y.shape.dimensions, seed: 20)
+        let dx = try dw.backward(dy, input: x, output: y)
+        let (ho, wo) = (c.h + 2 * c.p - c.k + 1, c.w + 2 * c.p - c.k + 1)
+        let (d, w) = (dy.scalars, Array(dw.weight.value.buffer))
+        var expected = [Float](repeating: 0, count: x.scalars.count)
+        for n in 0..<c.n {
+            for oy in 0..<ho {
+                for ky in 0..<c.k {
+                    let iy = oy - c.p + ky
+                    guard (0..<c.h).contains(iy) else { continue }
+                    for kx in 0..<c.k {
+                        for ox in 0..<wo {
+                            let ix = ox - c.p + kx
+                            guard (0..<c.w).contains(ix) else { continue }
+                            for ch in 0..<c.c {
+                                expected[((n * c.h + iy) * c.w + ix) * c.c + ch] +=
+                                    d[((n * ho + oy) * wo + ox) * c.c + ch] * w[(ky * c.k + kx) * c.c + ch]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let differing = zip(dx.scalars, expected).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(differing) of \(expected.count) input-gradient floats differ in their bits")
+    }
 
     /// The sliced passes agree with the naive loops, and give the same bits on one thread or two.
     @Test(arguments: slicedCases)

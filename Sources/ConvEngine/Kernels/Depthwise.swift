@@ -27,7 +27,18 @@ func depthwiseSlices(_ g: WindowGeometry) -> Int {
 /// stride 1), then per image slice one weight-and-bias gradient block (`weightGradientBlock(g)`) and
 /// one image of output gradient (the backward pass's).
 func depthwiseScratch(_ g: WindowGeometry) -> Int {
-    tiledWeightCount(g) + depthwiseSlices(g) * (weightGradientBlock(g) + g.outputHeight * g.outputWidth * g.channels)
+    tiledWeightCount(g) + backwardSlices(g).count * (weightGradientBlock(g) + g.outputHeight * g.outputWidth * g.channels)
+}
+
+/// How the depthwise backward pass over `g` is cut: into slices of images, or, when the batch has
+/// too few images to give every thread one (a batch of one) and the stride is 1, into slices of
+/// rows, each computing the weight-gradient sums over its output rows and the input gradient of its
+/// input rows. A function of the shape alone.
+func backwardSlices(_ g: WindowGeometry) -> (count: Int, byRows: Bool) {
+    let images = depthwiseSlices(g)
+    guard images < 2, g.stride == 1 else { return (images, false) }
+    let rows = depthwiseRowSlices(g)
+    return rows > 1 ? (rows, true) : (images, false)
 }
 
 private func tiledWeightCount(_ g: WindowGeometry) -> Int {
@@ -166,15 +177,22 @@ enum DepthwiseOutputGradient {
     /// Image n's gradient, `rows` rows of C floats: written to `scratch`, or where it already is.
     @inline(__always)
     func image(_ n: Int, rows: Int, channels C: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        let floats = rows * C
+        self.rows((n * rows)..<((n + 1) * rows), channels: C, scratch: scratch)
+    }
+
+    /// The gradient's `rows` of C floats (pixels of the batch, n·HO·WO + oy·WO + ox): written to
+    /// `scratch`, or where they already are.
+    @inline(__always)
+    func rows(_ rows: Range<Int>, channels C: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let floats = rows.count * C, start = rows.lowerBound * C
         switch self {
         case .output(let dy, let y, let cap):
-            let d = dy + n * floats
+            let d = dy + start
             guard let cap else { return d }
-            let v = y + n * floats
+            let v = y + start
             for i in 0..<floats { scratch[i] = (v[i] > 0 && v[i] < cap) ? d[i] : 0 }
         case .batchNorm(let gradient):
-            gradient.write(rows: (n * rows)..<((n + 1) * rows), to: scratch)
+            gradient.write(rows: rows, to: scratch)
         }
         return UnsafePointer(scratch)
     }
@@ -196,14 +214,22 @@ func depthwiseBackward(
     _ dw: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>?, _ dx: UnsafeMutablePointer<Float>?,
     scratch: UnsafeMutablePointer<Float>
 ) {
-    let C = g.channels, taps = g.kernel * g.kernel, slices = depthwiseSlices(g)
+    let C = g.channels, taps = g.kernel * g.kernel, (slices, byRows) = backwardSlices(g)
     let columns = g.stride == 1 ? g.outputWidth : 1, row = columns * C, block = weightGradientBlock(g)
     let filters = depthwiseFilters(w, g, scratch: scratch)
     let partials = scratch + tiledWeightCount(g), buffers = partials + slices * block
-    Parallel.forEachRange(
-        of: g.batch, slices: slices,
-        DepthwiseGradients(
-            gradient: gradient, x: x, filters: filters, g: g, partials: partials, buffers: buffers, dx: dx))
+    if byRows {
+        Parallel.forEachSlice(
+            slices,
+            DepthwiseRowGradients(
+                gradient: gradient, x: x, filters: filters, g: g, slices: slices, partials: partials, buffers: buffers,
+                dx: dx))
+    } else {
+        Parallel.forEachRange(
+            of: g.batch, slices: slices,
+            DepthwiseGradients(
+                gradient: gradient, x: x, filters: filters, g: g, partials: partials, buffers: buffers, dx: dx))
+    }
     for slice in 0..<slices {
         let sums = partials + slice * block, biasSums = sums + taps * row
         for tap in 0..<taps {
@@ -246,6 +272,83 @@ private struct DepthwiseGradients: RangeJob {
             forEachTapRun(g, rows: 0..<g.outputHeight) { output, input, weights, count in
                 let o = dxn + input, dr = dy + output, wr = filters + weights
                 for j in 0..<count { o[j] += dr[j] * wr[j] }
+            }
+        }
+    }
+}
+
+/// One slice of `depthwiseBackward` cut into rows (stride 1): the weight-gradient sums over the
+/// slice's share of the batch's output rows, and the input gradient of its share of the input rows.
+/// Per image it first makes dy for the output rows either needs (its own, and the K − 1 around the
+/// input rows that read beyond them) in its buffer. Each input row gathers its output rows in
+/// ascending order, tap columns in order within each: the additions, and so the bits, of the
+/// image-by-image pass, which scatters each output row into the input rows it reads.
+private struct DepthwiseRowGradients: SliceJob {
+    let gradient: DepthwiseOutputGradient, x: UnsafePointer<Float>, filters: UnsafePointer<Float>, g: WindowGeometry
+    let slices: Int, partials: UnsafeMutablePointer<Float>, buffers: UnsafeMutablePointer<Float>
+    let dx: UnsafeMutablePointer<Float>?
+
+    func run(slice: Int) {
+        let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
+        let HO = g.outputHeight, WO = g.outputWidth, row = WO * C, taps = K * K
+        let sums = partials + slice * weightGradientBlock(g), biasSums = sums + taps * row
+        let buffer = buffers + slice * HO * row
+        sums.update(repeating: 0, count: weightGradientBlock(g))
+        let outputs = Parallel.range(slice, of: slices, count: g.batch * HO)
+        let inputs = Parallel.range(slice, of: slices, count: g.batch * H)
+        if outputs.isEmpty && inputs.isEmpty { return }
+        let first = min(outputs.isEmpty ? g.batch : outputs.lowerBound / HO, inputs.isEmpty ? g.batch : inputs.lowerBound / H)
+        let last = max(outputs.isEmpty ? 0 : (outputs.upperBound - 1) / HO, inputs.isEmpty ? 0 : (inputs.upperBound - 1) / H)
+        for n in first...last {
+            // This slice's output rows and input rows of image n, then the output rows dy is needed for.
+            let own = max(outputs.lowerBound - n * HO, 0)..<min(outputs.upperBound - n * HO, HO)
+            let read = max(inputs.lowerBound - n * H, 0)..<min(inputs.upperBound - n * H, H)
+            var needed = own.isEmpty ? 0..<0 : own
+            if dx != nil, !read.isEmpty {
+                let reach = max(read.lowerBound + P - K + 1, 0)..<min(read.upperBound + P, HO)
+                needed = needed.isEmpty ? reach : min(needed.lowerBound, reach.lowerBound)..<max(needed.upperBound, reach.upperBound)
+            }
+            if needed.isEmpty {
+                // No output row to sum or to read (at stride 1 every input row is read by one).
+                for iy in read { dx?.advanced(by: (n * H + iy) * W * C).update(repeating: 0, count: W * C) }
+                continue
+            }
+            let dy = gradient.rows(
+                ((n * HO + needed.lowerBound) * WO)..<((n * HO + needed.upperBound) * WO), channels: C, scratch: buffer)
+            // dy's output row oy of image n.
+            func dyRow(_ oy: Int) -> UnsafePointer<Float> { dy + (oy - needed.lowerBound) * row }
+            let xn = x + n * H * W * C
+            for oy in own {
+                let d = dyRow(oy)
+                for p in stride(from: 0, to: row, by: C) {
+                    for c in 0..<C { biasSums[c] += d[p + c] }
+                }
+                for ky in g.tapRows(atOutputRow: oy) {
+                    let input = xn + (oy - P + ky) * W * C
+                    for kx in 0..<K {
+                        let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
+                        if columns.isEmpty { continue }
+                        let o = sums + (ky * K + kx) * row + first * C, dr = d + first * C, xr = input + (first - P + kx) * C
+                        for j in 0..<(columns.count * C) { o[j] += dr[j] * xr[j] }
+                    }
+                }
+            }
+            guard let dx else { continue }
+            for iy in read {
+                let out = dx + (n * H + iy) * W * C
+                out.update(repeating: 0, count: W * C)
+                // Output rows reading input row iy, ascending: oy = iy + P − ky for ky from K − 1 down.
+                for ky in stride(from: K - 1, through: 0, by: -1) {
+                    let oy = iy + P - ky
+                    guard oy >= 0, oy < HO else { continue }
+                    let d = dyRow(oy)
+                    for kx in 0..<K {
+                        let columns = g.outputColumns(readingTapColumn: kx), first = columns.lowerBound
+                        if columns.isEmpty { continue }
+                        let o = out + (first - P + kx) * C, dr = d + first * C, wr = filters + (ky * K + kx) * row + first * C
+                        for j in 0..<(columns.count * C) { o[j] += dr[j] * wr[j] }
+                    }
+                }
             }
         }
     }

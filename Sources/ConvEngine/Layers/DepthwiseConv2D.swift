@@ -25,7 +25,7 @@ public final class DepthwiseConv2D: Layer {
     private let epilogue: Epilogue
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
-    private var geometry: WindowGeometry?
+    private(set) var geometry: WindowGeometry?
 
     /// Creates a depthwise convolution with zero-filled weights.
     ///
