@@ -7,10 +7,11 @@
 // Window positions that fall into the padding are skipped outside the channel loop; the channel loop
 // itself has no bounds checks and is vectorised by the compiler.
 // The work is split into slices run on `Parallel`'s threads: the forward pass writes disjoint output
-// rows, the input gradient disjoint images; the weight gradient sums each slice into its own scratch
-// and adds the slices in order, so the result does not depend on the thread count. The backward
-// pass computes both gradients image by image from one buffer of dy per slice, made while the image
-// is in cache (masked by the layer's rectifier, or the input gradient of the batch norm after the
+// rows, the input gradient disjoint images (disjoint input rows for a batch of one at stride 1);
+// the weight gradient sums each slice into its own scratch and adds the slices in order, so the
+// result does not depend on the thread count. The backward pass computes both gradients image by
+// image (or slice of rows by slice of rows) from one buffer of dy per slice, made while the image is
+// in cache (masked by the layer's rectifier, or the input gradient of the batch norm after the
 // layer), so dy is read from memory once.
 
 /// Multiply-adds below which a depthwise pass is not split over threads.
@@ -301,16 +302,22 @@ private struct DepthwiseRowGradients: SliceJob {
         let last = max(outputs.isEmpty ? 0 : (outputs.upperBound - 1) / HO, inputs.isEmpty ? 0 : (inputs.upperBound - 1) / H)
         for n in first...last {
             // This slice's output rows and input rows of image n, then the output rows dy is needed for.
-            let own = max(outputs.lowerBound - n * HO, 0)..<min(outputs.upperBound - n * HO, HO)
-            let read = max(inputs.lowerBound - n * H, 0)..<min(inputs.upperBound - n * H, H)
-            var needed = own.isEmpty ? 0..<0 : own
-            if dx != nil, !read.isEmpty {
-                let reach = max(read.lowerBound + P - K + 1, 0)..<min(read.upperBound + P, HO)
-                needed = needed.isEmpty ? reach : min(needed.lowerBound, reach.lowerBound)..<max(needed.upperBound, reach.upperBound)
+            let own = outputs.clamped(to: (n * HO)..<((n + 1) * HO)), read = inputs.clamped(to: (n * H)..<((n + 1) * H))
+            let ownRows = (own.lowerBound - n * HO)..<(own.upperBound - n * HO)
+            let readRows = (read.lowerBound - n * H)..<(read.upperBound - n * H)
+            var needed = ownRows
+            if dx != nil, !readRows.isEmpty {
+                let reach = (readRows.lowerBound + P - K + 1)..<(readRows.upperBound + P)
+                if !needed.isEmpty {
+                    needed = min(needed.lowerBound, reach.lowerBound)..<max(needed.upperBound, reach.upperBound)
+                } else {
+                    needed = reach
+                }
+                needed = needed.clamped(to: 0..<HO)
             }
             if needed.isEmpty {
                 // No output row to sum or to read (at stride 1 every input row is read by one).
-                for iy in read { dx?.advanced(by: (n * H + iy) * W * C).update(repeating: 0, count: W * C) }
+                for iy in readRows { dx?.advanced(by: (n * H + iy) * W * C).update(repeating: 0, count: W * C) }
                 continue
             }
             let dy = gradient.rows(
@@ -318,7 +325,7 @@ private struct DepthwiseRowGradients: SliceJob {
             // dy's output row oy of image n.
             func dyRow(_ oy: Int) -> UnsafePointer<Float> { dy + (oy - needed.lowerBound) * row }
             let xn = x + n * H * W * C
-            for oy in own {
+            for oy in ownRows {
                 let d = dyRow(oy)
                 for p in stride(from: 0, to: row, by: C) {
                     for c in 0..<C { biasSums[c] += d[p + c] }
@@ -334,7 +341,7 @@ private struct DepthwiseRowGradients: SliceJob {
                 }
             }
             guard let dx else { continue }
-            for iy in read {
+            for iy in readRows {
                 let out = dx + (n * H + iy) * W * C
                 out.update(repeating: 0, count: W * C)
                 // Output rows reading input row iy, ascending: oy = iy + P − ky for ky from K − 1 down.
