@@ -19,6 +19,9 @@ public struct Benchmark {
         public var forwardSeconds: Double
         /// Median backward seconds.
         public var backwardSeconds: Double
+        /// Median seconds in an inference pass (evaluation mode): 0 for a layer another one does there
+        /// (a batch norm folded into the convolution before it, a ReLU fused into it).
+        public var inferenceSeconds: Double
         /// Forward GFLOP/s (2 × MACs / time); 0 for layers without MACs.
         public var forwardGFLOPs: Double { multiplyAccumulates == 0 ? 0 : 2e-9 * Double(multiplyAccumulates) / forwardSeconds }
         /// Backward GFLOP/s, counting 2 × MACs for each of the weight and input gradients.
@@ -149,9 +152,15 @@ public struct Benchmark {
             let t = try Self.seconds { try network.forward() }
             if r >= warmup { inference.append(t) }
         }
+        let count = network.entries.count
+        var inferenceLayers = Array(repeating: [Double](), count: count)
+        for r in 0..<(warmup + repeats) {
+            let timer = LayerTimer(layerCount: count)
+            try network.forward(observer: timer)
+            if r >= warmup { for i in 0..<count { inferenceLayers[i].append(timer.forward[i]) } }
+        }
 
         progress("layers")
-        let count = network.entries.count
         var forward = Array(repeating: [Double](), count: count), backward = Array(repeating: [Double](), count: count)
         network.train()
         try labels.withUnsafeBufferPointer { l in
@@ -189,6 +198,7 @@ public struct Benchmark {
             let backwardMACs = i == 0 ? macs : 2 * macs
             return Layer(
                 name: entry.name, kind: entry.layer.kind, multiplyAccumulates: macs, forwardSeconds: f, backwardSeconds: b,
+                inferenceSeconds: Self.median(inferenceLayers[i]),
                 backwardGFLOPs: backwardMACs == 0 ? 0 : 2e-9 * Double(backwardMACs) / b,
                 gemmReferenceSeconds: reference,
                 forwardBytes: 4 * (inputFloats + outputFloats), backwardBytes: 4 * 2 * (inputFloats + outputFloats),

@@ -118,7 +118,7 @@ struct Bench: ParsableCommand {
                 r.trainGFLOPs, 100 * r.trainGFLOPs / r.machineGFLOPs, r.inferenceGFLOPs,
                 100 * r.inferenceGFLOPs / r.machineGFLOPs, r.machineGFLOPs),
             String(format: "  peak resident memory %.0f MB", Double(r.peakResidentBytes) / 1e6), "",
-            "  layer       fwd ms  bwd ms  share  fwd GF/s  bwd GF/s  of sgemm   GB/s",
+            "  layer       fwd ms  bwd ms  share  fwd GF/s  bwd GF/s  of sgemm   GB/s  inf ms",
         ]
         let total = r.layers.reduce(0.0) { $0 + $1.forwardSeconds + $1.backwardSeconds }
         for l in r.layers {
@@ -128,14 +128,14 @@ struct Bench: ParsableCommand {
                 l.kind == "dw"
                 ? String(
                     format: "%7.1f", Double(l.forwardBytes + l.backwardBytes) * 1e-9 / (l.forwardSeconds + l.backwardSeconds))
-                : ""
+                : "       "
             let mark = l.fusedIntoPrevious ? "*" : l.inputGradientByPrevious ? "†" : ""
             lines.append(
                 "  " + CostReport.pad("\(l.name) \(l.kind)\(mark)", 10)
                     + String(
-                        format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@",
+                        format: "%6.2f %7.2f %5.1f%% %9.1f %9.1f %@ %@ %7.2f",
                         1000 * l.forwardSeconds, 1000 * l.backwardSeconds, 100 * share, l.forwardGFLOPs, l.backwardGFLOPs, gemm,
-                        bandwidth))
+                        bandwidth, 1000 * l.inferenceSeconds))
         }
         if r.layers.contains(where: \.fusedIntoPrevious) {
             lines.append("  * done by the layer before it, in the same passes over memory")
@@ -169,7 +169,8 @@ struct Bench: ParsableCommand {
             "layers": r.layers.map { l -> [String: Any] in
                 var d: [String: Any] = [
                     "name": l.name, "kind": l.kind, "macs": l.multiplyAccumulates, "forward_seconds": l.forwardSeconds,
-                    "backward_seconds": l.backwardSeconds, "forward_gflops": l.forwardGFLOPs, "backward_gflops": l.backwardGFLOPs,
+                    "backward_seconds": l.backwardSeconds, "inference_seconds": l.inferenceSeconds,
+                    "forward_gflops": l.forwardGFLOPs, "backward_gflops": l.backwardGFLOPs,
                     "forward_bytes": l.forwardBytes, "backward_bytes": l.backwardBytes,
                     "fused_into_previous": l.fusedIntoPrevious, "input_gradient_by_previous": l.inputGradientByPrevious,
                 ]

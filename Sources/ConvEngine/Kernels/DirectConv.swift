@@ -42,7 +42,9 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
 }
 
 /// y[n, oy, ox, o] = bias[o] + Σ_{ky,kx,c} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[o, ky, kx, c], clamped
-/// to [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU).
+/// to [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU), then mapped by `affine`
+/// when given (a batch norm in evaluation folded in: `channelAffine`, the batch norm's own expression,
+/// on each pixel while it is in L1, so the bits are those of the batch norm's pass after this one).
 ///
 /// Output channels go in blocks of 32 held in four 8-wide registers across every tap of a pixel, so
 /// each output is stored once and clamped while in L1. Where three (or two) neighbouring pixels'
@@ -52,11 +54,11 @@ private func transposeWeights(_ w: UnsafePointer<Float>, taps T: Int, outputs O:
 /// few in a plain loop.
 func directConvForward(
     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>,
-    scratch: UnsafeMutablePointer<Float>
+    _ g: WindowGeometry, outputChannels O: Int, cap: Float?, affine: ChannelAffine? = nil,
+    _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
 ) {
     transposeWeights(w, taps: g.kernel * g.kernel * g.channels, outputs: O, into: scratch)
-    directConvolve(x, scratch, bias, g, outputChannels: O, cap: cap, y)
+    directConvolve(x, scratch, bias, g, outputChannels: O, cap: cap, affine: affine, y)
 }
 
 /// dw += the weight gradient (`directConvBackwardWeight`) and, unless `dx` is nil, dx = the input
@@ -73,17 +75,18 @@ func directConvBackward(
 /// The forward pass on weights already laid out `[T][O]` (`wt`).
 private func directConvolve(
     _ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    _ g: WindowGeometry, outputChannels O: Int, cap: Float?, _ y: UnsafeMutablePointer<Float>
+    _ g: WindowGeometry, outputChannels O: Int, cap: Float?, affine: ChannelAffine? = nil,
+    _ y: UnsafeMutablePointer<Float>
 ) {
     Parallel.forEachRange(
         of: g.batch * g.outputHeight, slices: directRowSlices(g, outputChannels: O),
-        DirectConvolution(x: x, wt: wt, bias: bias, g: g, O: O, cap: cap, y: y))
+        DirectConvolution(x: x, wt: wt, bias: bias, g: g, O: O, cap: cap, affine: affine, y: y))
 }
 
 /// Output rows (of the whole batch) of `directConvolve`.
 private struct DirectConvolution: RangeJob {
     let x: UnsafePointer<Float>, wt: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry, O: Int
-    let cap: Float?, y: UnsafeMutablePointer<Float>
+    let cap: Float?, affine: ChannelAffine?, y: UnsafeMutablePointer<Float>
 
     func run(range outputRows: Range<Int>, slice: Int) {
         let (H, W, C, K, S, P) = (g.height, g.width, g.channels, g.kernel, g.stride, g.padding)
@@ -205,6 +208,10 @@ private struct DirectConvolution: RangeJob {
                         }
                     }
                     if let cap { for c in 0..<O { o[c] = min(max(o[c], 0), cap) } }
+                }
+                if let affine {
+                    channelAffine(
+                        out, rows: 0..<pixels, channels: O, scale: affine.scale, shift: affine.shift, cap: affine.cap, out)
                 }
                 ox += pixels
             }

@@ -7,5 +7,6 @@ protocol BatchNormFolding: Layer {
     func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws
 }
 
+extension Conv2D: BatchNormFolding {}
 extension DepthwiseConv2D: BatchNormFolding {}
 extension PointwiseConv2D: BatchNormFolding {}

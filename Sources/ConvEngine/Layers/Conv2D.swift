@@ -129,6 +129,13 @@ public final class Conv2D: Layer {
     }
 
     public func forward(_ x: TensorView, into y: TensorView, context: ExecutionContext) throws {
+        try forward(x, into: y, affine: nil, context: context)
+    }
+
+    /// The forward pass with a batch norm in evaluation that follows it folded in (`affine`, applied
+    /// after the bias and the layer's own rectifier): inside the direct kernel while each pixel is in
+    /// cache, else in a pass of its own. The same bits as the two layers' passes.
+    func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry, let plan else { return }
         let scratch = try context.workspace.floats(workspaceCount, for: "conv")
@@ -137,13 +144,19 @@ public final class Conv2D: Layer {
         case .direct:
             directConvForward(
                 x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
-                outputChannels: outputChannels, cap: epilogue.cap, y.data, scratch: scratch)
+                outputChannels: outputChannels, cap: epilogue.cap, affine: affine, y.data, scratch: scratch)
+            return
         case .winograd(let plan):
             winogradConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
             epilogue.apply(rows: rows, channels: outputChannels, y)
         case .column(let plan):
             columnConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
             epilogue.apply(rows: rows, channels: outputChannels, y)
+        }
+        if let affine {
+            batchNormApply(
+                y.data, rows: rows, channels: outputChannels, scale: affine.scale, shift: affine.shift, cap: affine.cap,
+                y.data)
         }
     }
 

@@ -81,21 +81,15 @@ public final class PointwiseConv2D: Layer {
     }
 
     /// The forward pass with a batch norm in evaluation that follows it folded in (`affine`, applied
-    /// after the bias and the layer's own rectifier): on the GEMM path to each chunk of rows while it
-    /// is in cache, on the direct path in a pass of its own. The same bits as the two layers' passes,
-    /// as the chunks do not depend on it.
+    /// after the bias and the layer's own rectifier) to each chunk of rows on the GEMM path, and to
+    /// each pixel on the direct path, while it is in cache. The same bits as the two layers' passes.
     func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws {
         try checkShapes(x, y)
         if let g = direct {
             directConvForward(
                 x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g,
-                outputChannels: outputChannels, cap: epilogue.cap, y.data,
+                outputChannels: outputChannels, cap: epilogue.cap, affine: affine, y.data,
                 scratch: try context.workspace.floats(workspaceCount, for: "pw"))
-            if let affine {
-                batchNormApply(
-                    y.data, rows: rows, channels: outputChannels, scale: affine.scale, shift: affine.shift,
-                    cap: affine.cap, y.data)
-            }
             return
         }
         BLAS.gemm(

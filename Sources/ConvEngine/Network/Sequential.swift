@@ -19,10 +19,10 @@ public protocol LayerObserver: AnyObject {
 /// Fusion: a layer that runs in place right after another is offered to it (`Layer.absorb(_:)`; batch
 /// norm takes a ReLU); an absorbed layer keeps its entry, name and index but is not run. A batch norm
 /// right after a depthwise or pointwise convolution (without a rectifier between) runs with it, the
-/// same bits as the two layers. In evaluation it is folded into the convolution, which writes the
-/// batch norm's output (with its rectifier) straight from its rows while they are in cache, so the
-/// batch norm's own pass over memory disappears (its input is then not written; a `backward` after
-/// such a pass computes it first). In backward, after a depthwise convolution, the batch norm only
+/// same bits as the two layers. In evaluation it is folded into the convolution before it (a standard
+/// one too, such as the stem), which writes the batch norm's output (with its rectifier) straight
+/// from its rows while they are in cache, so the batch norm's own pass over memory disappears (its
+/// input is then not written; a `backward` after such a pass computes it first). In backward, after a depthwise convolution, the batch norm only
 /// sums (`BatchNorm.inputGradient`) and the convolution computes the batch norm's input gradient
 /// image by image as it reads it, so that gradient is never written to memory and read back.
 public final class Sequential {
@@ -58,8 +58,8 @@ public final class Sequential {
     private let activationOffsets: [Int]
     /// Layers whose work the layer before them does (a fused ReLU).
     private let isAbsorbed: [Bool]
-    /// For each layer, the batch norm folded into it when evaluating, if it is a depthwise or
-    /// pointwise convolution (without a rectifier of its own) right before one.
+    /// For each layer, the batch norm folded into it when evaluating, if it is a convolution (without
+    /// a rectifier of its own) right before one.
     private let evaluationFolds: [(layer: BatchNormFolding, norm: BatchNorm)?]
     /// For each layer, the batch norm whose input gradient it computes in backward: those of the
     /// folds whose layer is a depthwise convolution.
@@ -156,7 +156,7 @@ public final class Sequential {
     public var trainableParameters: [Parameter] { namedParameters.map(\.parameter).filter(\.isTrainable) }
 
     /// The view of activation `i` (0 is the input, `entries.count` the output) at the current batch size.
-    /// After an evaluation pass the input of a batch norm folded into the depthwise layer before it
+    /// After an evaluation pass the input of a batch norm folded into the convolution before it
     /// is not written (until a `backward`).
     public func activation(_ i: Int) -> TensorView {
         TensorView(shape: shapes[i], data: arena.data + activationOffsets[i])
