@@ -22,20 +22,22 @@ import Testing
         Case(n: 2, h: 6, w: 9, c: 24, k: 3, s: 1, p: 0, bias: true),
     ]
 
-    /// Stride-1 rows longer than `wholeRowFloats`, which the forward pass takes in blocks of pixels:
-    /// a last block shorter than the others, 40 channels (not whole vectors), blocks of one pixel
-    /// (more channels than a block's floats), and no padding.
-    static let blockedRowCases: [Case] = [
+    /// Every path through a pixel's channels: blocks of 32 then of 8 then single channels (40 and
+    /// 45), many blocks of 32 (520), whole blocks of 32 without padding, long rows, and a strided
+    /// window over 256 channels and more, which is added tap by tap.
+    static let channelBlockCases: [Case] = [
         Case(n: 1, h: 5, w: 70, c: 40, k: 3, s: 1, p: 1, bias: true),
         Case(n: 2, h: 3, w: 5, c: 520, k: 3, s: 1, p: 1, bias: false),
         Case(n: 1, h: 5, w: 70, c: 32, k: 3, s: 1, p: 0, bias: false),
+        Case(n: 2, h: 7, w: 6, c: 45, k: 3, s: 2, p: 1, bias: true),
+        Case(n: 2, h: 5, w: 6, c: 260, k: 3, s: 2, p: 1, bias: false),
     ]
 
     /// The forward pass's sum order, in Float: the bias (or 0), then x·w for each tap inside the image
     /// in the order ky, kx, each a product and then a sum, at every stride and on one image's row
     /// slices. A faster kernel must keep it (or say why not), since fixtures and resumed runs rely on
     /// the bits.
-    @Test(arguments: cases + slicedCases.filter { $0.n == 1 } + blockedRowCases)
+    @Test(arguments: cases + slicedCases.filter { $0.n == 1 } + channelBlockCases)
     func forwardSumsTheTapsInOrder(_ c: Case) throws {
         let dw = try make(c)
         let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 18)

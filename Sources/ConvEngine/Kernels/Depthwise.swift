@@ -4,8 +4,9 @@
 //   N batch, H W input height and width, C channels (consecutive in memory, the vectorised axis),
 //   KH KW kernel side, S stride, P padding, HO WO output height and width.
 // Filters are stored [KH, KW, C] so that one tap of every channel is a contiguous run of C floats.
-// Window positions that fall into the padding are skipped outside the channel loop; the channel loop
-// itself has no bounds checks and is vectorised by the compiler.
+// Window positions that fall into the padding are skipped outside the channel loop. The forward pass
+// keeps each pixel's sums in registers across its taps; the backward passes' channel loops have no
+// bounds checks and are vectorised by the compiler.
 // The work is split into slices run on `Parallel`'s threads: the forward pass writes disjoint output
 // rows, the input gradient disjoint images (disjoint input rows for a batch of one at stride 1);
 // the weight gradient sums each slice into its own scratch and adds the slices in order, so the
@@ -24,8 +25,8 @@ func depthwiseSlices(_ g: WindowGeometry) -> Int {
         grain: depthwiseGrain)
 }
 
-/// Floats of scratch the depthwise kernels want: each tap's weights tiled across an output row (at
-/// stride 1), then per image slice one weight-and-bias gradient block (`weightGradientBlock(g)`) and
+/// Floats of scratch the depthwise backward pass wants: each tap's weights tiled across an output
+/// row (at stride 1), then per image slice one weight-and-bias gradient block (`weightGradientBlock(g)`) and
 /// one image of output gradient (the backward pass's).
 func depthwiseScratch(_ g: WindowGeometry) -> Int {
     tiledWeightCount(g) + backwardSlices(g).count * (weightGradientBlock(g) + g.outputHeight * g.outputWidth * g.channels)
@@ -55,30 +56,22 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 /// y[n, oy, ox, c] = bias[c] + Σ_{ky,kx} x[n, oy·S−P+ky, ox·S−P+kx, c] · w[ky, kx, c], clamped to
 /// [0, cap] when a rectifier is fused (`cap`: nil for none, +∞ for ReLU). With `affine` (a batch norm
 /// in evaluation folded in) the sum is then mapped to sum·scale[c] + shift[c] and clamped to
-/// `affine.cap` instead, in the same pass over each image that would clamp it.
+/// `affine.cap` instead, in the same pass over each output row that would clamp it.
 ///
-/// At stride 1 an output row and the input row a tap reads are both contiguous in (ox, c), so each
-/// tap is one long multiply-add over the row against that tap's weights tiled across it; other
-/// strides take the per-pixel loop. The output rows of the whole batch are cut into slices
+/// Pixel by pixel, 32 channels at a time (then 8, then one) in registers across every tap of the
+/// window (strided windows over 256 channels and more tap by tap), each output stored once: the taps' inputs and weights are loads from the nearest cache,
+/// and no partial sum goes back to memory. (The kernel before this one added each tap over a whole
+/// row held in memory, against weights tiled across the row: three loads and a store for every
+/// multiply-add, at any size.) The output rows of the whole batch are cut into slices
 /// (`depthwiseRowSlices`), so that one image alone still runs on every thread; each row is clamped
-/// right after its taps, while it is still in cache. `scratch` holds
-/// `depthwiseScratch(g)` floats.
+/// right after its pixels, while it is still in cache.
 func depthwiseForward(
     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    _ g: WindowGeometry, cap: Float?, affine: ChannelAffine? = nil, _ y: UnsafeMutablePointer<Float>,
-    scratch: UnsafeMutablePointer<Float>
+    _ g: WindowGeometry, cap: Float?, affine: ChannelAffine? = nil, _ y: UnsafeMutablePointer<Float>
 ) {
-    let blockPixels = forwardBlockPixels(g)
-    let filters: UnsafePointer<Float>
-    if g.stride == 1 {
-        tileWeights(w, g, pixels: blockPixels, into: scratch)
-        filters = UnsafePointer(scratch)
-    } else {
-        filters = w
-    }
     Parallel.forEachRange(
         of: g.batch * g.outputHeight, slices: depthwiseRowSlices(g),
-        DepthwiseForward(x: x, filters: filters, bias: bias, g: g, blockPixels: blockPixels, cap: cap, affine: affine, y: y))
+        DepthwiseForward(x: x, w: w, bias: bias, g: g, cap: cap, affine: affine, y: y))
 }
 
 /// How many slices of output rows (of the whole batch) the forward pass over `g` is cut into.
@@ -88,80 +81,93 @@ func depthwiseRowSlices(_ g: WindowGeometry) -> Int {
         grain: depthwiseGrain)
 }
 
-/// Output pixels per block of a stride-1 output row in the forward pass: about `forwardBlockFloats`
-/// floats, at least one pixel, when a row holds more than `wholeRowFloats`; else the whole row.
-/// A block's output, the input rows it reads and its tiled weights then stay in the core's
-/// first-level cache across the taps; over whole 112-pixel rows the tiled weights alone (nine rows'
-/// worth) did not, and every tap streamed all three from the second level. On short rows
-/// (MobileNet-CIFAR's, 4 to 32 pixels) the blocks' bookkeeping cost more than they saved.
-func forwardBlockPixels(_ g: WindowGeometry) -> Int {
-    g.outputWidth * g.channels <= wholeRowFloats ? g.outputWidth : min(g.outputWidth, max(1, forwardBlockFloats / g.channels))
-}
-
-/// The target size of a forward block, in floats: its output, its inputs (K rows) and its tiled
-/// weights (K·K blocks), 4·(1 + K + K²)·384 bytes at K = 3, fit in 32 KB.
-let forwardBlockFloats = 384
-
-/// Floats of an output row up to which the forward pass takes it whole.
-let wholeRowFloats = 2048
-
 private struct DepthwiseForward: RangeJob {
-    let x: UnsafePointer<Float>, filters: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry
-    let blockPixels: Int, cap: Float?, affine: ChannelAffine?, y: UnsafeMutablePointer<Float>
+    let x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, g: WindowGeometry
+    let cap: Float?, affine: ChannelAffine?, y: UnsafeMutablePointer<Float>
 
     func run(range rows: Range<Int>, slice: Int) {
-        let C = g.channels, rowFloats = g.outputWidth * C
-        // One output row at a time: its bias, its taps and its clamp while it is in the core's
-        // nearest cache. (A slice's rows of a 112×112 image, set to the bias all at once and then
-        // clamped all at once, fell out of the core's caches between the passes.)
+        let (H, W, C, S, P) = (g.height, g.width, g.channels, g.stride, g.padding)
+        let HO = g.outputHeight, WO = g.outputWidth, rowFloats = WO * C
+        // Strided windows over 256 channels and more read nine pixels' long runs that neighbouring
+        // outputs barely share; they went faster tap by tap over the whole pixel (`pixelTapByTap`).
+        let tapByTap = S > 1 && C >= 256
         for r in rows {
-            let row = y + r * rowFloats
-            if let bias {
-                for p in stride(from: 0, to: rowFloats, by: C) { (row + p).update(from: bias, count: C) }
-            } else {
-                row.update(repeating: 0, count: rowFloats)
-            }
-            if g.stride == 1 {
-                addStride1Taps(row: r)
-            } else {
-                forEachTap(g, rows: r..<(r + 1)) { output, input, weights in
-                    let o = y + output, xr = x + input, wr = filters + weights
-                    for c in 0..<C { o[c] += xr[c] * wr[c] }
+            let n = r / HO, oy = r - n * HO
+            let taps = g.tapRows(atOutputRow: oy), row = y + r * rowFloats
+            // The input row of window row ky is top + ky (top may lie in the padding; only rows
+            // inside the image are read).
+            let top = n * H + oy * S - P
+            for ox in 0..<WO {
+                let out = row + ox * C, columns = g.tapColumns(atOutputColumn: ox), left = ox * S - P
+                if tapByTap {
+                    pixelTapByTap(out, rows: taps, columns: columns, top: top, left: left)
+                } else {
+                    pixel(out, rows: taps, columns: columns, top: top, left: left)
                 }
             }
             if let affine {
                 channelAffine(
-                    row, rows: 0..<g.outputWidth, channels: C, scale: affine.scale, shift: affine.shift, cap: affine.cap, row)
+                    row, rows: 0..<WO, channels: C, scale: affine.scale, shift: affine.shift, cap: affine.cap, row)
             } else if let cap {
                 for i in 0..<rowFloats { row[i] = min(max(row[i], 0), cap) }
             }
         }
     }
 
-    /// Output row `r` (n·HO + oy) at stride 1, block by block of `blockPixels` pixels: each tap in
-    /// turn is one multiply-add over the block's pixels that read inside the image, against the
-    /// tap's weights tiled across a block (`[K·K][blockPixels·C]`). Every output float sums its
-    /// taps in the same order as over whole rows.
+    /// One output pixel's C sums in the same order as `pixel`, added tap by tap into the output.
     @inline(__always)
-    private func addStride1Taps(row r: Int) {
-        let (H, W, C, K, P) = (g.height, g.width, g.channels, g.kernel, g.padding)
-        let HO = g.outputHeight, WO = g.outputWidth, tile = blockPixels * C
-        let n = r / HO, oy = r - n * HO, output = y + r * WO * C
-        var start = 0
-        while start < WO {
-            let block = start..<min(WO, start + blockPixels)
-            start = block.upperBound
-            for ky in g.tapRows(atOutputRow: oy) {
-                let input = x + (n * H + oy - P + ky) * W * C
-                for kx in 0..<K {
-                    let columns = g.outputColumns(readingTapColumn: kx).clamped(to: block)
-                    if columns.isEmpty { continue }
-                    let first = columns.lowerBound, count = columns.count * C
-                    let o = output + first * C, xr = input + (first - P + kx) * C
-                    let wr = filters + (ky * K + kx) * tile + (first - block.lowerBound) * C
-                    for j in 0..<count { o[j] += xr[j] * wr[j] }
+    private func pixelTapByTap(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Range<Int>, top: Int, left: Int) {
+        let (W, C, K) = (g.width, g.channels, g.kernel)
+        if let bias { out.update(from: bias, count: C) } else { out.update(repeating: 0, count: C) }
+        for ky in rows {
+            for kx in columns {
+                let xp = x + ((top + ky) * W + left + kx) * C, wp = w + (ky * K + kx) * C
+                for c in 0..<C { out[c] += xp[c] * wp[c] }
+            }
+        }
+    }
+
+    /// One output pixel's C sums: the bias (or 0), then x·w for each tap in `rows` × `columns`, in
+    /// the order ky, kx, each a product and then a sum (the order the tests and the fixtures hold).
+    @inline(__always)
+    private func pixel(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Range<Int>, top: Int, left: Int) {
+        let (W, C, K) = (g.width, g.channels, g.kernel)
+        // The input of tap (ky, kx) at channel c: x[input(ky, kx) + c]; its weight: w[(ky·K + kx)·C + c].
+        @inline(__always) func input(_ ky: Int, _ kx: Int) -> UnsafePointer<Float> { x + ((top + ky) * W + left + kx) * C }
+        var c = 0
+        while c + 32 <= C {
+            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+            if let bias { (a0, a1, a2, a3) = (load8(bias + c), load8(bias + c + 8), load8(bias + c + 16), load8(bias + c + 24)) }
+            for ky in rows {
+                for kx in columns {
+                    let xp = input(ky, kx) + c, wp = w + (ky * K + kx) * C + c
+                    a0 += load8(xp) * load8(wp)
+                    a1 += load8(xp + 8) * load8(wp + 8)
+                    a2 += load8(xp + 16) * load8(wp + 16)
+                    a3 += load8(xp + 24) * load8(wp + 24)
                 }
             }
+            store8(a0, out + c)
+            store8(a1, out + c + 8)
+            store8(a2, out + c + 16)
+            store8(a3, out + c + 24)
+            c += 32
+        }
+        while c + 8 <= C {
+            var a = bias.map { load8($0 + c) } ?? SIMD8<Float>()
+            for ky in rows {
+                for kx in columns { a += load8(input(ky, kx) + c) * load8(w + (ky * K + kx) * C + c) }
+            }
+            store8(a, out + c)
+            c += 8
+        }
+        while c < C {
+            var a = bias?[c] ?? 0
+            for ky in rows {
+                for kx in columns { a += input(ky, kx)[c] * w[(ky * K + kx) * C + c] }
+            }
+            out[c] = a
+            c += 1
         }
     }
 }
@@ -385,14 +391,11 @@ private func forEachTapRun(_ g: WindowGeometry, rows: Range<Int>, _ body: (Int, 
     }
 }
 
-/// Fills `tiled` with each tap's weights repeated across `pixels` output pixels (by default a whole
-/// output row): `[K·K][pixels·C]`.
-private func tileWeights(
-    _ w: UnsafePointer<Float>, _ g: WindowGeometry, pixels: Int? = nil, into tiled: UnsafeMutablePointer<Float>
-) {
-    let C = g.channels, pixels = pixels ?? g.outputWidth, row = pixels * C
+/// Fills `tiled` with each tap's weights repeated across an output row: `[K·K][WO·C]`.
+private func tileWeights(_ w: UnsafePointer<Float>, _ g: WindowGeometry, into tiled: UnsafeMutablePointer<Float>) {
+    let C = g.channels, row = g.outputWidth * C
     for tap in 0..<(g.kernel * g.kernel) {
-        for ox in 0..<pixels { (tiled + tap * row + ox * C).update(from: w + tap * C, count: C) }
+        for ox in 0..<g.outputWidth { (tiled + tap * row + ox * C).update(from: w + tap * C, count: C) }
     }
 }
 

@@ -82,10 +82,9 @@ public final class DepthwiseConv2D: Layer {
     func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry else { return }
-        let scratch = try context.workspace.floats(depthwiseScratch(g), for: "depthwise conv")
         depthwiseForward(
             x.data, weight.value.data, bias.map { UnsafePointer($0.value.data) }, g, cap: epilogue.cap,
-            affine: affine, y.data, scratch: scratch)
+            affine: affine, y.data)
     }
 
     public func backward(
