@@ -127,6 +127,18 @@ def main():
             print(f"{label:30} {batch:>5} {us:>11.1f} "
                   + " ".join(f"{peer[n]:>20.1f}" if peer[n] is not None else f"{'—':>20}" for n in names)
                   + ratios)
+    single = [(label, batch) for label, _, batch in cases if batch == 1]
+    if single:
+        # A batch of one is latency: the same medians as milliseconds per image.
+        print("\ninference at batch 1, milliseconds per image")
+        print(f"{'model':30} {'ours ms':>11} " + " ".join(f"{n:>20}" for n in names) + f" {'best/ours':>9}")
+        for label, batch in single:
+            us = 1e3 / median[(label, batch, "mobilenetcpu", "infer")]
+            peer = {n: median[(label, batch, n, "infer")] for n in names}
+            ms = {n: 1e3 / v for n, v in peer.items() if v}
+            best = min(ms.values(), default=None)
+            print(f"{label:30} {us:>11.2f} " + " ".join(f"{ms[n]:>20.2f}" if n in ms else f"{'—':>20}" for n in names)
+                  + (f" {best / us:>9.2f}" if best else f" {'—':>9}"))
     if footnote:
         print("\n* the best peer only infers, in a process of its own; ours trained in the same process first, "
               "so its peak memory holds the training arena")
