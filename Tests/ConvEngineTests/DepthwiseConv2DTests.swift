@@ -144,6 +144,51 @@ import Testing
         #expect(differing == 0, "\(differing) of \(expected.count) input-gradient floats differ in their bits")
     }
 
+    /// At stride 1, in a pass of one slice, the weight gradient sums in Float each tap's products
+    /// per output column over the images and output rows in order, then adds the columns in order
+    /// to dw (which starts at 0): the order the fixtures and resumed runs hold, over channel counts
+    /// of whole and partial vectors, a batch of one and of several, and a 5×5 window.
+    @Test(arguments: [
+        Case(n: 2, h: 7, w: 6, c: 45, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 3, h: 5, w: 9, c: 17, k: 3, s: 1, p: 0, bias: false),
+        Case(n: 1, h: 6, w: 5, c: 8, k: 3, s: 1, p: 1, bias: false),
+        Case(n: 2, h: 8, w: 5, c: 9, k: 5, s: 1, p: 2, bias: true),
+    ])
+    func weightGradientSumsEachColumnInOrder(_ c: Case) throws {
+        let dw = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 21)
+        let y = try dw.forward(x)
+        #expect(try backwardSlices(#require(dw.geometry)).count == 1)
+        let dy = Tensor.random(y.shape.dimensions, seed: 22)
+        _ = try dw.backward(dy, input: x, output: y)
+        let (ho, wo) = (c.h + 2 * c.p - c.k + 1, c.w + 2 * c.p - c.k + 1)
+        let (d, xs) = (dy.scalars, x.scalars)
+        var expected = [Float](repeating: 0, count: c.k * c.k * c.c)
+        for ky in 0..<c.k {
+            for kx in 0..<c.k {
+                for ch in 0..<c.c {
+                    var total: Float = 0
+                    for ox in 0..<wo {
+                        let ix = ox - c.p + kx
+                        guard (0..<c.w).contains(ix) else { continue }
+                        var column: Float = 0
+                        for n in 0..<c.n {
+                            for oy in 0..<ho {
+                                let iy = oy - c.p + ky
+                                guard (0..<c.h).contains(iy) else { continue }
+                                column += d[((n * ho + oy) * wo + ox) * c.c + ch] * xs[((n * c.h + iy) * c.w + ix) * c.c + ch]
+                            }
+                        }
+                        total += column
+                    }
+                    expected[(ky * c.k + kx) * c.c + ch] = total
+                }
+            }
+        }
+        let differing = zip(Array(dw.weight.gradient.buffer), expected).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(differing) of \(expected.count) weight-gradient floats differ in their bits")
+    }
+
     /// The sliced passes agree with the naive loops, and give the same bits on one thread or two.
     @Test(arguments: slicedCases)
     func slicedPassesMatchNaiveLoopsOnAnyThreadCount(_ c: Case) throws {
