@@ -26,8 +26,8 @@ func depthwiseSlices(_ g: WindowGeometry) -> Int {
 }
 
 /// Floats of scratch the depthwise backward pass wants: each tap's weights tiled across an output
-/// row (at stride 1), then per image slice one weight-and-bias gradient block (`weightGradientBlock(g)`) and
-/// one image of output gradient (the backward pass's).
+/// row (at stride 1), then per image slice one weight-and-bias gradient block
+/// (`weightGradientBlock(g)`) and one image of output gradient.
 func depthwiseScratch(_ g: WindowGeometry) -> Int {
     tiledWeightCount(g) + backwardSlices(g).count * (weightGradientBlock(g) + g.outputHeight * g.outputWidth * g.channels)
 }
@@ -59,12 +59,13 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 /// `affine.cap` instead, in the same pass over each output row that would clamp it.
 ///
 /// Pixel by pixel, 32 channels at a time (then 8, then one) in registers across every tap of the
-/// window (strided windows over 256 channels and more tap by tap), each output stored once: the taps' inputs and weights are loads from the nearest cache,
-/// and no partial sum goes back to memory. (The kernel before this one added each tap over a whole
-/// row held in memory, against weights tiled across the row: three loads and a store for every
-/// multiply-add, at any size.) The output rows of the whole batch are cut into slices
-/// (`depthwiseRowSlices`), so that one image alone still runs on every thread; each row is clamped
-/// right after its pixels, while it is still in cache.
+/// window (strided windows over 256 channels and more tap by tap), each output stored once: the
+/// taps' inputs and weights are loads from the nearest cache, and no partial sum goes back to
+/// memory. (The kernel before this one added each tap over a whole row held in memory, against
+/// weights tiled across the row: three loads and a store for every multiply-add, at any size.) The
+/// output rows of the whole batch are cut into slices (`depthwiseRowSlices`), so that one image
+/// alone still runs on every thread; each row is clamped right after its pixels, while it is still
+/// in cache.
 func depthwiseForward(
     _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     _ g: WindowGeometry, cap: Float?, affine: ChannelAffine? = nil, _ y: UnsafeMutablePointer<Float>
