@@ -100,6 +100,21 @@ import Testing
         Case(n: 1, h: 61, w: 37, c: 40, k: 3, s: 1, p: 0, bias: false),
     ]
 
+    /// One forward and backward pass of case `c` (stride 1) on random x (`seed`) and dy (`seed + 1`):
+    /// the layer, both tensors, dx, how the backward pass was cut, and the output's sides.
+    func stride1Backward(_ c: Case, seed: UInt64) throws -> (
+        layer: DepthwiseConv2D, x: Tensor, dy: Tensor, dx: Tensor, slices: (count: Int, byRows: Bool),
+        outputHeight: Int, outputWidth: Int
+    ) {
+        let dw = try make(c)
+        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: seed)
+        let y = try dw.forward(x)
+        let slices = backwardSlices(try #require(dw.geometry))
+        let dy = Tensor.random(y.shape.dimensions, seed: seed + 1)
+        let dx = try dw.backward(dy, input: x, output: y)
+        return (dw, x, dy, dx, slices, c.h + 2 * c.p - c.k + 1, c.w + 2 * c.p - c.k + 1)
+    }
+
     /// At stride 1 the input gradient sums, in Float, each output row's taps in ascending output rows
     /// and tap columns, as scattering each output row into the input rows it reads would: gathered
     /// image by image (batches of several, 32/8/1-channel paths), or, for a batch of one, in slices
@@ -113,15 +128,11 @@ import Testing
         Case(n: 2, h: 8, w: 5, c: 9, k: 5, s: 1, p: 2, bias: true),
     ])
     func backwardSumsTheInputGradientInOrder(_ c: Case) throws {
-        let dw = try make(c)
-        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 19)
-        let y = try dw.forward(x)
-        #expect(try backwardSlices(#require(dw.geometry)).byRows == (c.n == 1))
-        let dy = Tensor.random(y.shape.dimensions, seed: 20)
-        let dx = try dw.backward(dy, input: x, output: y)
-        let (ho, wo) = (c.h + 2 * c.p - c.k + 1, c.w + 2 * c.p - c.k + 1)
-        let (d, w) = (dy.scalars, Array(dw.weight.value.buffer))
-        var expected = [Float](repeating: 0, count: x.scalars.count)
+        let pass = try stride1Backward(c, seed: 19)
+        #expect(pass.slices.byRows == (c.n == 1))
+        let (dx, ho, wo) = (pass.dx, pass.outputHeight, pass.outputWidth)
+        let (d, w) = (pass.dy.scalars, Array(pass.layer.weight.value.buffer))
+        var expected = [Float](repeating: 0, count: pass.x.scalars.count)
         for n in 0..<c.n {
             for oy in 0..<ho {
                 for ky in 0..<c.k {
@@ -155,14 +166,10 @@ import Testing
         Case(n: 2, h: 8, w: 5, c: 9, k: 5, s: 1, p: 2, bias: true),
     ])
     func weightGradientSumsEachColumnInOrder(_ c: Case) throws {
-        let dw = try make(c)
-        let x = Tensor.random([c.n, c.h, c.w, c.c], seed: 21)
-        let y = try dw.forward(x)
-        #expect(try backwardSlices(#require(dw.geometry)).count == 1)
-        let dy = Tensor.random(y.shape.dimensions, seed: 22)
-        _ = try dw.backward(dy, input: x, output: y)
-        let (ho, wo) = (c.h + 2 * c.p - c.k + 1, c.w + 2 * c.p - c.k + 1)
-        let (d, xs) = (dy.scalars, x.scalars)
+        let pass = try stride1Backward(c, seed: 21)
+        #expect(pass.slices.count == 1)
+        let (dw, ho, wo) = (pass.layer, pass.outputHeight, pass.outputWidth)
+        let (d, xs) = (pass.dy.scalars, pass.x.scalars)
         var expected = [Float](repeating: 0, count: c.k * c.k * c.c)
         for ky in 0..<c.k {
             for kx in 0..<c.k {

@@ -134,7 +134,8 @@ public final class Conv2D: Layer {
 
     /// The forward pass with a batch norm in evaluation that follows it folded in (`affine`, applied
     /// after the bias and the layer's own rectifier): inside the direct kernel while each pixel is in
-    /// cache, else in a pass of its own. The same bits as the two layers' passes.
+    /// cache, else in the epilogue's one pass after the product. The same bits as the two layers'
+    /// passes.
     func forward(_ x: TensorView, into y: TensorView, affine: ChannelAffine?, context: ExecutionContext) throws {
         try checkShapes(x, y)
         guard let g = geometry, let plan else { return }
@@ -148,16 +149,10 @@ public final class Conv2D: Layer {
             return
         case .winograd(let plan):
             winogradConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
-            epilogue.apply(rows: rows, channels: outputChannels, y)
         case .column(let plan):
             columnConvForward(x.data, weight.value.data, plan, y.data, scratch: scratch)
-            epilogue.apply(rows: rows, channels: outputChannels, y)
         }
-        if let affine {
-            batchNormApply(
-                y.data, rows: rows, channels: outputChannels, scale: affine.scale, shift: affine.shift, cap: affine.cap,
-                y.data)
-        }
+        epilogue.apply(rows: rows, channels: outputChannels, y, affine: affine)
     }
 
     public func backward(

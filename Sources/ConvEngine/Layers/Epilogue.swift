@@ -32,9 +32,18 @@ final class Epilogue {
     /// The absorbed rectifier's upper bound for the kernels: nil without one, +∞ for a plain ReLU.
     var cap: Float? { rectifier.map { $0.cap ?? .infinity } }
 
-    /// y = clamp(y + bias) over `rows` rows of the layer's output channels.
-    func apply(rows: Int, channels: Int, _ y: TensorView) {
-        biasRectifyForward(bias.map { UnsafePointer($0.value.data) }, rows: rows, channels: channels, cap: cap, y.data)
+    /// y = clamp(y + bias) over `rows` rows of the layer's output channels, then `affine` (a batch norm
+    /// in evaluation folded into the layer) in the same pass: `GemmEpilogue`'s expressions, so the
+    /// bits are those of the separate passes.
+    func apply(rows: Int, channels: Int, _ y: TensorView, affine: ChannelAffine? = nil) {
+        let bias = bias.map { UnsafePointer($0.value.data) }
+        guard let affine else {
+            biasRectifyForward(bias, rows: rows, channels: channels, cap: cap, y.data)
+            return
+        }
+        Parallel.forEachRange(
+            count: rows, grain: max(1, elementGrain / channels),
+            GemmEpilogueRows(epilogue: GemmEpilogue(bias: bias, cap: cap, affine: affine), n: channels, c: y.data))
     }
 
     /// Masks `dy` in place by the rectifier (when one was absorbed) and adds Σ dy to the bias gradient.
