@@ -119,6 +119,54 @@ import Testing
         #expect(runs[0] == runs[1])
     }
 
+    /// A product of few rows per band (a 14×14 layer of one image, and the same at 25 images,
+    /// deeper than one packed block) shares one packed B across its bands where the engine is built
+    /// for AVX2: the naive result with its epilogue, the same bits on one thread or two, and the
+    /// bits of `PanelGemm` on one thread, whichever bands computed the rows.
+    @Test(arguments: [(196, 256, 256, true), (4900, 72, 300, false)])
+    func fewRowsPerBandShareOnePackedB(_ c: (m: Int, n: Int, k: Int, transposeB: Bool)) {
+        let (bands, byRows) = BLAS.partition(m: c.m, n: c.n, k: c.k, transposeA: false)
+        #expect(byRows && bands > 1 && c.m <= BLAS.sharedPackRows * bands)
+        #if ENGINE_AVX2 && !ENGINE_AVX512
+            #expect(BLAS.sharesPackedB(m: c.m, bands: bands, byRows: byRows, transposeA: false, alpha: 1, beta: 0))
+        #endif
+        var g = RandomGenerator(seed: 15)
+        let a = (0..<(c.m * c.k)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(c.k * c.n)).map { _ in 2 * g.nextUniform() - 1 }
+        let bias = (0..<c.n).map { _ in 2 * g.nextUniform() - 1 }
+        func opB(_ l: Int, _ j: Int) -> Float { c.transposeB ? b[j * c.k + l] : b[l * c.n + j] }
+        var runs: [[Float]] = []
+        for threads in [1, 2] {
+            var out = [Float](repeating: .nan, count: c.m * c.n)
+            bias.withUnsafeBufferPointer { biasPointer in
+                out.withUnsafeMutableBufferPointer { cp in
+                    Parallel.withThreadCount(threads) {
+                        BLAS.gemm(
+                            transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, a: a, b: b, c: cp.baseAddress!,
+                            onThisThread: false,
+                            epilogue: GemmEpilogue(bias: biasPointer.baseAddress, cap: .infinity, affine: nil))
+                    }
+                }
+            }
+            runs.append(out)
+        }
+        #expect(differingElements(runs[0], runs[1]) == 0)
+        let expected = (0..<(c.m * c.n)).map { idx -> Double in
+            let (i, j) = (idx / c.n, idx % c.n)
+            return max(0, (0..<c.k).reduce(0.0) { $0 + Double(a[i * c.k + $1]) * Double(opB($1, j)) } + Double(bias[j]))
+        }
+        #expect(relativeError(runs[0], expected) <= 1e-5)
+        #if ENGINE_AVX2 && !ENGINE_AVX512
+            var single = [Float](repeating: .nan, count: c.m * c.n)
+            single.withUnsafeMutableBufferPointer { cp in
+                PanelGemm.multiply(
+                    transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, a: a, lda: c.k, b: b, ldb: c.transposeB ? c.k : c.n,
+                    c: cp.baseAddress!, ldc: c.n, accumulate: false)
+            }
+            for i in 0..<c.m { for j in 0..<c.n { single[i * c.n + j] = max(0, single[i * c.n + j] + bias[j]) } }
+            #expect(differingElements(runs[0], single) == 0)
+        #endif
+    }
+
     /// The kernel set reported is OpenBLAS's choice, or the one the environment forces.
     @Test func reportsTheKernelSetTheEnvironmentChose() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")

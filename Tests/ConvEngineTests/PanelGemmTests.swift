@@ -79,4 +79,48 @@ import Testing
         #expect(product(rowCut: m, columnCut: 21) == whole)
         #expect(product(rowCut: 4, columnCut: 35) == whole)
     }
+
+    /// op(B) packed whole once (`packWhole`, in two runs of panels, as the threads pack it) and
+    /// multiplied in chunks of rows: the same bits as `multiply` packing block by block, on shapes
+    /// with several chunks of rows (k = 300 > 256 gives chunks of 108 rows), a partial last panel
+    /// and more than one block of columns and of depth.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func wholePackedBGivesTheBitsOfBlockByBlock(_ flags: (transposeB: Bool, accumulate: Bool)) {
+        let (m, n, k) = (230, 200, 300)
+        #expect(m > PanelGemm.chunkFloats / k && n % PanelGemm.panelColumns != 0)
+        let (lda, ldb, ldc) = (k + 1, flags.transposeB ? k + 2 : n + 2, n + 3)
+        var g = RandomGenerator(seed: 14)
+        let a = (0..<(m * lda)).map { _ in 2 * g.nextUniform() - 1 }
+        let b = (0..<((flags.transposeB ? n : k) * ldb)).map { _ in 2 * g.nextUniform() - 1 }
+        let c0 = (0..<(m * ldc)).map { _ in 2 * g.nextUniform() - 1 }
+        var blockByBlock = c0, whole = c0
+        blockByBlock.withUnsafeMutableBufferPointer { cp in
+            PanelGemm.multiply(
+                transposeB: flags.transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                c: cp.baseAddress!, ldc: ldc, accumulate: flags.accumulate)
+        }
+        let panels = PanelGemm.panelCount(n)
+        var packed = [Float](repeating: .nan, count: PanelGemm.wholePackFloats(n: n, k: k))
+        packed.withUnsafeMutableBufferPointer { pp in
+            for run in [0..<5, 5..<panels] {
+                PanelGemm.packWhole(transposeB: flags.transposeB, b, ldb: ldb, n: n, k: k, panels: run, into: pp.baseAddress!)
+            }
+        }
+        #expect(!packed.contains { $0.isNaN })
+        whole.withUnsafeMutableBufferPointer { cp in
+            PanelGemm.multiply(
+                m: m, n: n, k: k, a: a, lda: lda, packed: packed, c: cp.baseAddress!, ldc: ldc, accumulate: flags.accumulate)
+        }
+        #expect(differingElements(whole, blockByBlock) == 0)
+        var expected = c0.map(Double.init)
+        for i in 0..<m {
+            for j in 0..<n {
+                let sum = (0..<k).reduce(0.0) {
+                    $0 + Double(a[i * lda + $1]) * Double(flags.transposeB ? b[j * ldb + $1] : b[$1 * ldb + j])
+                }
+                expected[i * ldc + j] = (flags.accumulate ? expected[i * ldc + j] : 0) + sum
+            }
+        }
+        #expect(relativeError(whole, expected) <= 1e-5)
+    }
 }

@@ -140,6 +140,12 @@ public enum BLAS {
         // Chunks of rows address A by rows, so a transposed A (never a layer's output product) is
         // computed whole and its epilogue follows the band.
         let chunk = epilogue != nil && byRows && !transposeA ? epilogueChunk(n: n, k: k) : m
+        if sharesPackedB(m: m, bands: bands, byRows: byRows, transposeA: transposeA, alpha: alpha, beta: beta) {
+            SharedPanels.gemm(
+                transposeB: transposeB, m: m, n: n, k: k, a: a, b: b, accumulate: beta == 1, c: c, bands: bands,
+                epilogue: epilogue?.isEmpty == false ? epilogue : nil)
+            return
+        }
         Parallel.forEachSlice(
             bands,
             GemmBands(
@@ -157,6 +163,80 @@ public enum BLAS {
     /// reading the chunk's rows of A.
     static func epilogueChunk(n: Int, k: Int) -> Int {
         max(minimumBand, (1 << 16) / max(1, n), 8 * k)
+    }
+
+    /// Rows of C per band up to which a product cut into bands of rows packs B once for all its
+    /// bands (`SharedPanels`). OpenBLAS packs all of B again in every band and every epilogue chunk:
+    /// one copy of B per (rows of the band) multiply-adds of each of its floats, which cost 30% of a
+    /// 14×14 layer at batch 1 (24 rows per band) and still a few percent at 784 rows per band; past
+    /// that the copy is noise and OpenBLAS, which packs A too, is as fast or faster.
+    static let sharedPackRows = 1024
+
+    /// Whether a product runs as `SharedPanels`: bands of rows of at most `sharedPackRows`, A as
+    /// stored, a plain product or sum, and the engine compiled for AVX2 (`PanelGemm`'s width).
+    static func sharesPackedB(m: Int, bands: Int, byRows: Bool, transposeA: Bool, alpha: Float, beta: Float) -> Bool {
+        #if ENGINE_AVX2 && !ENGINE_AVX512
+            byRows && bands > 1 && m <= sharedPackRows * bands && !transposeA && alpha == 1 && (beta == 0 || beta == 1)
+        #else
+            false
+        #endif
+    }
+
+    /// A product cut into bands of rows that share one packed copy of op(B): B is packed whole
+    /// (`PanelGemm.packWhole`, its panels spread over the threads), then each band multiplies its
+    /// rows by it with `PanelGemm`, in chunks whose output stays in cache for the epilogue. Every
+    /// element is `PanelGemm`'s chain over k in order, so the bits depend on the shape only, not on
+    /// the bands, the threads or OpenBLAS's kernel set.
+    private enum SharedPanels {
+        static func gemm(
+            transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+            accumulate: Bool, c: UnsafeMutablePointer<Float>, bands: Int, epilogue: GemmEpilogue?
+        ) {
+            let panels = PanelGemm.panelCount(n)
+            PackBuffers.whole.withBuffer(floats: PanelGemm.wholePackFloats(n: n, k: k)) { packed in
+                let packSlices = min(panels, Parallel.sliceCount(k * n, grain: packGrain))
+                Parallel.forEachSlice(
+                    packSlices, Pack(transposeB: transposeB, b: b, n: n, k: k, panels: panels, slices: packSlices, packed: packed)
+                )
+                Parallel.forEachSlice(
+                    bands,
+                    Bands(
+                        m: m, n: n, k: k, a: a, packed: packed, accumulate: accumulate, c: c, bands: bands,
+                        chunk: max(PanelGemm.tileRows, (1 << 16) / n), epilogue: epilogue))
+            }
+        }
+
+        /// Floats of B per slice of the packing.
+        static let packGrain = 1 << 15
+
+        private struct Pack: SliceJob {
+            let transposeB: Bool, b: UnsafePointer<Float>, n: Int, k: Int, panels: Int, slices: Int
+            let packed: UnsafeMutablePointer<Float>
+
+            func run(slice index: Int) {
+                PanelGemm.packWhole(
+                    transposeB: transposeB, b, ldb: transposeB ? k : n, n: n, k: k,
+                    panels: Parallel.range(index, of: slices, count: panels), into: packed)
+            }
+        }
+
+        private struct Bands: SliceJob {
+            let m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafeMutablePointer<Float>, accumulate: Bool
+            let c: UnsafeMutablePointer<Float>, bands: Int, chunk: Int, epilogue: GemmEpilogue?
+
+            func run(slice index: Int) {
+                let band = Parallel.range(index, of: bands, count: m)
+                var start = band.lowerBound
+                while start < band.upperBound {
+                    let rows = start..<min(band.upperBound, start + chunk)
+                    start = rows.upperBound
+                    PanelGemm.multiply(
+                        m: rows.count, n: n, k: k, a: a + rows.lowerBound * k, lda: k, packed: packed,
+                        c: c + rows.lowerBound * n, ldc: n, accumulate: accumulate)
+                    epilogue?.apply(rows: rows, columns: n, c)
+                }
+            }
+        }
     }
 
     /// One sgemm cut into `bands` bands of rows (`byRows`) or of columns of C, one call per band, or

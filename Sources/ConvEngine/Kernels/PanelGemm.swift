@@ -2,7 +2,9 @@ import Synchronization
 
 // The engine's own single-threaded sgemm for products whose inner extent is short: a pointwise
 // layer over up to 128 channels, forward (A the activations, B its weights used transposed) and
-// input gradient (A the output gradient, B the weights as stored).
+// input gradient (A the output gradient, B the weights as stored); and, of any depth, for the bands
+// of a product with few rows per band, which share one copy of B packed whole (`BLAS`'s
+// `SharedPanels`).
 //
 // Dimension legend (as in `BLAS`): m rows of A and C, n columns of op(B) and C, k the inner extent;
 // A is `[m × k]` row-major and never transposed, op(B) is `[k × n]`.
@@ -68,26 +70,87 @@ enum PanelGemm {
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
         packed: UnsafeMutablePointer<Float>, edge: UnsafeMutablePointer<Float>
     ) {
-        var j0 = 0
-        while j0 < n {
-            let columns = min(columnBlock, n - j0)
-            var k0 = 0
-            while k0 < k {
-                let depth = min(depthBlock, k - k0)
-                pack(
-                    transposeB: transposeB, b, ldb: ldb, depth: k0..<(k0 + depth), columns: j0..<(j0 + columns),
-                    into: packed)
-                multiplyBlock(
-                    m: m, columns: columns, depth: depth, a: a + k0, lda: lda, packed: packed,
-                    c: c + j0, ldc: ldc, accumulate: accumulate || k0 > 0, edge: edge)
-                k0 += depth
+        forEachBlock(n: n, k: k) { columns, depth in
+            pack(transposeB: transposeB, b, ldb: ldb, depth: depth, columns: columns, into: packed)
+            multiplyBlock(
+                m: m, columns: columns.count, depth: depth.count, a: a + depth.lowerBound, lda: lda, packed: packed,
+                panelStride: depth.count * panelColumns, c: c + columns.lowerBound, ldc: ldc,
+                accumulate: accumulate || depth.lowerBound > 0, edge: edge)
+        }
+    }
+
+    /// Calls `body` for each block of `columnBlock` columns of `0..<n` and, within it, each block of
+    /// `depthBlock` of `0..<k`, in order: the order in which every element's chain over k runs.
+    @inline(__always)
+    private static func forEachBlock(n: Int, k: Int, _ body: (_ columns: Range<Int>, _ depth: Range<Int>) -> Void) {
+        for j0 in stride(from: 0, to: n, by: columnBlock) {
+            for k0 in stride(from: 0, to: k, by: depthBlock) {
+                body(j0..<min(n, j0 + columnBlock), k0..<min(k, k0 + depthBlock))
             }
-            j0 += columns
         }
     }
 
     /// Floats of one packed block.
     static var packedFloats: Int { depthBlock * columnBlock }
+
+    /// Panels of 16 columns that hold `n` columns.
+    static func panelCount(_ n: Int) -> Int { (n + panelColumns - 1) / panelColumns }
+
+    /// Floats of op(B) packed whole (`packWhole`).
+    static func wholePackFloats(n: Int, k: Int) -> Int { panelCount(n) * panelColumns * k }
+
+    /// Writes op(B)'s panels `panels` (of all its `n` columns), each `[k][16]` for the whole depth
+    /// and zero past n, at their places in `packed` (panel p at `p · 16k`): a block of depth
+    /// `k0..<k1` of panel p is then the floats from `p · 16k + 16·k0`, as `multiplyBlock` reads them.
+    static func packWhole(
+        transposeB: Bool, _ b: UnsafePointer<Float>, ldb: Int, n: Int, k: Int, panels: Range<Int>,
+        into packed: UnsafeMutablePointer<Float>
+    ) {
+        pack(
+            transposeB: transposeB, b, ldb: ldb, depth: 0..<k,
+            columns: (panels.lowerBound * panelColumns)..<min(n, panels.upperBound * panelColumns),
+            into: packed + panels.lowerBound * panelColumns * k)
+    }
+
+    /// C `[m × n]` = A · op(B), or C += it, with op(B) already packed whole (`packWhole`), on the
+    /// calling thread: for `BLAS.gemm`'s bands that share one packed B.
+    ///
+    /// Rows go in chunks of `chunkFloats / k`, which stay in L2 while every block of B passes them.
+    ///
+    /// - Parameters:
+    ///   - m: rows of A and C.
+    ///   - n: columns of C.
+    ///   - k: the inner extent.
+    ///   - a: A, rows `lda` floats apart.
+    ///   - packed: op(B) packed whole.
+    ///   - c: C, rows `ldc` floats apart.
+    ///   - accumulate: add to C instead of overwriting it.
+    static func multiply(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        let chunk = max(tileRows, (chunkFloats / k) / tileRows * tileRows)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tileRows * panelColumns) { edge in
+            for i0 in stride(from: 0, to: m, by: chunk) {
+                forEachBlock(n: n, k: k) { columns, depth in
+                    multiplyBlock(
+                        m: min(chunk, m - i0), columns: columns.count, depth: depth.count,
+                        a: a + i0 * lda + depth.lowerBound, lda: lda,
+                        packed: packed + columns.lowerBound * k + depth.lowerBound * panelColumns, panelStride: k * panelColumns,
+                        c: c + i0 * ldc + columns.lowerBound, ldc: ldc, accumulate: accumulate || depth.lowerBound > 0,
+                        edge: edge.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// Floats of A in one chunk of rows of `multiply(m:n:k:a:lda:packed:…)`.
+    static let chunkFloats = 1 << 15
 
     /// Writes op(B)'s rows `depth`, columns `columns` as panels of 16 columns, `[kk][16]` each, the
     /// last one zero past the columns.
@@ -118,7 +181,7 @@ enum PanelGemm {
     /// panel goes through `edge`, a whole tile, of which only its columns are copied to C.
     private static func multiplyBlock(
         m: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
+        panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
     ) {
         let panels = (columns + panelColumns - 1) / panelColumns
         var i = 0
@@ -126,7 +189,7 @@ enum PanelGemm {
             let rows = min(tileRows, m - i)
             for panel in 0..<panels {
                 let width = min(panelColumns, columns - panel * panelColumns)
-                let bp = packed + panel * depth * panelColumns, cp = c + i * ldc + panel * panelColumns
+                let bp = packed + panel * panelStride, cp = c + i * ldc + panel * panelColumns
                 if width == panelColumns {
                     tile(rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc, accumulate: accumulate)
                 } else {
@@ -234,16 +297,23 @@ private struct Row16 {
 /// back after it, so that after the first steps no product allocates (a training step allocates
 /// nothing), and products on several threads or tasks at once never share one.
 final class PackBuffers: Sendable {
+    /// Buffers for one packed block each (`PanelGemm.multiply(transposeB:…)`).
     static let shared = PackBuffers()
+    /// Buffers for a whole packed B (`BLAS`'s `SharedPanels`), kept apart so that a small block's
+    /// buffer never replaces a large one that the next product would allocate again.
+    static let whole = PackBuffers()
 
-    /// The free buffers' addresses (an address is Sendable, a pointer is not).
-    private let free = Mutex<[Int]>([])
+    /// The free buffers' addresses and capacities (an address is Sendable, a pointer is not).
+    private let free = Mutex<[(address: Int, capacity: Int)]>([])
 
-    func withBuffer<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-        let buffer =
-            free.withLock { $0.popLast() }.flatMap { UnsafeMutablePointer<Float>(bitPattern: $0) }
-            ?? UnsafeMutablePointer<Float>.allocate(capacity: PanelGemm.packedFloats)
-        defer { free.withLock { $0.append(Int(bitPattern: buffer)) } }
-        return body(buffer)
+    /// Runs `body` with a buffer of at least `floats` floats (one packed block by default).
+    func withBuffer<R>(floats: Int = PanelGemm.packedFloats, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        var buffer = free.withLock { $0.popLast() } ?? (address: 0, capacity: 0)
+        if buffer.capacity < floats {
+            UnsafeMutablePointer<Float>(bitPattern: buffer.address)?.deallocate()
+            buffer = (Int(bitPattern: UnsafeMutablePointer<Float>.allocate(capacity: floats)), floats)
+        }
+        defer { free.withLock { $0.append(buffer) } }
+        return body(UnsafeMutablePointer<Float>(bitPattern: buffer.address)!)
     }
 }

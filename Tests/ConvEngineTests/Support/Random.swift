@@ -44,3 +44,11 @@ func relativeError(_ a: [Float], _ b: [Double]) -> Double {
 }
 
 func relativeError(_ a: [Float], _ b: [Float]) -> Double { relativeError(a, b.map(Double.init)) }
+
+/// How many elements of two equally long arrays differ (by `==`): a bit-equality check whose
+/// failure message stays short, where `#expect(a == b)` on large arrays would print (and first
+/// compute) their whole difference.
+func differingElements(_ a: [Float], _ b: [Float]) -> Int {
+    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
+    return zip(a, b).reduce(0) { $0 + ($1.0 == $1.1 ? 0 : 1) }
+}
