@@ -75,6 +75,10 @@ func depthwiseForward(
         DepthwiseForward(x: x, w: w, bias: bias, g: g, cap: cap, affine: affine, y: y))
 }
 
+/// The most floats (channels × stride) from one output pixel's window to the next for which the
+/// forward pass computes windows inside the image two pixels at a time.
+let pairedSpan = 128
+
 /// How many slices of output rows (of the whole batch) the forward pass over `g` is cut into.
 func depthwiseRowSlices(_ g: WindowGeometry) -> Int {
     Parallel.itemSliceCount(
@@ -92,19 +96,32 @@ private struct DepthwiseForward: RangeJob {
         // Strided windows over 256 channels and more read nine pixels' long runs that neighbouring
         // outputs barely share; they went faster tap by tap over the whole pixel (`pixelTapByTap`).
         let tapByTap = S > 1 && C >= 256
+        // Output columns whose whole window lies inside the image: there, two pixels at a time, where
+        // a step from one pixel to the next spans at most 128 floats (C·S). Past that (28×28×256 at
+        // stride 1, 56→28 over 128 channels at stride 2) pairs measured slower than single pixels.
+        let interior = tapByTap || C < 32 || C * S > pairedSpan ? 0..<0 : g.interiorOutputColumns
         for r in rows {
             let n = r / HO, oy = r - n * HO
             let taps = g.tapRows(atOutputRow: oy), row = y + r * rowFloats
             // The input row of window row ky is top + ky (top may lie in the padding; only rows
             // inside the image are read).
             let top = n * H + oy * S - P
-            for ox in 0..<WO {
-                let out = row + ox * C, columns = g.tapColumns(atOutputColumn: ox), left = ox * S - P
+            let pairs = taps == 0..<g.kernel ? interior : 0..<0
+            var ox = 0
+            while ox < WO {
+                let out = row + ox * C, left = ox * S - P
+                if ox >= pairs.lowerBound && ox + 1 < pairs.upperBound {
+                    pixelPair(out, top: top, left: left)
+                    ox += 2
+                    continue
+                }
+                let columns = g.tapColumns(atOutputColumn: ox)
                 if tapByTap {
                     pixelTapByTap(out, rows: taps, columns: columns, top: top, left: left)
                 } else {
                     pixel(out, rows: taps, columns: columns, top: top, left: left)
                 }
+                ox += 1
             }
             if let affine {
                 channelAffine(
@@ -128,14 +145,63 @@ private struct DepthwiseForward: RangeJob {
         }
     }
 
-    /// One output pixel's C sums: the bias (or 0), then x·w for each tap in `rows` × `columns`, in
-    /// the order ky, kx, each a product and then a sum (the order the tests and the fixtures hold).
+    /// Two neighbouring output pixels (columns ox and ox + 1) whose windows lie inside the image, C·S
+    /// at most `pairedSpan`:
+    /// their sums of each block of 32 channels in sixteen registers at once, each weight loaded once
+    /// for both, twice as many independent sums as `pixel` keeps (whose four wait on the adder's
+    /// latency); then the channels past the last block by `pixel`. Each sum in `pixel`'s order.
     @inline(__always)
-    private func pixel(_ out: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Range<Int>, top: Int, left: Int) {
+    private func pixelPair(_ out: UnsafeMutablePointer<Float>, top: Int, left: Int) {
+        let (W, C, K, S) = (g.width, g.channels, g.kernel, g.stride)
+        // Every index here is inside the batch's arrays (a window inside the image), so the
+        // arithmetic wraps instead of checking for an overflow that cannot happen.
+        var c = 0
+        while c &+ 32 <= C {
+            var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+            if let bias { (a0, a1, a2, a3) = (load8(bias + c), load8(bias + c + 8), load8(bias + c + 16), load8(bias + c + 24)) }
+            var b0 = a0, b1 = a1, b2 = a2, b3 = a3
+            for ky in 0..<K {
+                let xRow = x + (((top &+ ky) &* W &+ left) &* C &+ c), wRow = w + (ky &* K &* C &+ c)
+                for kx in 0..<K {
+                    let xp = xRow + kx &* C, xq = xp + S &* C, wp = wRow + kx &* C
+                    let w0 = load8(wp), w1 = load8(wp + 8), w2 = load8(wp + 16), w3 = load8(wp + 24)
+                    a0 += load8(xp) * w0
+                    a1 += load8(xp + 8) * w1
+                    a2 += load8(xp + 16) * w2
+                    a3 += load8(xp + 24) * w3
+                    b0 += load8(xq) * w0
+                    b1 += load8(xq + 8) * w1
+                    b2 += load8(xq + 16) * w2
+                    b3 += load8(xq + 24) * w3
+                }
+            }
+            store8(a0, out + c)
+            store8(a1, out + c + 8)
+            store8(a2, out + c + 16)
+            store8(a3, out + c + 24)
+            store8(b0, out + C + c)
+            store8(b1, out + C + c + 8)
+            store8(b2, out + C + c + 16)
+            store8(b3, out + C + c + 24)
+            c &+= 32
+        }
+        if c < C {
+            pixel(out, rows: 0..<K, columns: 0..<K, top: top, left: left, from: c)
+            pixel(out + C, rows: 0..<K, columns: 0..<K, top: top, left: left + S, from: c)
+        }
+    }
+
+    /// One output pixel's C sums (from channel `first`): the bias (or 0), then x·w for each tap in
+    /// `rows` × `columns`, in the order ky, kx, each a product and then a sum (the order the tests
+    /// and the fixtures hold).
+    @inline(__always)
+    private func pixel(
+        _ out: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Range<Int>, top: Int, left: Int, from first: Int = 0
+    ) {
         let (W, C, K) = (g.width, g.channels, g.kernel)
         // The input of tap (ky, kx) at channel c: x[input(ky, kx) + c]; its weight: w[(ky·K + kx)·C + c].
         @inline(__always) func input(_ ky: Int, _ kx: Int) -> UnsafePointer<Float> { x + ((top + ky) * W + left + kx) * C }
-        var c = 0
+        var c = first
         while c + 32 <= C {
             var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
             if let bias { (a0, a1, a2, a3) = (load8(bias + c), load8(bias + c + 8), load8(bias + c + 16), load8(bias + c + 24)) }

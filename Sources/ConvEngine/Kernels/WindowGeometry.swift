@@ -37,6 +37,13 @@ public struct WindowGeometry: Equatable, Sendable {
         max(0, padding - oy * stride)..<min(kernel, height + padding - oy * stride)
     }
 
+    /// The output columns whose whole window lies inside the image (every kx of `tapColumns`); may
+    /// be empty.
+    var interiorOutputColumns: Range<Int> {
+        let first = (padding + stride - 1) / stride, last = (width + padding - kernel) / stride
+        return first..<max(first, min(outputWidth, last + 1))
+    }
+
     /// The window columns kx of output column `ox` that lie inside the image. Never empty.
     @inline(__always) func tapColumns(atOutputColumn ox: Int) -> Range<Int> {
         max(0, padding - ox * stride)..<min(kernel, width + padding - ox * stride)
