@@ -26,10 +26,13 @@ import Testing
     /// 45), many blocks of 32 (520), whole blocks of 32 without padding, long rows, and a strided
     /// window over 256 channels and more, which is added tap by tap. Windows inside the image go
     /// two pixels at a time: pairs at strides 1 and 2, and a 5×5 window whose five inside columns
-    /// leave one pixel alone.
+    /// leave one pixel alone; blocks of 16, 8 and single channels in pairs (29), and 8 channels
+    /// alone at stride 2.
     static let channelBlockCases: [Case] = [
         Case(n: 1, h: 5, w: 70, c: 40, k: 3, s: 1, p: 1, bias: true),
         Case(n: 1, h: 7, w: 9, c: 36, k: 5, s: 1, p: 2, bias: true),
+        Case(n: 2, h: 6, w: 9, c: 29, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 1, h: 9, w: 11, c: 8, k: 3, s: 2, p: 1, bias: false),
         Case(n: 2, h: 3, w: 5, c: 520, k: 3, s: 1, p: 1, bias: false),
         Case(n: 1, h: 5, w: 70, c: 32, k: 3, s: 1, p: 0, bias: false),
         Case(n: 2, h: 7, w: 6, c: 45, k: 3, s: 2, p: 1, bias: true),

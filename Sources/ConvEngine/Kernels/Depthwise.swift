@@ -99,7 +99,7 @@ private struct DepthwiseForward: RangeJob {
         // Output columns whose whole window lies inside the image: there, two pixels at a time, where
         // a step from one pixel to the next spans at most 128 floats (C·S). Past that (28×28×256 at
         // stride 1, 56→28 over 128 channels at stride 2) pairs measured slower than single pixels.
-        let interior = tapByTap || C < 32 || C * S > pairedSpan ? 0..<0 : g.interiorOutputColumns
+        let interior = tapByTap || C < 8 || C * S > pairedSpan ? 0..<0 : g.interiorOutputColumns
         for r in rows {
             let n = r / HO, oy = r - n * HO
             let taps = g.tapRows(atOutputRow: oy), row = y + r * rowFloats
@@ -146,10 +146,11 @@ private struct DepthwiseForward: RangeJob {
     }
 
     /// Two neighbouring output pixels (columns ox and ox + 1) whose windows lie inside the image, C·S
-    /// at most `pairedSpan`:
+    /// at most `pairedSpan` and C at least 8:
     /// their sums of each block of 32 channels in sixteen registers at once, each weight loaded once
     /// for both, twice as many independent sums as `pixel` keeps (whose four wait on the adder's
-    /// latency); then the channels past the last block by `pixel`. Each sum in `pixel`'s order.
+    /// latency); then blocks of 16 and of 8 the same way, and the last channels by `pixel`. Each
+    /// sum in `pixel`'s order.
     @inline(__always)
     private func pixelPair(_ out: UnsafeMutablePointer<Float>, top: Int, left: Int) {
         let (W, C, K, S) = (g.width, g.channels, g.kernel, g.stride)
@@ -184,6 +185,44 @@ private struct DepthwiseForward: RangeJob {
             store8(b2, out + C + c + 16)
             store8(b3, out + C + c + 24)
             c &+= 32
+        }
+        // The channels past the blocks of 32 (16 and 24 in narrow networks), 8 at a time for both
+        // pixels: two or four independent sums.
+        while c &+ 16 <= C {
+            var a0 = SIMD8<Float>(), a1 = a0
+            if let bias { (a0, a1) = (load8(bias + c), load8(bias + c + 8)) }
+            var b0 = a0, b1 = a1
+            for ky in 0..<K {
+                let xRow = x + (((top &+ ky) &* W &+ left) &* C &+ c), wRow = w + (ky &* K &* C &+ c)
+                for kx in 0..<K {
+                    let xp = xRow + kx &* C, xq = xp + S &* C, wp = wRow + kx &* C
+                    let w0 = load8(wp), w1 = load8(wp + 8)
+                    a0 += load8(xp) * w0
+                    a1 += load8(xp + 8) * w1
+                    b0 += load8(xq) * w0
+                    b1 += load8(xq + 8) * w1
+                }
+            }
+            store8(a0, out + c)
+            store8(a1, out + c + 8)
+            store8(b0, out + C + c)
+            store8(b1, out + C + c + 8)
+            c &+= 16
+        }
+        while c &+ 8 <= C {
+            var a = bias.map { load8($0 + c) } ?? SIMD8<Float>()
+            var b = a
+            for ky in 0..<K {
+                let xRow = x + (((top &+ ky) &* W &+ left) &* C &+ c), wRow = w + (ky &* K &* C &+ c)
+                for kx in 0..<K {
+                    let xp = xRow + kx &* C, wv = load8(wRow + kx &* C)
+                    a += load8(xp) * wv
+                    b += load8(xp + S &* C) * wv
+                }
+            }
+            store8(a, out + c)
+            store8(b, out + C + c)
+            c &+= 8
         }
         if c < C {
             pixel(out, rows: 0..<K, columns: 0..<K, top: top, left: left, from: c)
