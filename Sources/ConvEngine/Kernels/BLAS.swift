@@ -158,11 +158,18 @@ public enum BLAS {
     }
 
     /// Rows of C per sgemm call inside a band of rows when an epilogue follows: enough that the
-    /// chunk's output (at least 2¹⁶ floats) stays in a core's cache for the epilogue, and at least 8·k
+    /// chunk's output (`cachedRows`) stays in a core's cache for the epilogue, and at least 8·k
     /// rows, so that packing B again for every chunk (k·n floats) costs at most an eighth of
     /// reading the chunk's rows of A.
     static func epilogueChunk(n: Int, k: Int) -> Int {
-        max(minimumBand, (1 << 16) / max(1, n), 8 * k)
+        max(cachedRows(n: n), 8 * k)
+    }
+
+    /// Rows of C whose output (at least 2¹⁶ floats, at least `minimumBand` rows) stays in a core's
+    /// cache between the product that writes them and the epilogue that follows: the chunks of
+    /// `SharedPanels`, which pack B once and so need no more rows than that.
+    static func cachedRows(n: Int) -> Int {
+        max(minimumBand, (1 << 16) / max(1, n))
     }
 
     /// Rows of C per band up to which a product cut into bands of rows packs B once for all its

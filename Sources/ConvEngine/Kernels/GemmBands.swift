@@ -97,7 +97,7 @@ extension BLAS {
                     bands,
                     Bands(
                         m: m, n: n, k: k, a: a, packed: packed, accumulate: accumulate, c: c, bands: bands,
-                        chunk: max(PanelGemm.tileRows, (1 << 16) / n), epilogue: epilogue))
+                        chunk: cachedRows(n: n), epilogue: epilogue))
             }
         }
 
