@@ -60,7 +60,8 @@ public struct Benchmark {
         public var parameters: Int
         /// Median seconds of one training step (forward, loss, backward, SGD update).
         public var trainStepSeconds: Double
-        /// Median seconds of one inference pass (evaluation mode).
+        /// Median seconds of one inference pass (evaluation mode, the weights frozen:
+        /// `Sequential.withFrozenWeights`).
         public var inferenceSeconds: Double
         /// Training throughput.
         public var trainImagesPerSecond: Double { Double(batchSize) / trainStepSeconds }
@@ -147,17 +148,21 @@ public struct Benchmark {
         }
         progress("inference")
         network.eval()
+        // Inference as a deployed model runs: the weights frozen, packed once (as an inference
+        // runtime packs them when it loads the model), not on every pass.
         var inference: [Double] = []
-        for r in 0..<(warmup + repeats) {
-            let t = try Self.seconds { try network.forward() }
-            if r >= warmup { inference.append(t) }
-        }
         let count = network.entries.count
         var inferenceLayers = Array(repeating: [Double](), count: count)
-        for r in 0..<(warmup + repeats) {
-            let timer = LayerTimer(layerCount: count)
-            try network.forward(observer: timer)
-            if r >= warmup { for i in 0..<count { inferenceLayers[i].append(timer.forward[i]) } }
+        try network.withFrozenWeights {
+            for r in 0..<(warmup + repeats) {
+                let t = try Self.seconds { try network.forward() }
+                if r >= warmup { inference.append(t) }
+            }
+            for r in 0..<(warmup + repeats) {
+                let timer = LayerTimer(layerCount: count)
+                try network.forward(observer: timer)
+                if r >= warmup { for i in 0..<count { inferenceLayers[i].append(timer.forward[i]) } }
+            }
         }
 
         progress("layers")

@@ -67,42 +67,45 @@ public struct Evaluation: Sendable {
         defer { try? network.setBatchSize(network.maxBatchSize) }
         // The first pass's logits while the mirrored images run.
         var unflipped = [Float](repeating: 0, count: flipTestTime ? network.output.count : 0)
-        for _ in 0..<loader.batchesPerEpoch {
-            // The input region holds a full batch at any batch size: the loader writes straight into it.
-            let n = try labels.withUnsafeMutableBufferPointer {
-                try loader.next(images: network.input.data, labels: $0.baseAddress!)
-            }
-            guard n > 0 else { continue }
-            try network.setBatchSize(n)
-            var batch = try labels.withUnsafeBufferPointer {
-                try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
-            }
-            if flipTestTime {
-                let z = network.output
-                unflipped.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: z.data, count: z.count) }
-                mirror(network.input)
-                _ = try labels.withUnsafeBufferPointer {
+        // The weights are packed once for the whole set, not on every batch.
+        try network.withFrozenWeights {
+            for _ in 0..<loader.batchesPerEpoch {
+                // The input region holds a full batch at any batch size: the loader writes straight into it.
+                let n = try labels.withUnsafeMutableBufferPointer {
+                    try loader.next(images: network.input.data, labels: $0.baseAddress!)
+                }
+                guard n > 0 else { continue }
+                try network.setBatchSize(n)
+                var batch = try labels.withUnsafeBufferPointer {
                     try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
                 }
-                for i in 0..<z.count { z.data[i] = 0.5 * (z.data[i] + unflipped[i]) }
-                batch = try labels.withUnsafeBufferPointer {
-                    try loss.evaluate(logits: z, labels: UnsafeBufferPointer(rebasing: $0[0..<n]), gradient: nil)
+                if flipTestTime {
+                    let z = network.output
+                    unflipped.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: z.data, count: z.count) }
+                    mirror(network.input)
+                    _ = try labels.withUnsafeBufferPointer {
+                        try network.evaluate(labels: UnsafeBufferPointer(rebasing: $0[0..<n]), loss: loss)
+                    }
+                    for i in 0..<z.count { z.data[i] = 0.5 * (z.data[i] + unflipped[i]) }
+                    batch = try labels.withUnsafeBufferPointer {
+                        try loss.evaluate(logits: z, labels: UnsafeBufferPointer(rebasing: $0[0..<n]), gradient: nil)
+                    }
                 }
+                result.count += n
+                result.correct += batch.correct
+                result.loss += Double(batch.loss) * Double(n)
+                let z = network.output
+                let k = z.shape.channels
+                guard k == classCount else {
+                    throw EngineError.shapeMismatch("the network has \(k) outputs but the data has \(classCount) classes")
+                }
+                for i in 0..<n {
+                    var best = 0
+                    for j in 1..<k where z.data[i * k + j] > z.data[i * k + best] { best = j }
+                    result.confusion[Int(labels[i])][best] += 1
+                }
+                if keepLogits { result.logits! += UnsafeBufferPointer(start: z.data, count: n * k) }
             }
-            result.count += n
-            result.correct += batch.correct
-            result.loss += Double(batch.loss) * Double(n)
-            let z = network.output
-            let k = z.shape.channels
-            guard k == classCount else {
-                throw EngineError.shapeMismatch("the network has \(k) outputs but the data has \(classCount) classes")
-            }
-            for i in 0..<n {
-                var best = 0
-                for j in 1..<k where z.data[i * k + j] > z.data[i * k + best] { best = j }
-                result.confusion[Int(labels[i])][best] += 1
-            }
-            if keepLogits { result.logits! += UnsafeBufferPointer(start: z.data, count: n * k) }
         }
         result.loss /= Double(max(result.count, 1))
         return result

@@ -7,7 +7,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference speed, per layer, against OpenBLAS on the same GEMM shapes.",
         discussion:
-            "Random data; medians of --repeats runs after warm-up, in one process. GFLOP/s count 2 × MACs; backward counts the weight and the input gradient."
+            "Random data; medians of --repeats runs after warm-up, in one process. Inference runs with the weights frozen (packed once, as an inference runtime loads a model). GFLOP/s count 2 × MACs; backward counts the weight and the input gradient."
     )
 
     @OptionGroup var model: ModelOptions

@@ -167,6 +167,55 @@ import Testing
         #endif
     }
 
+    /// A product on weights packed whole (a pointwise layer's evaluation pass) is cut as the same
+    /// shape unpacked: by columns for a 7×7 layer of one image (runs of whole panels, the last one
+    /// partial), by rows for a 14×14 one and a deeper one, one band for a small one and a single
+    /// row. Each gives the naive result with its epilogue; the same bits packed ahead on one thread
+    /// (a frozen layer) and packed by the call on two; and the bits of `PanelGemm` on one thread
+    /// with B packed block by block.
+    @Test(arguments: [(49, 1000, 300), (196, 256, 256), (3136, 40, 72), (20, 24, 16), (1, 120, 64)])
+    func packedWeightsGiveTheBitsOfPanelGemmFrozenOrNot(_ c: (m: Int, n: Int, k: Int)) {
+        guard PackedWeights.isAvailable else { return }
+        var g = RandomGenerator(seed: 16)
+        let a = (0..<(c.m * c.k)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(c.n * c.k)).map { _ in 2 * g.nextUniform() - 1 }
+        let bias = (0..<c.n).map { _ in 2 * g.nextUniform() - 1 }
+        var runs: [[Float]] = []
+        for threads in [1, 2] {
+            var out = [Float](repeating: .nan, count: c.m * c.n)
+            let trace = GemmTrace()
+            bias.withUnsafeBufferPointer { biasPointer in
+                out.withUnsafeMutableBufferPointer { cp in
+                    Parallel.withThreadCount(threads) {
+                        // Packed ahead on one thread, now on two: the same bits.
+                        let weights = threads == 1 ? PackedWeights(transposeB: true, b, n: c.n, k: c.k) : nil
+                        GemmTrace.$current.withValue(trace) {
+                            BLAS.packedGemm(
+                                transposeB: true, m: c.m, n: c.n, k: c.k, a: a, b: b, weights: weights, c: cp.baseAddress!,
+                                epilogue: GemmEpilogue(bias: biasPointer.baseAddress, cap: .infinity, affine: nil))
+                        }
+                    }
+                }
+            }
+            let bands = BLAS.partition(m: c.m, n: c.n, k: c.k, transposeA: false).bands
+            #expect(trace.calls == [GemmTrace.Call(m: c.m, n: c.n, k: c.k, transposeB: true, bands: bands)])
+            runs.append(out)
+        }
+        #expect(differingElements(runs[0], runs[1]) == 0)
+        let expected = (0..<(c.m * c.n)).map { idx -> Double in
+            let (i, j) = (idx / c.n, idx % c.n)
+            return max(0, (0..<c.k).reduce(0.0) { $0 + Double(a[i * c.k + $1]) * Double(b[j * c.k + $1]) } + Double(bias[j]))
+        }
+        #expect(relativeError(runs[0], expected) <= 1e-5)
+        var single = [Float](repeating: .nan, count: c.m * c.n)
+        single.withUnsafeMutableBufferPointer { cp in
+            PanelGemm.multiply(
+                transposeB: true, m: c.m, n: c.n, k: c.k, a: a, lda: c.k, b: b, ldb: c.k, c: cp.baseAddress!, ldc: c.n,
+                accumulate: false)
+        }
+        for i in 0..<c.m { for j in 0..<c.n { single[i * c.n + j] = max(0, single[i * c.n + j] + bias[j]) } }
+        #expect(differingElements(runs[0], single) == 0)
+    }
+
     /// The kernel set reported is OpenBLAS's choice, or the one the environment forces.
     @Test func reportsTheKernelSetTheEnvironmentChose() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")

@@ -218,6 +218,50 @@ import Testing
         }
     }
 
+    /// With the weights frozen, evaluation passes read the pointwise layers' packed copy: the same
+    /// bits as an unfrozen pass, on one thread or two. `train()` ends the freeze, so that weights changed by
+    /// training reach the next evaluation; so does the end of its body. A checkpoint restored
+    /// inside a freeze is packed again.
+    @Test func frozenWeightsAreTheWeightsWhenTheFreezeBegan() throws {
+        let network = try Self.stack(batch: 3)
+        for (i, (_, p)) in network.namedParameters.enumerated() { randomize(p, seed: 90 + UInt64(i)) }
+        for case let norm as BatchNorm in network.entries.map(\.layer) {
+            for c in 0..<norm.channels { norm.runningVariance.value.data[c] = abs(norm.runningVariance.value.data[c]) + 0.5 }
+        }
+        let x = Tensor.random([3, 8, 8, 3], seed: 91)
+        func evaluate() throws -> [Float] {
+            network.eval()
+            try network.input.copy(from: x)
+            try network.forward()
+            return Array(network.output.buffer)
+        }
+        let unfrozen = try evaluate()
+        for threads in [1, 2] {
+            let frozen = try Parallel.withThreadCount(threads) { try network.withFrozenWeights { try evaluate() } }
+            #expect(differingElements(frozen, unfrozen) == 0, "\(threads) threads")
+        }
+        #expect(!network.hasFrozenWeights)
+
+        let pointwise = try #require(network.entries[12].layer as? PointwiseConv2D)
+        let saved = try Checkpoint.make(network: network, optimizer: nil)
+        let changed = Array(pointwise.weight.value.buffer).map { -$0 }
+        try network.withFrozenWeights {
+            #expect(network.hasFrozenWeights)
+            #expect(differingElements(try evaluate(), unfrozen) == 0)
+            network.train()
+            #expect(!network.hasFrozenWeights)
+            try pointwise.weight.assign(changed)
+            let updated = try evaluate()
+            #expect(differingElements(updated, unfrozen) > 0)
+            try network.withFrozenWeights {
+                #expect(differingElements(try evaluate(), updated) == 0)
+                try Checkpoint.restore(saved, into: network)
+                #expect(differingElements(try evaluate(), unfrozen) == 0)
+            }
+        }
+        #expect(!network.hasFrozenWeights)
+    }
+
     @Test func smallerBatchesReuseTheBuffers() throws {
         let network = try Self.stack(batch: 8)
         let before = network.activation(3).data

@@ -157,6 +157,58 @@ public enum BLAS {
         }
     }
 
+    /// `C = A · op(B)` on the engine's own GEMM with op(B) packed whole: as packed ahead in `weights`
+    /// (a frozen layer's), else packed now. Followed by `epilogue` if given. The evaluation passes
+    /// of pointwise layers, frozen or not, so that freezing never changes their bits.
+    ///
+    /// Cut as `gemm` cuts the same shape (`partition`): bands of rows share the packed panels
+    /// (`SharedPanels`), bands of columns take runs of whole panels (`PackedColumns`). Every
+    /// element is `PanelGemm`'s chain over k in order, so the bits depend on the shape only. Only
+    /// where `PackedWeights.isAvailable`.
+    ///
+    /// - Parameters:
+    ///   - transposeB: whether B is stored `[n × k]` (a pointwise layer's weights).
+    ///   - m: rows of A and C.
+    ///   - n: columns of C.
+    ///   - k: the inner extent.
+    ///   - a: A `[m × k]`.
+    ///   - b: B, read when `weights` is nil.
+    ///   - weights: op(B) packed ahead (its `n` and `k` those given), or nil.
+    ///   - c: C `[m × n]`, written.
+    ///   - epilogue: what follows each chunk of rows (or the whole product, for bands of columns).
+    static func packedGemm(
+        transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        weights: PackedWeights?, c: UnsafeMutablePointer<Float>, epilogue: GemmEpilogue?
+    ) {
+        precondition(weights.map { $0.n == n && $0.k == k } ?? true, "packed weights of another shape")
+        guard let weights else {
+            PackBuffers.whole.withBuffer(floats: PanelGemm.wholePackFloats(n: n, k: k)) { panels in
+                SharedPanels.pack(transposeB: transposeB, b: b, n: n, k: k, into: panels)
+                packedGemm(m: m, n: n, k: k, a: a, panels: panels, c: c, epilogue: epilogue)
+            }
+            return
+        }
+        packedGemm(m: m, n: n, k: k, a: a, panels: weights.panels, c: c, epilogue: epilogue)
+    }
+
+    private static func packedGemm(
+        m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+        epilogue: GemmEpilogue?
+    ) {
+        let (bands, byRows) = partition(m: m, n: n, k: k, transposeA: false)
+        GemmTrace.current?.record(GemmTrace.Call(m: m, n: n, k: k, transposeA: false, transposeB: true, bands: bands))
+        let epilogue = epilogue?.isEmpty == false ? epilogue : nil
+        if byRows {
+            SharedPanels.multiply(
+                m: m, n: n, k: k, a: a, packed: panels, accumulate: false, c: c, bands: bands, epilogue: epilogue)
+            return
+        }
+        Parallel.forEachSlice(bands, PackedColumns(m: m, n: n, k: k, a: a, packed: panels, c: c, bands: bands))
+        if let epilogue {
+            Parallel.forEachRange(count: m, grain: max(1, elementGrain / n), GemmEpilogueRows(epilogue: epilogue, n: n, c: c))
+        }
+    }
+
     /// Rows of C per sgemm call inside a band of rows when an epilogue follows: enough that the
     /// chunk's output (`cachedRows`) stays in a core's cache for the epilogue, and at least 8·k
     /// rows, so that packing B again for every chunk (k·n floats) costs at most an eighth of

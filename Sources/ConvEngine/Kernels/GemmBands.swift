@@ -7,6 +7,7 @@ import Synchronization
 //   GemmBands     bands of rows or of columns of C, one single-threaded OpenBLAS (or PanelGemm)
 //                 call per band or per chunk of a band, each chunk followed by the epilogue;
 //   SharedPanels  bands of few rows that share one packed copy of B, on PanelGemm;
+//   PackedColumns bands of columns of a B packed ahead (`PackedWeights`), on PanelGemm;
 //   DepthSlices   slices of the inner extent of a transposed product too narrow for two bands,
 //                 their partial sums added in slice order.
 
@@ -87,18 +88,31 @@ extension BLAS {
             transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
             accumulate: Bool, c: UnsafeMutablePointer<Float>, bands: Int, epilogue: GemmEpilogue?
         ) {
-            let panels = PanelGemm.panelCount(n)
             PackBuffers.whole.withBuffer(floats: PanelGemm.wholePackFloats(n: n, k: k)) { packed in
-                let packSlices = min(panels, Parallel.sliceCount(k * n, grain: packGrain))
-                Parallel.forEachSlice(
-                    packSlices, Pack(transposeB: transposeB, b: b, n: n, k: k, panels: panels, slices: packSlices, packed: packed)
-                )
-                Parallel.forEachSlice(
-                    bands,
-                    Bands(
-                        m: m, n: n, k: k, a: a, packed: packed, accumulate: accumulate, c: c, bands: bands,
-                        chunk: cachedRows(n: n), epilogue: epilogue))
+                pack(transposeB: transposeB, b: b, n: n, k: k, into: packed)
+                multiply(m: m, n: n, k: k, a: a, packed: packed, accumulate: accumulate, c: c, bands: bands, epilogue: epilogue)
             }
+        }
+
+        /// Packs op(B) whole into `packed` (`PanelGemm.wholePackFloats(n:k:)` floats), its panels
+        /// spread over the threads.
+        static func pack(transposeB: Bool, b: UnsafePointer<Float>, n: Int, k: Int, into packed: UnsafeMutablePointer<Float>) {
+            let panels = PanelGemm.panelCount(n)
+            let packSlices = min(panels, Parallel.sliceCount(k * n, grain: packGrain))
+            Parallel.forEachSlice(
+                packSlices, Pack(transposeB: transposeB, b: b, n: n, k: k, panels: panels, slices: packSlices, packed: packed))
+        }
+
+        /// C = A · op(B) (or C += it) in `bands` bands of rows, op(B) already packed whole.
+        static func multiply(
+            m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>, accumulate: Bool,
+            c: UnsafeMutablePointer<Float>, bands: Int, epilogue: GemmEpilogue?
+        ) {
+            Parallel.forEachSlice(
+                bands,
+                Bands(
+                    m: m, n: n, k: k, a: a, packed: packed, accumulate: accumulate, c: c, bands: bands,
+                    chunk: cachedRows(n: n), epilogue: epilogue))
         }
 
         /// Floats of B per slice of the packing.
@@ -116,7 +130,7 @@ extension BLAS {
         }
 
         private struct Bands: SliceJob {
-            let m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafeMutablePointer<Float>, accumulate: Bool
+            let m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>, accumulate: Bool
             let c: UnsafeMutablePointer<Float>, bands: Int, chunk: Int, epilogue: GemmEpilogue?
 
             func run(slice index: Int) {
@@ -131,6 +145,25 @@ extension BLAS {
                     epilogue?.apply(rows: rows, columns: n, c)
                 }
             }
+        }
+    }
+
+    /// `C = A · op(B)` with op(B) packed whole (`PackedWeights`), cut into `bands` bands of columns,
+    /// each a run of whole panels: every band reads all of A (few rows: a layer over a small map)
+    /// where it lies and its own panels, so nothing is copied. `PanelGemm`'s chain over k per
+    /// element, so the same bits as bands of rows.
+    struct PackedColumns: SliceJob {
+        let m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>
+        let c: UnsafeMutablePointer<Float>, bands: Int
+
+        func run(slice index: Int) {
+            let panels = Parallel.range(index, of: bands, count: PanelGemm.panelCount(n))
+            let first = panels.lowerBound * PanelGemm.panelColumns
+            let end = min(n, panels.upperBound * PanelGemm.panelColumns)
+            guard first < end else { return }
+            PanelGemm.multiply(
+                m: m, n: end - first, k: k, a: a, lda: k, packed: packed + first * k, c: c + first, ldc: n,
+                accumulate: false)
         }
     }
 

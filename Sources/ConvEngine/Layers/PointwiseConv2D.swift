@@ -5,6 +5,10 @@
 /// The bias and a following ReLU it absorbs run on each chunk of rows as the GEMM writes it, while it
 /// is in cache (`GemmEpilogue`); so does a batch norm after it when evaluating (`Sequential` folds it).
 ///
+/// Evaluation passes on the GEMM path run on the engine's own GEMM over the weights packed whole
+/// (`BLAS.packedGemm`, where the engine is built for AVX2): packed on every pass, or once in a
+/// network whose weights are frozen (`Sequential.withFrozenWeights`), with the same bits either way.
+///
 /// Where `ConvolutionPolicy` says so (32 input channels, or when the direct kernels are forced), the
 /// layer runs on the direct kernels of `DirectConv.swift` as a 1×1 window instead, bias and rectifier
 /// in registers.
@@ -27,6 +31,8 @@ public final class PointwiseConv2D: Layer {
     private let epilogue: Epilogue
     /// The 1×1 window of the direct kernels, when they run this layer.
     private var direct: WindowGeometry?
+    /// The weights packed by `freezeWeights()`, which evaluation passes on the GEMM path read.
+    private var frozen: PackedWeights?
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
 
@@ -92,11 +98,28 @@ public final class PointwiseConv2D: Layer {
                 scratch: try context.workspace.floats(workspaceCount, for: "pw"))
             return
         }
+        let gemmEpilogue = GemmEpilogue(bias: bias.map { UnsafePointer($0.value.data) }, cap: epilogue.cap, affine: affine)
+        if !context.isTraining, PackedWeights.isAvailable {
+            BLAS.packedGemm(
+                transposeB: true, m: rows, n: outputChannels, k: inputChannels, a: x.data, b: weight.value.data,
+                weights: frozen, c: y.data, epilogue: gemmEpilogue)
+            return
+        }
         BLAS.gemm(
             transposeB: true, m: rows, n: outputChannels, k: inputChannels,
-            a: x.data, b: weight.value.data, c: y.data, onThisThread: false,
-            epilogue: GemmEpilogue(bias: bias.map { UnsafePointer($0.value.data) }, cap: epilogue.cap, affine: affine))
+            a: x.data, b: weight.value.data, c: y.data, onThisThread: false, epilogue: gemmEpilogue)
     }
+
+    /// Packs the weights for evaluation passes on the GEMM path (where `PackedWeights` can be read:
+    /// an AVX2 build; the direct kernels read the weights where they are).
+    func freezeWeights() {
+        frozen =
+            PackedWeights.isAvailable
+                && !ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
+            ? PackedWeights(transposeB: true, weight.value.data, n: outputChannels, k: inputChannels) : nil
+    }
+
+    func thawWeights() { frozen = nil }
 
     public func backward(
         _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,

@@ -1,0 +1,39 @@
+/// A layer's weights packed once into `PanelGemm`'s layout (op(B) whole, panels of 16 columns), for
+/// the evaluation passes of a network whose weights are frozen (`Sequential.withFrozenWeights`).
+///
+/// Why: a product packs B on every call (OpenBLAS copies it into its own layout in every band, the
+/// engine's `SharedPanels` once per call). A batch of one multiplies each weight of a 7×7 or 8×8
+/// layer by 49 or 64 pixels only, so the copy costs as much as a quarter of the product; an
+/// inference runtime packs the weights when it loads the model, and so does a frozen network.
+///
+/// Dimension legend (as in `BLAS`): n columns of op(B) (a layer's output channels), k its rows (the
+/// input channels).
+final class PackedWeights {
+    /// Columns of op(B).
+    let n: Int
+    /// Rows of op(B), the products' inner extent.
+    let k: Int
+    /// op(B) packed whole: panel p at `p · 16k` (`PanelGemm.packWhole`).
+    let panels: UnsafeMutablePointer<Float>
+
+    /// Whether products can read packed weights: where `PanelGemm`, which reads them, is the
+    /// engine's kernel (an AVX2 build; `BLAS.sharesPackedB`).
+    static var isAvailable: Bool {
+        #if ENGINE_AVX2 && !ENGINE_AVX512
+            true
+        #else
+            false
+        #endif
+    }
+
+    /// Packs op(B) of B `[k × n]`, or of B `[n × k]` with `transposeB` (a pointwise layer's weights
+    /// `[out × in]`), its panels spread over `Parallel`'s threads.
+    init(transposeB: Bool, _ b: UnsafePointer<Float>, n: Int, k: Int) {
+        self.n = n
+        self.k = k
+        panels = .allocate(capacity: PanelGemm.wholePackFloats(n: n, k: k))
+        BLAS.SharedPanels.pack(transposeB: transposeB, b: b, n: n, k: k, into: panels)
+    }
+
+    deinit { panels.deallocate() }
+}

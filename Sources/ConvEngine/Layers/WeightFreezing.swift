@@ -1,0 +1,10 @@
+/// A layer that can pack its weights once for the evaluation passes of a network whose weights are
+/// frozen (`Sequential.withFrozenWeights`), instead of on every pass.
+protocol WeightFreezing: Layer {
+    /// Packs the weights as they are now; evaluation passes read that copy until `thawWeights()`.
+    func freezeWeights()
+    /// Drops the packed copy: passes read the weights themselves again.
+    func thawWeights()
+}
+
+extension PointwiseConv2D: WeightFreezing {}
