@@ -110,7 +110,9 @@ mnc_status mnc_network_describe(const mnc_network *network, mnc_model_desc *desc
 
 /** Logits [n, classes] for n images (float32, [n, H, W, 3] NHWC or [n, 3, H, W] NCHW as `layout`
  *  says; n <= max_batch), in evaluation mode (batch norm's running statistics). `logits_count` is
- *  the room in `logits`, at least n * classes. */
+ *  the room in `logits`, at least n * classes. The first call after creating the network or after a
+ *  training step packs the weights for the engine's GEMM, and later calls reuse that copy until the
+ *  next training step (as an inference runtime packs a model when it loads it). */
 mnc_status mnc_network_forward(mnc_network *network, const float *images, int n, int layout,
                                float *logits, size_t logits_count);
 

@@ -141,6 +141,9 @@ public func mnc_network_forward(
         defer { handle.lock.unlock() }
         try load(images, count: count, layout: layout, into: handle)
         handle.network.eval()
+        // The handle is the only way to the weights, and a training step thaws them: forward
+        // passes between steps share one packed copy.
+        if !handle.network.hasFrozenWeights { handle.network.freezeWeights() }
         try handle.network.forward()
         logits.update(from: handle.network.output.data, count: count * classes)
     }

@@ -220,8 +220,8 @@ import Testing
 
     /// With the weights frozen, evaluation passes read the pointwise layers' packed copy: the same
     /// bits as an unfrozen pass, on one thread or two. `train()` ends the freeze, so that weights changed by
-    /// training reach the next evaluation; so does the end of its body. A checkpoint restored
-    /// inside a freeze is packed again.
+    /// training reach the next evaluation; so does the end of its body (unless the weights were
+    /// frozen before it). A checkpoint restored inside a freeze is packed again.
     @Test func frozenWeightsAreTheWeightsWhenTheFreezeBegan() throws {
         let network = try Self.stack(batch: 3)
         for (i, (_, p)) in network.namedParameters.enumerated() { randomize(p, seed: 90 + UInt64(i)) }
@@ -259,6 +259,12 @@ import Testing
                 #expect(differingElements(try evaluate(), unfrozen) == 0)
             }
         }
+        #expect(!network.hasFrozenWeights)
+        // Frozen without a scope: a scope inside keeps the freeze, which lasts until thawed.
+        network.freezeWeights()
+        let inner = try network.withFrozenWeights { try evaluate() }
+        #expect(differingElements(inner, unfrozen) == 0 && network.hasFrozenWeights)
+        network.thawWeights()
         #expect(!network.hasFrozenWeights)
     }
 

@@ -258,7 +258,9 @@ class Network:
         return x
 
     def forward(self, images, layout="NHWC"):
-        """Logits [n, classes] in evaluation mode for n <= max_batch images [n, H, W, 3] (or [n, 3, H, W])."""
+        """Logits [n, classes] in evaluation mode for n <= max_batch images [n, H, W, 3] (or [n, 3, H, W]).
+
+        The weights are packed once and reused by every call until the next training step."""
         code = _choice(_LAYOUTS, layout, "layout")
         x = self._images(images, layout)
         logits = np.empty((x.shape[0], self.classes), dtype=np.float32)

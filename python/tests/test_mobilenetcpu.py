@@ -317,6 +317,21 @@ class NetworkTests(unittest.TestCase):
         images = normalize(self.test[0], mean=[0.4914, 0.4822, 0.4465], std=[0.2023, 0.1994, 0.2010])
         np.testing.assert_array_equal(net.forward(images), np.load(logits_file))
 
+    def test_forward_after_a_training_step_reads_the_new_weights(self):
+        # Forward passes share one packed copy of the weights between training steps.
+        net = mnc.Network("mobilenet", alpha=0.25, seed=3, max_batch=6)
+        images = normalize(self.test[0], mean=[0.4914, 0.4822, 0.4465], std=[0.2023, 0.1994, 0.2010])
+        before = net.forward(images)
+        np.testing.assert_array_equal(net.forward(images), before)
+        net.train_step(images, self.test[1], mnc.Optimizer.sgd(net, momentum=0.9), 0.1)
+        after = net.forward(images)
+        self.assertFalse(np.array_equal(after, before))
+        path = os.path.join(self.scratch.name, "stepped.safetensors")
+        net.save(path)
+        logits_file = os.path.join(self.scratch.name, "stepped-logits.npy")
+        self.run_cli("eval", "--checkpoint", path, "--data", self.data, "--logits", logits_file)
+        np.testing.assert_array_equal(after, np.load(logits_file))
+
     def test_the_example_trains_on_cifar10_arrays_loaded_with_numpy(self):
         checkpoint = os.path.join(self.scratch.name, "example.safetensors")
         example = os.path.join(ROOT, "python", "examples", "train_cifar10.py")

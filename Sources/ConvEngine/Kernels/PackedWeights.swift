@@ -1,5 +1,5 @@
 /// A layer's weights packed once into `PanelGemm`'s layout (op(B) whole, panels of 16 columns), for
-/// the evaluation passes of a network whose weights are frozen (`Sequential.withFrozenWeights`).
+/// the evaluation passes of a network whose weights are frozen (`Sequential.freezeWeights()`).
 ///
 /// Why: a product packs B on every call (OpenBLAS copies it into its own layout in every band, the
 /// engine's `SharedPanels` once per call). A batch of one multiplies each weight of a 7×7 or 8×8

@@ -7,7 +7,7 @@
 ///
 /// Evaluation passes on the GEMM path run on the engine's own GEMM over the weights packed whole
 /// (`BLAS.packedGemm`, where the engine is built for AVX2): packed on every pass, or once in a
-/// network whose weights are frozen (`Sequential.withFrozenWeights`), with the same bits either way.
+/// network whose weights are frozen (`Sequential.freezeWeights()`), with the same bits either way.
 ///
 /// Where `ConvolutionPolicy` says so (32 input channels, or when the direct kernels are forced), the
 /// layer runs on the direct kernels of `DirectConv.swift` as a 1×1 window instead, bias and rectifier

@@ -1,5 +1,5 @@
 /// A layer that can pack its weights once for the evaluation passes of a network whose weights are
-/// frozen (`Sequential.withFrozenWeights`), instead of on every pass.
+/// frozen (`Sequential.freezeWeights()`), instead of on every pass.
 protocol WeightFreezing: Layer {
     /// Packs the weights as they are now; evaluation passes read that copy until `thawWeights()`.
     func freezeWeights()

@@ -168,6 +168,6 @@ public enum Checkpoint {
         if let optimizer, let stepCount { optimizer.stepCount = stepCount }
         if let average, let averageUpdates { average.updateCount = averageUpdates }
         if let generator { network.context.generator = generator }
-        network.refreezeWeights()
+        if network.hasFrozenWeights { network.freezeWeights() }
     }
 }

@@ -66,8 +66,8 @@ public final class Sequential {
     private let depthwiseNorms: [(depthwise: DepthwiseConv2D, norm: BatchNorm)?]
     /// Whether the last forward pass folded batch norms, leaving their inputs unwritten.
     private var lastForwardFolded = false
-    /// Whether the weights are frozen (`withFrozenWeights`).
-    private var weightsFrozen = false
+    /// Whether the weights are frozen (`freezeWeights()`, in FrozenWeights.swift).
+    var weightsFrozen = false
 
     /// Plans the network for batches of up to `maxBatchSize` items of shape `itemShape`.
     ///
@@ -145,51 +145,13 @@ public final class Sequential {
     public func inputGradientIsComputedByPrevious(_ i: Int) -> Bool { i > 0 && depthwiseNorms[i - 1] != nil }
 
     /// Switches to training mode: batch statistics, dropout active. Ends a freeze of the weights
-    /// (`withFrozenWeights`), since training changes them.
+    /// (`freezeWeights()`), since training changes them.
     public func train() {
         context.isTraining = true
         thawWeights()
     }
     /// Switches to evaluation mode: running statistics, dropout off.
     public func eval() { context.isTraining = false }
-
-    /// Runs `body` with the weights frozen: the layers that pack their weights for the GEMM on every
-    /// pass (pointwise convolutions) pack them once now, and evaluation passes inside `body` read
-    /// that copy, as an inference runtime does with a model it has loaded. It pays most for small
-    /// batches, where the copy costs as much as a quarter of a layer's product.
-    ///
-    /// The copy is taken when `body` starts, so `body` must not change the parameters through
-    /// `Parameter.assign` or `Parameter.value`: `Checkpoint.restore` packs them again, and
-    /// `train()` (so `trainStep`) ends the freeze at once, evaluation passes after it reading the
-    /// weights themselves. Frozen or not, an evaluation pass gives the same bits (it packs the
-    /// weights itself when they are not frozen). Calls nest: an inner call runs `body` in the outer
-    /// freeze.
-    ///
-    /// - Parameter body: the evaluation passes to run.
-    /// - Returns: what `body` returns.
-    public func withFrozenWeights<R>(_ body: () throws -> R) rethrows -> R {
-        if weightsFrozen { return try body() }
-        for i in entries.indices { (entries[i].layer as? WeightFreezing)?.freezeWeights() }
-        weightsFrozen = true
-        defer { thawWeights() }
-        return try body()
-    }
-
-    /// Whether evaluation passes read weights packed by `withFrozenWeights`.
-    public var hasFrozenWeights: Bool { weightsFrozen }
-
-    /// Packs the weights again if they are frozen: for the engine's own changes to them inside a
-    /// freeze (`Checkpoint.restore`).
-    func refreezeWeights() {
-        guard weightsFrozen else { return }
-        for i in entries.indices { (entries[i].layer as? WeightFreezing)?.freezeWeights() }
-    }
-
-    private func thawWeights() {
-        guard weightsFrozen else { return }
-        for i in entries.indices { (entries[i].layer as? WeightFreezing)?.thawWeights() }
-        weightsFrozen = false
-    }
 
     /// Every parameter and buffer, with its checkpoint name ("3.weight", "4.running_mean", …).
     public var namedParameters: [(name: String, parameter: Parameter)] {
