@@ -10,7 +10,7 @@ import Testing
         var testDescription: String { "\(m)×\(n)×\(k)\(transposeB ? " Bᵀ" : "")\(accumulate ? " +=" : "")" }
     }
 
-    /// Whole tiles and panels; rows past the last tile (1 to 5); a partial panel (n = 24, 8, 13);
+    /// Whole tiles and panels; rows past the last tile (1 to 5: by four rows, then one at a time); a partial panel (n = 24, 8, 13);
     /// more columns than one packed block (200 > 128) and a deeper product than one (300 > 256);
     /// each with B in both layouts and C overwritten or added to.
     static let cases: [Case] = [(12, 32, 16), (7, 16, 5), (17, 24, 64), (5, 8, 3), (23, 13, 128), (30, 200, 40), (9, 40, 300)]
