@@ -245,26 +245,7 @@ enum PanelGemm {
         depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
-        var r0 = Row16(c, accumulate), r1 = Row16(c + ldc, accumulate), r2 = Row16(c + 2 * ldc, accumulate)
-        var r3 = Row16(c + 3 * ldc, accumulate), r4 = Row16(c + 4 * ldc, accumulate), r5 = Row16(c + 5 * ldc, accumulate)
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
-        var b = bp
-        for kk in 0..<depth {
-            let low = load8(b), high = load8(b + 8)
-            r0.add(a0[kk], low, high)
-            r1.add(a1[kk], low, high)
-            r2.add(a2[kk], low, high)
-            r3.add(a3[kk], low, high)
-            r4.add(a4[kk], low, high)
-            r5.add(a5[kk], low, high)
-            b += panelColumns
-        }
-        r0.store(c)
-        r1.store(c + ldc)
-        r2.store(c + 2 * ldc)
-        r3.store(c + 3 * ldc)
-        r4.store(c + 4 * ldc)
-        r5.store(c + 5 * ldc)
+        registerTile(SixRows.self, depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
     }
 
     /// Four rows by 16 columns in eight registers: the same chain per element as `sixRows`.
@@ -273,22 +254,23 @@ enum PanelGemm {
         depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
-        var r0 = Row16(c, accumulate), r1 = Row16(c + ldc, accumulate)
-        var r2 = Row16(c + 2 * ldc, accumulate), r3 = Row16(c + 3 * ldc, accumulate)
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+        registerTile(FourRows.self, depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
+    }
+
+    /// A tile of rows by 16 columns held in registers across the whole depth: per step of k, two
+    /// loads of B, one broadcast of A per row and two fused multiply-adds per row.
+    @inline(__always)
+    private static func registerTile<Tile: RegisterTile>(
+        _: Tile.Type, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        var tile = Tile(c, ldc: ldc, a, lda: lda, accumulate)
         var b = bp
         for kk in 0..<depth {
-            let low = load8(b), high = load8(b + 8)
-            r0.add(a0[kk], low, high)
-            r1.add(a1[kk], low, high)
-            r2.add(a2[kk], low, high)
-            r3.add(a3[kk], low, high)
+            tile.add(kk, load8(b), load8(b + 8))
             b += panelColumns
         }
-        r0.store(c)
-        r1.store(c + ldc)
-        r2.store(c + 2 * ldc)
-        r3.store(c + 3 * ldc)
+        tile.store(c, ldc: ldc)
     }
 
     /// One row by 16 columns (the rows past the last whole tile): the same chain per element.
@@ -296,15 +278,63 @@ enum PanelGemm {
     private static func oneRow(
         depth: Int, a: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        var row = Row16(c, accumulate)
-        var b = bp
-        for kk in 0..<depth {
-            row.add(a[kk], load8(b), load8(b + 8))
-            b += panelColumns
-        }
-        row.store(c)
+        registerTile(OneRow.self, depth: depth, a: a, lda: 0, bp, c, ldc: 0, accumulate: accumulate)
     }
 }
+
+/// Rows of C by 16 columns in registers, with the rows of A that feed them.
+private protocol RegisterTile {
+    /// How many rows.
+    static var rows: Int { get }
+    /// Loaded from C's rows (`ldc` apart) with `accumulate`, else zero; A's rows `lda` apart.
+    init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool)
+    /// Adds A's column `kk` times B's row (low and high halves) to every row.
+    mutating func add(_ kk: Int, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>)
+    /// Stores every row to C.
+    func store(_ c: UnsafeMutablePointer<Float>, ldc: Int)
+}
+
+/// One row of a register tile and its row of A.
+private struct OneRow: RegisterTile {
+    static var rows: Int { 1 }
+    var row: Row16
+    let a: UnsafePointer<Float>
+
+    @inline(__always) init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool) {
+        row = Row16(c, accumulate)
+        self.a = a
+    }
+
+    @inline(__always) mutating func add(_ kk: Int, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>) { row.add(a[kk], bLow, bHigh) }
+
+    @inline(__always) func store(_ c: UnsafeMutablePointer<Float>, ldc: Int) { row.store(c) }
+}
+
+/// The rows of `Top`, then those of `Bottom` below them.
+private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile {
+    static var rows: Int { Top.rows + Bottom.rows }
+    var top: Top, bottom: Bottom
+
+    @inline(__always) init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool) {
+        top = Top(c, ldc: ldc, a, lda: lda, accumulate)
+        bottom = Bottom(c + Top.rows * ldc, ldc: ldc, a + Top.rows * lda, lda: lda, accumulate)
+    }
+
+    @inline(__always) mutating func add(_ kk: Int, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>) {
+        top.add(kk, bLow, bHigh)
+        bottom.add(kk, bLow, bHigh)
+    }
+
+    @inline(__always) func store(_ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        top.store(c, ldc: ldc)
+        bottom.store(c + Top.rows * ldc, ldc: ldc)
+    }
+}
+
+private typealias TwoRows = Stacked<OneRow, OneRow>
+private typealias FourRows = Stacked<TwoRows, TwoRows>
+/// `PanelGemm.tileRows` rows in twelve registers.
+private typealias SixRows = Stacked<FourRows, TwoRows>
 
 /// Sixteen floats of one row of C in two registers.
 private struct Row16 {
