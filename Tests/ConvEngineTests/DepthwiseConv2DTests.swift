@@ -97,13 +97,17 @@ import Testing
     }
 
     /// Cases large enough to be cut into several slices run on several threads: of images, and of
-    /// one image's output rows (the forward pass of a batch of one).
+    /// one image's output rows (the forward pass of a batch of one; the last two, a 7×7 layer over
+    /// 520 channels and a strided one over 260, in slices only since the forward pass's are finer
+    /// than the backward's).
     static let slicedCases: [Case] = [
         Case(n: 8, h: 24, w: 24, c: 32, k: 3, s: 1, p: 1, bias: true),
         Case(n: 8, h: 40, w: 40, c: 32, k: 3, s: 2, p: 1, bias: false),
         Case(n: 1, h: 64, w: 60, c: 32, k: 3, s: 1, p: 1, bias: true),
         Case(n: 1, h: 96, w: 90, c: 32, k: 3, s: 2, p: 1, bias: false),
         Case(n: 1, h: 61, w: 37, c: 40, k: 3, s: 1, p: 0, bias: false),
+        Case(n: 1, h: 7, w: 7, c: 520, k: 3, s: 1, p: 1, bias: true),
+        Case(n: 1, h: 28, w: 28, c: 260, k: 3, s: 2, p: 1, bias: false),
     ]
 
     /// One forward and backward pass of case `c` (stride 1) on random x (`seed`) and dy (`seed + 1`):
@@ -216,6 +220,8 @@ import Testing
             results.append((y, dx, Array(dw.weight.gradient.buffer), dw.bias.map { Array($0.gradient.buffer) }))
         }
         let dw = try make(c)
+        _ = try dw.forward(x)
+        #expect(depthwiseForwardSlices(try #require(dw.geometry)) > 1)
         let ref = referenceDepthwise(
             x, weight: Array(dw.weight.value.buffer), bias: dw.bias.map { Array($0.value.buffer) },
             kernel: c.k, stride: c.s, padding: c.p)

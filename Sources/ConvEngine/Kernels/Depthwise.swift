@@ -63,7 +63,7 @@ private func weightGradientBlock(_ g: WindowGeometry) -> Int {
 /// taps' inputs and weights are loads from the nearest cache, and no partial sum goes back to
 /// memory. (The kernel before this one added each tap over a whole row held in memory, against
 /// weights tiled across the row: three loads and a store for every multiply-add, at any size.) The
-/// output rows of the whole batch are cut into slices (`depthwiseRowSlices`), so that one image
+/// output rows of the whole batch are cut into slices (`depthwiseForwardSlices`), so that one image
 /// alone still runs on every thread; each row is clamped right after its pixels, while it is still
 /// in cache.
 func depthwiseForward(
@@ -71,15 +71,27 @@ func depthwiseForward(
     _ g: WindowGeometry, cap: Float?, affine: ChannelAffine? = nil, _ y: UnsafeMutablePointer<Float>
 ) {
     Parallel.forEachRange(
-        of: g.batch * g.outputHeight, slices: depthwiseRowSlices(g),
+        of: g.batch * g.outputHeight, slices: depthwiseForwardSlices(g),
         DepthwiseForward(x: x, w: w, bias: bias, g: g, cap: cap, affine: affine, y: y))
+}
+
+/// How many slices of output rows (of the whole batch) the forward pass over `g` is cut into: at
+/// least a quarter of `depthwiseGrain` multiply-adds each, finer than the backward pass's slices.
+/// Every output depends on its window alone, so the count changes no bits; finer slices balance
+/// the threads on the small layers of one image, which were cut into 1 or 3 slices (a 14×14×512
+/// layer: 0.9 M multiply-adds, two of its three slices on one thread).
+func depthwiseForwardSlices(_ g: WindowGeometry) -> Int {
+    Parallel.itemSliceCount(
+        g.batch * g.outputHeight, workPerItem: g.outputWidth * g.channels * g.kernel * g.kernel,
+        grain: depthwiseGrain / 4)
 }
 
 /// The most floats (channels × stride) from one output pixel's window to the next for which the
 /// forward pass computes windows inside the image two pixels at a time.
 let pairedSpan = 128
 
-/// How many slices of output rows (of the whole batch) the forward pass over `g` is cut into.
+/// How many slices of output rows (of the whole batch) the backward pass of a batch of one over `g`
+/// is cut into (`backwardSlices`).
 func depthwiseRowSlices(_ g: WindowGeometry) -> Int {
     Parallel.itemSliceCount(
         g.batch * g.outputHeight, workPerItem: g.outputWidth * g.channels * g.kernel * g.kernel,
