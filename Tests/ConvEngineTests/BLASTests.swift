@@ -127,9 +127,9 @@ import Testing
     func fewRowsPerBandShareOnePackedB(_ c: (m: Int, n: Int, k: Int, transposeB: Bool)) {
         let (bands, byRows) = BLAS.partition(m: c.m, n: c.n, k: c.k, transposeA: false)
         #expect(byRows && bands > 1 && c.m <= BLAS.sharedPackRows * bands)
-        #if ENGINE_AVX2 && !ENGINE_AVX512
+        if PanelGemm.isEngineKernel {
             #expect(BLAS.sharesPackedB(m: c.m, bands: bands, byRows: byRows, transposeA: false, alpha: 1, beta: 0))
-        #endif
+        }
         var g = RandomGenerator(seed: 15)
         let a = (0..<(c.m * c.k)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(c.k * c.n)).map { _ in 2 * g.nextUniform() - 1 }
         let bias = (0..<c.n).map { _ in 2 * g.nextUniform() - 1 }
@@ -155,7 +155,7 @@ import Testing
             return max(0, (0..<c.k).reduce(0.0) { $0 + Double(a[i * c.k + $1]) * Double(opB($1, j)) } + Double(bias[j]))
         }
         #expect(relativeError(runs[0], expected) <= 1e-5)
-        #if ENGINE_AVX2 && !ENGINE_AVX512
+        if PanelGemm.isEngineKernel {
             var single = [Float](repeating: .nan, count: c.m * c.n)
             single.withUnsafeMutableBufferPointer { cp in
                 PanelGemm.multiply(
@@ -164,7 +164,7 @@ import Testing
             }
             for i in 0..<c.m { for j in 0..<c.n { single[i * c.n + j] = max(0, single[i * c.n + j] + bias[j]) } }
             #expect(differingElements(runs[0], single) == 0)
-        #endif
+        }
     }
 
     /// A product on weights packed whole (a pointwise layer's evaluation pass) is cut as the same
@@ -175,7 +175,7 @@ import Testing
     /// with B packed block by block.
     @Test(arguments: [(49, 1000, 300), (196, 256, 256), (3136, 40, 72), (20, 24, 16), (1, 120, 64)])
     func packedWeightsGiveTheBitsOfPanelGemmFrozenOrNot(_ c: (m: Int, n: Int, k: Int)) {
-        guard PackedWeights.isAvailable else { return }
+        guard PanelGemm.isEngineKernel else { return }
         var g = RandomGenerator(seed: 16)
         let a = (0..<(c.m * c.k)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(c.n * c.k)).map { _ in 2 * g.nextUniform() - 1 }
         let bias = (0..<c.n).map { _ in 2 * g.nextUniform() - 1 }

@@ -164,7 +164,7 @@ public enum BLAS {
     /// Cut as `gemm` cuts the same shape (`partition`): bands of rows share the packed panels
     /// (`SharedPanels`), bands of columns take runs of whole panels (`PackedColumns`). Every
     /// element is `PanelGemm`'s chain over k in order, so the bits depend on the shape only. Only
-    /// where `PackedWeights.isAvailable`.
+    /// where `PanelGemm.isEngineKernel`.
     ///
     /// - Parameters:
     ///   - transposeB: whether B is stored `[n × k]` (a pointwise layer's weights).
@@ -234,11 +234,8 @@ public enum BLAS {
     /// Whether a product runs as `SharedPanels`: bands of rows of at most `sharedPackRows`, A as
     /// stored, a plain product or sum, and the engine compiled for AVX2 (`PanelGemm`'s width).
     static func sharesPackedB(m: Int, bands: Int, byRows: Bool, transposeA: Bool, alpha: Float, beta: Float) -> Bool {
-        #if ENGINE_AVX2 && !ENGINE_AVX512
-            byRows && bands > 1 && m <= sharedPackRows * bands && !transposeA && alpha == 1 && (beta == 0 || beta == 1)
-        #else
-            false
-        #endif
+        PanelGemm.isEngineKernel && byRows && bands > 1 && m <= sharedPackRows * bands && !transposeA && alpha == 1
+            && (beta == 0 || beta == 1)
     }
 
     /// The name of the kernel set OpenBLAS chose for this CPU (e.g. "Cooperlake").

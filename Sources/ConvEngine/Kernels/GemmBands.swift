@@ -51,16 +51,10 @@ extension BLAS {
             }
         }
 
-        /// Whether the bands go to the engine's own kernel (`PanelGemm`): A as stored, a short inner
-        /// extent, and a plain product or sum. Only where the engine is compiled for AVX2 and not
-        /// AVX-512, the one vector width it was measured at: its registers hold 8 floats, where
-        /// OpenBLAS's AVX-512 kernels use 16.
+        /// Whether the bands go to the engine's own kernel (`PanelGemm`, where it is the engine's
+        /// kernel): A as stored, a short inner extent, and a plain product or sum.
         private var usesPanelGemm: Bool {
-            #if ENGINE_AVX2 && !ENGINE_AVX512
-                !transposeA && k <= PanelGemm.maximumDepth && alpha == 1 && (beta == 0 || beta == 1)
-            #else
-                false
-            #endif
+            PanelGemm.isEngineKernel && !transposeA && k <= PanelGemm.maximumDepth && alpha == 1 && (beta == 0 || beta == 1)
         }
 
         /// C's `columns` when C is one row (a fully connected layer on one image): `sgemv` over

@@ -16,16 +16,6 @@ final class PackedWeights {
     /// op(B) packed whole: panel p at `p · 16k` (`PanelGemm.packWhole`).
     let panels: UnsafeMutablePointer<Float>
 
-    /// Whether products can read packed weights: where `PanelGemm`, which reads them, is the
-    /// engine's kernel (an AVX2 build; `BLAS.sharesPackedB`).
-    static var isAvailable: Bool {
-        #if ENGINE_AVX2 && !ENGINE_AVX512
-            true
-        #else
-            false
-        #endif
-    }
-
     /// Packs op(B) of B `[k × n]`, or of B `[n × k]` with `transposeB` (a pointwise layer's weights
     /// `[out × in]`), its panels spread over `Parallel`'s threads.
     init(transposeB: Bool, _ b: UnsafePointer<Float>, n: Int, k: Int) {

@@ -32,6 +32,17 @@ enum PanelGemm {
     /// once per block of rows and reuses it across more columns, measured as fast or faster.
     static let maximumDepth = 128
 
+    /// Whether products run on this kernel at all: only where the engine is compiled for AVX2 and
+    /// not AVX-512, the one vector width it was measured at (its registers hold 8 floats, where
+    /// OpenBLAS's AVX-512 kernels use 16). The one place that condition is written.
+    static var isEngineKernel: Bool {
+        #if ENGINE_AVX2 && !ENGINE_AVX512
+            true
+        #else
+            false
+        #endif
+    }
+
     /// C `[m × n]` = A `[m × k]` · op(B), or C += it with `accumulate`, on the calling thread.
     ///
     /// - Parameters:

@@ -99,7 +99,7 @@ public final class PointwiseConv2D: Layer {
             return
         }
         let gemmEpilogue = GemmEpilogue(bias: bias.map { UnsafePointer($0.value.data) }, cap: epilogue.cap, affine: affine)
-        if !context.isTraining, PackedWeights.isAvailable {
+        if !context.isTraining, PanelGemm.isEngineKernel {
             BLAS.packedGemm(
                 transposeB: true, m: rows, n: outputChannels, k: inputChannels, a: x.data, b: weight.value.data,
                 weights: frozen, c: y.data, epilogue: gemmEpilogue)
@@ -110,11 +110,11 @@ public final class PointwiseConv2D: Layer {
             a: x.data, b: weight.value.data, c: y.data, onThisThread: false, epilogue: gemmEpilogue)
     }
 
-    /// Packs the weights for evaluation passes on the GEMM path (where `PackedWeights` can be read:
-    /// an AVX2 build; the direct kernels read the weights where they are).
+    /// Packs the weights for evaluation passes on the GEMM path (where `PanelGemm`, which reads
+    /// them, is the engine's kernel; the direct kernels read the weights where they are).
     func freezeWeights() {
         frozen =
-            PackedWeights.isAvailable
+            PanelGemm.isEngineKernel
                 && !ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
             ? PackedWeights(transposeB: true, weight.value.data, n: outputChannels, k: inputChannels) : nil
     }
