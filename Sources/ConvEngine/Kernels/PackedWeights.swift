@@ -16,12 +16,23 @@ final class PackedWeights {
     /// op(B) packed whole: panel p at `p · 16k` (`PanelGemm.packWhole`).
     let panels: UnsafeMutablePointer<Float>
 
+    /// Whether `panels` was packed with B stored `[n × k]`.
+    let transposeB: Bool
+
     /// Packs op(B) of B `[k × n]`, or of B `[n × k]` with `transposeB` (a pointwise layer's weights
     /// `[out × in]`), its panels spread over `Parallel`'s threads.
     init(transposeB: Bool, _ b: UnsafePointer<Float>, n: Int, k: Int) {
         self.n = n
         self.k = k
+        self.transposeB = transposeB
         panels = .allocate(capacity: PanelGemm.wholePackFloats(n: n, k: k))
+        pack(b)
+    }
+
+    /// Packs B (of the shape and layout given at `init`) again into the same panels: a new freeze
+    /// of changed weights allocates nothing (a fresh buffer of a layer's weights, faulted in page by
+    /// page, cost more than the packing).
+    func pack(_ b: UnsafePointer<Float>) {
         BLAS.SharedPanels.pack(transposeB: transposeB, b: b, n: n, k: k, into: panels)
     }
 

@@ -31,8 +31,11 @@ public final class PointwiseConv2D: Layer {
     private let epilogue: Epilogue
     /// The 1×1 window of the direct kernels, when they run this layer.
     private var direct: WindowGeometry?
-    /// The weights packed by `freezeWeights()`, which evaluation passes on the GEMM path read.
-    private var frozen: PackedWeights?
+    /// The weights packed by `freezeWeights()`; kept after a thaw, so that the next freeze packs
+    /// into the same buffer.
+    private var packed: PackedWeights?
+    /// Whether evaluation passes on the GEMM path read `packed`.
+    private var isFrozen = false
     public private(set) var inputShape: Shape?
     public private(set) var outputShape: Shape?
 
@@ -102,7 +105,7 @@ public final class PointwiseConv2D: Layer {
         if !context.isTraining, PanelGemm.isEngineKernel {
             BLAS.packedGemm(
                 transposeB: true, m: rows, n: outputChannels, k: inputChannels, a: x.data, b: weight.value.data,
-                weights: frozen, c: y.data, epilogue: gemmEpilogue)
+                weights: isFrozen ? packed : nil, c: y.data, epilogue: gemmEpilogue)
             return
         }
         BLAS.gemm(
@@ -113,13 +116,18 @@ public final class PointwiseConv2D: Layer {
     /// Packs the weights for evaluation passes on the GEMM path (where `PanelGemm`, which reads
     /// them, is the engine's kernel; the direct kernels read the weights where they are).
     func freezeWeights() {
-        frozen =
-            PanelGemm.isEngineKernel
-                && !ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
-            ? PackedWeights(transposeB: true, weight.value.data, n: outputChannels, k: inputChannels) : nil
+        guard PanelGemm.isEngineKernel,
+            !ConvolutionPolicy.pointwiseUsesDirectKernels(inputChannels: inputChannels, algorithm: algorithm)
+        else { return }
+        if let packed {
+            packed.pack(weight.value.data)
+        } else {
+            packed = PackedWeights(transposeB: true, weight.value.data, n: outputChannels, k: inputChannels)
+        }
+        isFrozen = true
     }
 
-    func thawWeights() { frozen = nil }
+    func thawWeights() { isFrozen = false }
 
     public func backward(
         _ dy: TensorView, input x: TensorView, output y: TensorView, into dx: TensorView?,

@@ -3,7 +3,8 @@
 protocol WeightFreezing: Layer {
     /// Packs the weights as they are now; evaluation passes read that copy until `thawWeights()`.
     func freezeWeights()
-    /// Drops the packed copy: passes read the weights themselves again.
+    /// Stops reading the packed copy: passes read the weights themselves again. The copy's buffer
+    /// stays for the next freeze.
     func thawWeights()
 }
 

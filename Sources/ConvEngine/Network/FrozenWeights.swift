@@ -15,7 +15,9 @@ extension Sequential {
         weightsFrozen = true
     }
 
-    /// Drops the packed copy: evaluation passes pack the weights themselves again.
+    /// Ends the freeze: evaluation passes pack the weights themselves again. The layers keep their
+    /// packed buffers (about the size of their weights) for the next freeze, so that freezing after
+    /// every training step (the C API's forward does) allocates nothing.
     public func thawWeights() {
         guard weightsFrozen else { return }
         for i in entries.indices { (entries[i].layer as? WeightFreezing)?.thawWeights() }
