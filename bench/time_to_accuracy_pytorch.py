@@ -146,8 +146,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--weight-decay-on", choices=["all", "weights"], default="all",
-                   help="every parameter, or convolution and linear weights only")
+    p.add_argument("--weight-decay-on", choices=["all", "weights", "all-but-depthwise"], default="all",
+                   help="every parameter, convolution and linear weights only, or all but the depthwise filters")
     p.add_argument("--nesterov", action="store_true")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--cutout", type=int, default=0, help="side of the Cutout square; 0 for none")
@@ -173,11 +173,17 @@ def main():
                 nn.init.zeros_(m.bias)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    weights = [p for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) for p in [m.weight]]
-    others = [p for p in model.parameters() if all(p is not w for w in weights)]
-    others_decay = args.weight_decay if args.weight_decay_on == "all" else 0.0
+    def depthwise(m):
+        return isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
+
+    spared = [m.weight for m in model.modules() if depthwise(m)] if args.weight_decay_on == "all-but-depthwise" else []
+    weights = [m.weight for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and all(m.weight is not s for s in spared)]
+    others = [p for p in model.parameters() if all(p is not w for w in weights + spared)]
+    others_decay = 0.0 if args.weight_decay_on == "weights" else args.weight_decay
     optimizer = torch.optim.SGD([{"params": weights, "weight_decay": args.weight_decay},
-                                 {"params": others, "weight_decay": others_decay}],
+                                 {"params": others, "weight_decay": others_decay},
+                                 {"params": spared, "weight_decay": 0.0}],
                                 lr=args.lr, momentum=0.9, nesterov=args.nesterov)
     steps_per_epoch = args.steps_per_epoch or train_x.shape[0] // args.batch_size
     total = steps_per_epoch * args.epochs

@@ -80,7 +80,7 @@ struct Train: ParsableCommand {
 
     @Option(
         help:
-            "The parameters weight decay applies to: all, or weights (not biases nor batch norm's scale and shift). (default: all)"
+            "The parameters weight decay applies to: all, weights (not biases nor batch norm's scale and shift), or all-but-depthwise (not the depthwise filters). (default: all)"
     )
     var weightDecayOn: DecayScope?
 
@@ -292,7 +292,7 @@ struct Train: ParsableCommand {
         let extras = [
             o.recipe.map { "recipe \($0)" }, o.nesterov ? "Nesterov" : nil,
             o.weightDecay > 0
-                ? "weight decay \(o.weightDecay)" + (o.weightDecayScope == .weights ? " on weights only" : "") : nil,
+                ? "weight decay \(o.weightDecay)" + decayScopeNote(o.weightDecayScope) : nil,
             o.warmupSteps > 0 ? "warm-up \(o.warmupSteps) steps" : nil,
             o.labelSmoothing > 0 ? "label smoothing \(o.labelSmoothing)" : nil, o.cutout > 0 ? "Cutout \(o.cutout)" : nil,
             o.emaDecay.map { "evaluated with a weight average (EMA \($0))" }, o.evaluateFlipped ? "flip TTA" : nil,
@@ -348,5 +348,14 @@ struct Train: ParsableCommand {
         if let checkpointPath {
             print("  checkpoint \(checkpointPath)" + (run.bestCheckpointURL.map { ", best \($0.path)" } ?? ""))
         }
+    }
+}
+
+/// How the run header names a weight-decay scope other than every parameter.
+private func decayScopeNote(_ scope: DecayScope) -> String {
+    switch scope {
+    case .all: return ""
+    case .weights: return " on weights only"
+    case .allButDepthwise: return " on all but the depthwise filters"
     }
 }

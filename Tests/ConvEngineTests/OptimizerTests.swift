@@ -41,14 +41,15 @@ import Testing
     }
 
     /// With `.weights`, decay spares biases and batch norm's scale and shift (parameters that are not
-    /// weights), for L2 and decoupled decay, in SGD and Adam; with `.all` every parameter decays.
-    @Test(arguments: [DecayScope.all, .weights]) func decayScopeChoosesTheParametersThatDecay(_ scope: DecayScope) throws {
-        func pair() throws -> (weight: Parameter, bias: Parameter) {
-            let w = try Parameter(name: "weight", shape: try Shape([2]), isWeight: true)
+    /// weights); with `.allButDepthwise`, depthwise filters only; with `.all` every parameter decays.
+    /// For L2 and decoupled decay, in SGD and Adam.
+    @Test(arguments: DecayScope.allCases) func decayScopeChoosesTheParametersThatDecay(_ scope: DecayScope) throws {
+        func parameters() throws -> (weight: Parameter, bias: Parameter, depthwise: Parameter) {
+            let w = try Parameter(name: "weight", shape: try Shape([2]), layout: .pointwise, isWeight: true)
             let b = try Parameter(name: "bias", shape: try Shape([2]))
-            try w.assign([1, -2])
-            try b.assign([1, -2])
-            return (w, b)
+            let d = try Parameter(name: "weight", shape: try Shape([1, 1, 2]), layout: .depthwiseHWC, isWeight: true)
+            for p in [w, b, d] { try p.assign([1, -2]) }
+            return (w, b, d)
         }
         let optimizers: [([Parameter]) throws -> Optimizer] = [
             { try SGD(parameters: $0, momentum: 0.9, weightDecay: .l2(0.5), decayScope: scope) },
@@ -57,12 +58,15 @@ import Testing
             { try Adam.adamW(parameters: $0, weightDecay: 0.5, decayScope: scope) },
         ]
         for make in optimizers {
-            let (w, b) = try pair()
-            let optimizer = try make([w, b])
+            let (w, b, d) = try parameters()
+            let optimizer = try make([w, b, d])
             optimizer.zeroGradients()
             optimizer.step(learningRate: 0.1)  // zero gradients: only the decay moves a parameter
             #expect(Array(w.value.buffer) != [1, -2], "\(optimizer.kind): the weight decays")
-            #expect((Array(b.value.buffer) == [1, -2]) == (scope == .weights), "\(optimizer.kind) \(scope): the bias")
+            #expect((Array(b.value.buffer) != [1, -2]) == (scope != .weights), "\(optimizer.kind) \(scope): the bias")
+            #expect(
+                (Array(d.value.buffer) != [1, -2]) == (scope != .allButDepthwise),
+                "\(optimizer.kind) \(scope): the depthwise filter")
         }
     }
 

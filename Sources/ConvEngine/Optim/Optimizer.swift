@@ -57,9 +57,18 @@ public enum DecayScope: String, CaseIterable, Equatable, Sendable {
     /// not decayed (the usual choice of fast CIFAR recipes: shrinking a BN scale only rescales the
     /// next layer's input, which batch norm undoes).
     case weights
+    /// Every trainable parameter but the depthwise filters, which the MobileNet paper gives "very
+    /// little or no weight decay" since they hold so few parameters.
+    case allButDepthwise = "all-but-depthwise"
 
     /// Whether decay applies to `parameter`.
-    public func decays(_ parameter: Parameter) -> Bool { self == .all || parameter.isWeight }
+    public func decays(_ parameter: Parameter) -> Bool {
+        switch self {
+        case .all: return true
+        case .weights: return parameter.isWeight
+        case .allButDepthwise: return parameter.layout != .depthwiseHWC
+        }
+    }
 }
 
 extension Optimizer {
