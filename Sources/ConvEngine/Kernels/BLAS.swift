@@ -231,11 +231,10 @@ public enum BLAS {
     /// that the copy is noise and OpenBLAS, which packs A too, is as fast or faster.
     static let sharedPackRows = 1024
 
-    /// Whether a product runs as `SharedPanels`: bands of rows of at most `sharedPackRows`, A as
-    /// stored, a plain product or sum, and the engine compiled for AVX2 (`PanelGemm`'s width).
+    /// Whether a product runs as `SharedPanels`: bands of rows of at most `sharedPackRows`, in a
+    /// form `PanelGemm` computes (`PanelGemm.runs`).
     static func sharesPackedB(m: Int, bands: Int, byRows: Bool, transposeA: Bool, alpha: Float, beta: Float) -> Bool {
-        PanelGemm.isEngineKernel && byRows && bands > 1 && m <= sharedPackRows * bands && !transposeA && alpha == 1
-            && (beta == 0 || beta == 1)
+        byRows && bands > 1 && m <= sharedPackRows * bands && PanelGemm.runs(transposeA: transposeA, alpha: alpha, beta: beta)
     }
 
     /// The name of the kernel set OpenBLAS chose for this CPU (e.g. "Cooperlake").

@@ -51,10 +51,10 @@ extension BLAS {
             }
         }
 
-        /// Whether the bands go to the engine's own kernel (`PanelGemm`, where it is the engine's
-        /// kernel): A as stored, a short inner extent, and a plain product or sum.
+        /// Whether the bands go to the engine's own kernel: a short inner extent, in a form
+        /// `PanelGemm` computes (`PanelGemm.runs`).
         private var usesPanelGemm: Bool {
-            PanelGemm.isEngineKernel && !transposeA && k <= PanelGemm.maximumDepth && alpha == 1 && (beta == 0 || beta == 1)
+            k <= PanelGemm.maximumDepth && PanelGemm.runs(transposeA: transposeA, alpha: alpha, beta: beta)
         }
 
         /// C's `columns` when C is one row (a fully connected layer on one image): `sgemv` over

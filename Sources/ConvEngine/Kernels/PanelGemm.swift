@@ -43,6 +43,12 @@ enum PanelGemm {
         #endif
     }
 
+    /// Whether a product can run here: `isEngineKernel`, A as stored, and C overwritten or added to
+    /// (α = 1, β = 0 or 1), the only forms `multiply` computes. The one place its callers ask.
+    static func runs(transposeA: Bool, alpha: Float, beta: Float) -> Bool {
+        isEngineKernel && !transposeA && alpha == 1 && (beta == 0 || beta == 1)
+    }
+
     /// C `[m × n]` = A `[m × k]` · op(B), or C += it with `accumulate`, on the calling thread.
     ///
     /// - Parameters:
