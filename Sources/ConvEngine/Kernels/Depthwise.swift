@@ -80,11 +80,7 @@ func depthwiseForward(
 /// Every output depends on its window alone, so the count changes no bits; finer slices balance
 /// the threads on the small layers of one image, which were cut into 1 or 3 slices (a 14×14×512
 /// layer: 0.9 M multiply-adds, two of its three slices on one thread).
-func depthwiseForwardSlices(_ g: WindowGeometry) -> Int {
-    Parallel.itemSliceCount(
-        g.batch * g.outputHeight, workPerItem: g.outputWidth * g.channels * g.kernel * g.kernel,
-        grain: depthwiseGrain / 4)
-}
+func depthwiseForwardSlices(_ g: WindowGeometry) -> Int { outputRowSlices(g, grain: depthwiseGrain / 4) }
 
 /// The most floats (channels × stride) from one output pixel's window to the next for which the
 /// forward pass computes windows inside the image two pixels at a time.
@@ -92,10 +88,12 @@ let pairedSpan = 128
 
 /// How many slices of output rows (of the whole batch) the backward pass of a batch of one over `g`
 /// is cut into (`backwardSlices`).
-func depthwiseRowSlices(_ g: WindowGeometry) -> Int {
+func depthwiseRowSlices(_ g: WindowGeometry) -> Int { outputRowSlices(g, grain: depthwiseGrain) }
+
+/// How many slices the batch's output rows over `g` are cut into, at least `grain` multiply-adds each.
+private func outputRowSlices(_ g: WindowGeometry, grain: Int) -> Int {
     Parallel.itemSliceCount(
-        g.batch * g.outputHeight, workPerItem: g.outputWidth * g.channels * g.kernel * g.kernel,
-        grain: depthwiseGrain)
+        g.batch * g.outputHeight, workPerItem: g.outputWidth * g.channels * g.kernel * g.kernel, grain: grain)
 }
 
 private struct DepthwiseForward: RangeJob {
