@@ -121,7 +121,7 @@ import Testing
 
     /// A product of few rows per band (a 14×14 layer of one image, and the same at 25 images,
     /// deeper than one packed block) shares one packed B across its bands where the engine is built
-    /// for AVX2: the naive result with its epilogue, the same bits on one thread or two, and the
+    /// for AVX2 or AVX-512: the naive result with its epilogue, the same bits on one thread or two, and the
     /// bits of `PanelGemm` on one thread, whichever bands computed the rows.
     @Test(arguments: [(196, 256, 256, true), (4900, 72, 300, false)])
     func fewRowsPerBandShareOnePackedB(_ c: (m: Int, n: Int, k: Int, transposeB: Bool)) {

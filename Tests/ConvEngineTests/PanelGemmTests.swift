@@ -10,15 +10,18 @@ import Testing
         var testDescription: String { "\(m)×\(n)×\(k)\(transposeB ? " Bᵀ" : "")\(accumulate ? " +=" : "")" }
     }
 
-    /// Whole tiles and panels; rows past the last tile (1 to 5: by four rows, then one at a time); a partial panel (n = 24, 8, 13);
-    /// more columns than one packed block (200 > 128) and a deeper product than one (300 > 256);
-    /// each with B in both layouts and C overwritten or added to.
-    static let cases: [Case] = [(12, 32, 16), (7, 16, 5), (17, 24, 64), (5, 8, 3), (23, 13, 128), (30, 200, 40), (9, 40, 300)]
-        .flatMap { m, n, k in
-            [(false, false), (true, false), (false, true), (true, true)].map {
-                Case(m: m, n: n, k: k, transposeB: $0.0, accumulate: $0.1)
-            }
+    /// Whole tiles and panels, one at a time or two side by side (AVX-512: n = 32, 48, 40); rows past
+    /// the last tile (by eight rows, four, then one at a time: 12, 7, 17, 23, 30, 9, 10, 5); a
+    /// partial panel (n = 24, 8, 13, 40); more columns than one packed block (200 > 128) and a deeper
+    /// product than one (300 > 256); each with B in both layouts and C overwritten or added to.
+    static let cases: [Case] = [
+        (12, 32, 16), (7, 16, 5), (17, 24, 64), (5, 8, 3), (23, 13, 128), (30, 200, 40), (9, 40, 300), (10, 48, 20),
+    ]
+    .flatMap { m, n, k in
+        [(false, false), (true, false), (false, true), (true, true)].map {
+            Case(m: m, n: n, k: k, transposeB: $0.0, accumulate: $0.1)
         }
+    }
 
     @Test(arguments: cases)
     func multiplyMatchesTheNaiveLoop(_ c: Case) {
@@ -44,6 +47,17 @@ import Testing
             }
         }
         #expect(relativeError(out, expected) <= 1e-5)
+        // Each element is the chain of fused multiply-adds over k in order: a scalar loop's bits,
+        // whatever the tile, the panel or the build's vector width.
+        var chains = 0
+        for i in 0..<c.m {
+            for j in 0..<c.n {
+                var sum = c.accumulate ? c0[i * ldc + j] : 0
+                for l in 0..<c.k { sum.addProduct(a[i * lda + l], c.transposeB ? b[j * ldb + l] : b[l * ldb + j]) }
+                if sum.bitPattern != out[i * ldc + j].bitPattern { chains += 1 }
+            }
+        }
+        #expect(chains == 0)
         // The floats between rows are never written.
         for i in 0..<c.m { #expect(out[(i * ldc + c.n)..<((i + 1) * ldc)] == c0[(i * ldc + c.n)..<((i + 1) * ldc)]) }
     }

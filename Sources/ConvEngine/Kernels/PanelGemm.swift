@@ -11,32 +11,44 @@ import Synchronization
 //
 // Why: OpenBLAS copies A, the large operand (an activation), into its packed layout on every call,
 // and with k ≤ 128 it ran these products well below its peak (docs/performance.md, "Short products
-// and a batch of one", has the measurements). Here A is read where it lies: a tile
-// of six rows of C and sixteen columns sits in twelve 8-float registers while the kernel walks k,
-// broadcasting one float of each row of A against two registers of B per step. Only B is packed,
-// into panels of sixteen columns, `[kk][16]` each, zero past n (B is small: a layer's weights).
-// Every element of C is the fused multiply-add chain over k in order from 0 (or from C with
-// `accumulate`), whatever the tile, the panel or the band it falls in, so the bits depend on the
-// shape only: not on the thread count, the bands, nor OpenBLAS's kernel set.
+// and a batch of one", has the measurements). Here A is read where it lies: a tile of rows of C by
+// sixteen columns sits in registers while the kernel walks k, broadcasting one float of each row of
+// A against B's sixteen floats per step: six rows in twelve 8-float registers where the engine is
+// compiled for AVX2; for AVX-512, eight rows by two panels side by side in sixteen 16-float
+// registers, ten loads per sixteen fused multiply-adds (twelve to sixteen chains in flight, enough
+// to hide their latency on two FMA units). Only B is
+// packed, into panels of sixteen columns, `[kk][16]` each, zero past n (B is small: a layer's
+// weights). Every element of C is the fused multiply-add chain over k in order from 0 (or from C
+// with `accumulate`), whatever the tile, the panel, the band or the vector width, so the bits
+// depend on the shape only: not on the thread count, the bands, the build's vector code, nor
+// OpenBLAS's kernel set.
 
 enum PanelGemm {
     /// Rows of C per register tile.
-    static let tileRows = 6
-    /// Columns of C per packed panel of B (two 8-float registers).
+    static let tileRows = FullTile<Row16>.rows
+    /// Columns of C per packed panel of B (one 16-float register, or two 8-float ones).
     static let panelColumns = 16
     /// Depth of one packed block of B: its panels stay in the core's L2 while the rows stream by.
     static let depthBlock = 256
     /// Columns of one packed block of B (a multiple of `panelColumns`).
     static let columnBlock = 128
     /// The longest inner extent it is used for (`BLAS.gemm`): beyond it OpenBLAS, which packs A
-    /// once per block of rows and reuses it across more columns, measured as fast or faster.
-    static let maximumDepth = 128
+    /// once per block of rows and reuses it across more columns, measured as fast or faster. With
+    /// 16-float registers the kernel ran 1.8–2.1× OpenBLAS's AVX2 kernels and 0.97–1.05× its
+    /// AVX-512 ones on the pointwise shapes up to k = 512 (single-threaded, on a Zen 5 host).
+    static var maximumDepth: Int {
+        #if ENGINE_AVX512
+            512
+        #else
+            128
+        #endif
+    }
 
-    /// Whether products run on this kernel at all: only where the engine is compiled for AVX2 and
-    /// not AVX-512, the one vector width it was measured at (its registers hold 8 floats, where
-    /// OpenBLAS's AVX-512 kernels use 16). The one place that condition is written.
+    /// Whether products run on this kernel at all: only where the engine is compiled for AVX2 or
+    /// AVX-512 (without vector fused multiply-adds it would trail OpenBLAS). The one place that
+    /// condition is written.
     static var isEngineKernel: Bool {
-        #if ENGINE_AVX2 && !ENGINE_AVX512
+        #if ENGINE_AVX2 || ENGINE_AVX512
             true
         #else
             false
@@ -193,8 +205,8 @@ enum PanelGemm {
         }
     }
 
-    /// C's `columns` (from `c`) over one packed block of `depth`: every tile of six rows against
-    /// every panel while those rows of A are in L1, then the last rows one at a time. A partial last
+    /// C's `columns` (from `c`) over one packed block of `depth`: every tile of `tileRows` rows
+    /// against every panel while those rows of A are in L1, then the last rows. A partial last
     /// panel goes through `edge`, a whole tile, of which only its columns are copied to C.
     private static func multiplyBlock(
         m: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
@@ -204,19 +216,38 @@ enum PanelGemm {
         var i = 0
         while i < m {
             let rows = min(tileRows, m - i)
-            for panel in 0..<panels {
+            var panel = 0
+            while panel < panels {
                 let width = min(panelColumns, columns - panel * panelColumns)
                 let bp = packed + panel * panelStride, cp = c + i * ldc + panel * panelColumns
-                if width == panelColumns {
-                    tile(rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc, accumulate: accumulate)
-                } else {
+                if width < panelColumns {
                     partialTile(
                         rows: rows, width: width, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc,
                         accumulate: accumulate, edge: t)
+                } else if widePanels, columns - panel * panelColumns >= 2 * panelColumns {
+                    tile(
+                        Row32.self, rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, panelStride: panelStride, cp,
+                        ldc: ldc, accumulate: accumulate)
+                    panel += 1
+                } else {
+                    tile(
+                        Row16.self, rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, panelStride: panelStride, cp,
+                        ldc: ldc, accumulate: accumulate)
                 }
+                panel += 1
             }
             i += rows
         }
+    }
+
+    /// Whether whole panels go two at a time (`Row32`): where the registers hold 16 floats, so that
+    /// a tile of 8 rows keeps sixteen chains of fused multiply-adds in flight for ten loads.
+    private static var widePanels: Bool {
+        #if ENGINE_AVX512
+            true
+        #else
+            false
+        #endif
     }
 
     /// A tile of the partial last panel, `width` < 16 columns: computed whole in `edge`, then copied.
@@ -227,108 +258,111 @@ enum PanelGemm {
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows where accumulate { (t + r * panelColumns).update(from: c + r * ldc, count: width) }
-        tile(rows: rows, depth: depth, a: a, lda: lda, bp, t, ldc: panelColumns, accumulate: accumulate)
+        tile(
+            Row16.self, rows: rows, depth: depth, a: a, lda: lda, bp, panelStride: 0, t, ldc: panelColumns,
+            accumulate: accumulate)
         for r in 0..<rows { (c + r * ldc).update(from: t + r * panelColumns, count: width) }
     }
 
-    /// One tile: `rows` (up to 6) rows of C by 16 columns. A partial tile (the last rows of a band:
-    /// 4 of them whenever the rows are a multiple of 16) goes by four rows, then one at a time: four
-    /// rows keep eight chains of fused multiply-adds in flight, as many as the two FMA units need to
-    /// hide their latency, where one row keeps two.
+    /// One tile: `rows` (up to `tileRows`) rows of C by the columns of `Lanes` (one or two panels).
+    /// A partial tile (the last rows of a band: 4 of them whenever the rows are a multiple of 16)
+    /// goes by four rows, then one at a time.
     @inline(__always)
-    private static func tile(
-        rows: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
-        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    private static func tile<Lanes: PanelLanes>(
+        _: Lanes.Type, rows: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        panelStride: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
         if rows == tileRows {
-            sixRows(depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
+            registerTile(
+                FullTile<Lanes>.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
+                accumulate: accumulate)
             return
         }
         var r = 0
         if rows >= 4 {
-            fourRows(depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
+            fourRows(Lanes.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc, accumulate: accumulate)
             r = 4
         }
         while r < rows {
-            oneRow(depth: depth, a: a + r * lda, bp, c + r * ldc, accumulate: accumulate)
+            registerTile(
+                OneRow<Lanes>.self, depth: depth, a: a + r * lda, lda: 0, bp, panelStride: panelStride, c + r * ldc,
+                ldc: 0, accumulate: accumulate)
             r += 1
         }
     }
 
-    /// Six rows by 16 columns in twelve registers: per step of k, two loads of B, six broadcasts of
-    /// A and twelve fused multiply-adds.
-    @inline(__always)
-    private static func sixRows(
-        depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
-        _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
-    ) {
-        registerTile(SixRows.self, depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
-    }
-
-    /// Four rows by 16 columns in eight registers: the same chain per element as `sixRows`.
+    /// Four rows: the same chain per element as a full tile.
     @inline(never)
-    private static func fourRows(
-        depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+    private static func fourRows<Lanes: PanelLanes>(
+        _: Lanes.Type, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>, panelStride: Int,
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
-        registerTile(FourRows.self, depth: depth, a: a, lda: lda, bp, c, ldc: ldc, accumulate: accumulate)
+        registerTile(
+            FourRows<Lanes>.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
+            accumulate: accumulate)
     }
 
-    /// A tile of rows by 16 columns held in registers across the whole depth: per step of k, two
-    /// loads of B, one broadcast of A per row and two fused multiply-adds per row.
+    /// A tile of rows held in registers across the whole depth: per step of k, one load of B's
+    /// row per panel, one broadcast of A per row and a fused multiply-add per row and register.
     @inline(__always)
     private static func registerTile<Tile: RegisterTile>(
-        _: Tile.Type, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        _: Tile.Type, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>, panelStride: Int,
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
         var tile = Tile(c, ldc: ldc, a, lda: lda, accumulate)
         var b = bp
         for kk in 0..<depth {
-            tile.add(kk, load8(b), load8(b + 8))
+            tile.add(kk, Tile.Lanes(b, panelStride: panelStride))
             b += panelColumns
         }
         tile.store(c, ldc: ldc)
     }
-
-    /// One row by 16 columns (the rows past the last whole tile): the same chain per element.
-    @inline(__always)
-    private static func oneRow(
-        depth: Int, a: UnsafePointer<Float>, _ bp: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, accumulate: Bool
-    ) {
-        registerTile(OneRow.self, depth: depth, a: a, lda: 0, bp, c, ldc: 0, accumulate: accumulate)
-    }
 }
 
-/// Rows of C by 16 columns in registers, with the rows of A that feed them.
+/// A row of B or C in registers: the columns of one panel (`Row16`) or of two side by side (`Row32`).
+private protocol PanelLanes {
+    static var zero: Self { get }
+    /// B's row at `b` in its panel, and in the next panel `panelStride` floats on if it spans two.
+    init(_ b: UnsafePointer<Float>, panelStride: Int)
+    /// C's row at `c`.
+    init(row c: UnsafeMutablePointer<Float>)
+    /// self += a · b, with fused multiply-adds.
+    mutating func addProduct(_ a: Float, _ b: Self)
+    /// Stores the row to C at `c`.
+    func store(_ c: UnsafeMutablePointer<Float>)
+}
+
+/// Rows of C in registers, with the rows of A that feed them.
 private protocol RegisterTile {
+    associatedtype Lanes: PanelLanes
     /// How many rows.
     static var rows: Int { get }
     /// Loaded from C's rows (`ldc` apart) with `accumulate`, else zero; A's rows `lda` apart.
     init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool)
-    /// Adds A's column `kk` times B's row (low and high halves) to every row.
-    mutating func add(_ kk: Int, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>)
+    /// Adds A's column `kk` times B's row `b` to every row.
+    mutating func add(_ kk: Int, _ b: Lanes)
     /// Stores every row to C.
     func store(_ c: UnsafeMutablePointer<Float>, ldc: Int)
 }
 
 /// One row of a register tile and its row of A.
-private struct OneRow: RegisterTile {
+private struct OneRow<Lanes: PanelLanes>: RegisterTile {
     static var rows: Int { 1 }
-    var row: Row16
+    var row: Lanes
     let a: UnsafePointer<Float>
 
     @inline(__always) init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool) {
-        row = Row16(c, accumulate)
+        row = accumulate ? Lanes(row: c) : .zero
         self.a = a
     }
 
-    @inline(__always) mutating func add(_ kk: Int, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>) { row.add(a[kk], bLow, bHigh) }
+    @inline(__always) mutating func add(_ kk: Int, _ b: Lanes) { row.addProduct(a[kk], b) }
 
     @inline(__always) func store(_ c: UnsafeMutablePointer<Float>, ldc: Int) { row.store(c) }
 }
 
 /// The rows of `Top`, then those of `Bottom` below them.
-private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile {
+private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile where Top.Lanes == Bottom.Lanes {
     static var rows: Int { Top.rows + Bottom.rows }
     var top: Top, bottom: Bottom
 
@@ -337,9 +371,9 @@ private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile {
         bottom = Bottom(c + Top.rows * ldc, ldc: ldc, a + Top.rows * lda, lda: lda, accumulate)
     }
 
-    @inline(__always) mutating func add(_ kk: Int, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>) {
-        top.add(kk, bLow, bHigh)
-        bottom.add(kk, bLow, bHigh)
+    @inline(__always) mutating func add(_ kk: Int, _ b: Top.Lanes) {
+        top.add(kk, b)
+        bottom.add(kk, b)
     }
 
     @inline(__always) func store(_ c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -348,30 +382,83 @@ private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile {
     }
 }
 
-private typealias TwoRows = Stacked<OneRow, OneRow>
-private typealias FourRows = Stacked<TwoRows, TwoRows>
-/// `PanelGemm.tileRows` rows in twelve registers.
-private typealias SixRows = Stacked<FourRows, TwoRows>
+private typealias TwoRows<Lanes: PanelLanes> = Stacked<OneRow<Lanes>, OneRow<Lanes>>
+private typealias FourRows<Lanes: PanelLanes> = Stacked<TwoRows<Lanes>, TwoRows<Lanes>>
+#if ENGINE_AVX512
+    /// `PanelGemm.tileRows` rows: in sixteen 16-float registers over two panels.
+    private typealias FullTile<Lanes: PanelLanes> = Stacked<FourRows<Lanes>, FourRows<Lanes>>
+#else
+    /// `PanelGemm.tileRows` rows: in twelve 8-float registers over one panel.
+    private typealias FullTile<Lanes: PanelLanes> = Stacked<FourRows<Lanes>, TwoRows<Lanes>>
+#endif
 
-/// Sixteen floats of one row of C in two registers.
-private struct Row16 {
-    var low: SIMD8<Float>, high: SIMD8<Float>
+/// Sixteen floats of a row of B or C, one panel's columns: one 16-float register where the engine
+/// is compiled for AVX-512, else two 8-float ones. Each lane gets the same fused multiply-add at
+/// either width.
+private struct Row16: PanelLanes {
+    #if ENGINE_AVX512
+        var lanes: SIMD16<Float>
 
-    /// Loaded from `c` with `accumulate`, else zero.
-    @inline(__always) init(_ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
-        (low, high) = accumulate ? (load8(c), load8(c + 8)) : (.zero, .zero)
+        static var zero: Row16 { Row16(lanes: .zero) }
+
+        @inline(__always) init(lanes: SIMD16<Float>) { self.lanes = lanes }
+
+        @inline(__always) init(_ b: UnsafePointer<Float>, panelStride: Int) { lanes = load16(b) }
+
+        @inline(__always) init(row c: UnsafeMutablePointer<Float>) { lanes = load16(c) }
+
+        @inline(__always) mutating func addProduct(_ a: Float, _ b: Row16) {
+            lanes.addProduct(SIMD16(repeating: a), b.lanes)
+        }
+
+        @inline(__always) func store(_ c: UnsafeMutablePointer<Float>) { store16(lanes, c) }
+    #else
+        var low: SIMD8<Float>, high: SIMD8<Float>
+
+        static var zero: Row16 { Row16(low: .zero, high: .zero) }
+
+        @inline(__always) init(low: SIMD8<Float>, high: SIMD8<Float>) { (self.low, self.high) = (low, high) }
+
+        @inline(__always) init(_ b: UnsafePointer<Float>, panelStride: Int) { (low, high) = (load8(b), load8(b + 8)) }
+
+        @inline(__always) init(row c: UnsafeMutablePointer<Float>) { (low, high) = (load8(c), load8(c + 8)) }
+
+        @inline(__always) mutating func addProduct(_ a: Float, _ b: Row16) {
+            let s = SIMD8<Float>(repeating: a)
+            low.addProduct(s, b.low)
+            high.addProduct(s, b.high)
+        }
+
+        @inline(__always) func store(_ c: UnsafeMutablePointer<Float>) {
+            store8(low, c)
+            store8(high, c + 8)
+        }
+    #endif
+}
+
+/// Thirty-two floats of a row of B or C: two panels' columns side by side, in two 16-float
+/// registers (AVX-512 builds).
+private struct Row32: PanelLanes {
+    var left: Row16, right: Row16
+
+    static var zero: Row32 { Row32(left: .zero, right: .zero) }
+
+    @inline(__always) init(left: Row16, right: Row16) { (self.left, self.right) = (left, right) }
+
+    @inline(__always) init(_ b: UnsafePointer<Float>, panelStride: Int) {
+        (left, right) = (Row16(b, panelStride: 0), Row16(b + panelStride, panelStride: 0))
     }
 
-    /// self += a · (low, high), with fused multiply-adds.
-    @inline(__always) mutating func add(_ a: Float, _ bLow: SIMD8<Float>, _ bHigh: SIMD8<Float>) {
-        let s = SIMD8<Float>(repeating: a)
-        low.addProduct(s, bLow)
-        high.addProduct(s, bHigh)
+    @inline(__always) init(row c: UnsafeMutablePointer<Float>) { (left, right) = (Row16(row: c), Row16(row: c + 16)) }
+
+    @inline(__always) mutating func addProduct(_ a: Float, _ b: Row32) {
+        left.addProduct(a, b.left)
+        right.addProduct(a, b.right)
     }
 
     @inline(__always) func store(_ c: UnsafeMutablePointer<Float>) {
-        store8(low, c)
-        store8(high, c + 8)
+        left.store(c)
+        right.store(c + 16)
     }
 }
 

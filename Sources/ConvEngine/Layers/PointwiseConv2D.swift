@@ -6,7 +6,7 @@
 /// is in cache (`GemmEpilogue`); so does a batch norm after it when evaluating (`Sequential` folds it).
 ///
 /// Evaluation passes on the GEMM path run on the engine's own GEMM over the weights packed whole
-/// (`BLAS.packedGemm`, where the engine is built for AVX2): packed on every pass, or once in a
+/// (`BLAS.packedGemm`, where the engine is built for AVX2 or AVX-512): packed on every pass, or once in a
 /// network whose weights are frozen (`Sequential.freezeWeights()`), with the same bits either way.
 ///
 /// Where `ConvolutionPolicy` says so (32 input channels, or when the direct kernels are forced), the
