@@ -101,7 +101,7 @@ private struct DepthwiseForward: RangeJob {
     let cap: Float?, affine: ChannelAffine?, y: UnsafeMutablePointer<Float>
 
     func run(range rows: Range<Int>, slice: Int) {
-        let (H, W, C, S, P) = (g.height, g.width, g.channels, g.stride, g.padding)
+        let (H, C, S, P) = (g.height, g.channels, g.stride, g.padding)
         let HO = g.outputHeight, WO = g.outputWidth, rowFloats = WO * C
         // Strided windows over 256 channels and more read nine pixels' long runs that neighbouring
         // outputs barely share; they went faster tap by tap over the whole pixel (`pixelTapByTap`).
