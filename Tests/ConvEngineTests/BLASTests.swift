@@ -99,24 +99,53 @@ import Testing
             }
             return 2 * sum + Double(c.beta) * Double(c0[idx])
         }
-        var runs: [[Float]] = []
-        for threads in [1, 2] {
-            var out = c0
-            let trace = GemmTrace()
-            GemmTrace.$current.withValue(trace) {
-                Parallel.withThreadCount(threads) {
-                    out.withUnsafeMutableBufferPointer { cp in
-                        BLAS.gemm(
-                            transposeA: true, transposeB: c.transposeB, m: m, n: n, k: k, alpha: 2, a: a, b: b,
-                            beta: c.beta, c: cp.baseAddress!)
-                    }
-                }
-            }
-            #expect(trace.calls == [GemmTrace.Call(m: m, n: n, k: k, transposeA: true, transposeB: c.transposeB, bands: slices)])
-            runs.append(out)
+        let runs = onOneThreadAndTwo(
+            from: c0, tracing: GemmTrace.Call(m: m, n: n, k: k, transposeA: true, transposeB: c.transposeB, bands: slices)
+        ) {
+            BLAS.gemm(transposeA: true, transposeB: c.transposeB, m: m, n: n, k: k, alpha: 2, a: a, b: b, beta: c.beta, c: $0)
         }
         #expect(relativeError(runs[0], expected) <= 1e-5)
         #expect(runs[0] == runs[1])
+    }
+
+    /// Weight gradients dYᵀ·X where `PanelGemm` transposes A (AVX-512 builds): cut into two bands of
+    /// columns (C 64 × 40), or into slices of depth when C is too narrow for two (48 × 24). Each
+    /// band's element is `PanelGemm`'s chain of fused multiply-adds over all of k, each slice's over
+    /// its rows, the slices' sums added to C in slice order: the bits of those scalar loops, on one
+    /// thread or two, and the naive result.
+    @Test(arguments: [(64, 40, 4099), (48, 24, 4099)])
+    func weightGradientsOnPanelGemmAreItsChains(_ shape: (m: Int, n: Int, k: Int)) {
+        let (m, n, k) = shape
+        let (bands, byRows) = BLAS.partition(m: m, n: n, k: k, transposeA: true)
+        let slices = bands == 1 ? BLAS.depthSliceCount(m: m, n: n, k: k, transposeA: true) : 1
+        #expect(bands == 2 ? !byRows : slices > 1)
+        var g = RandomGenerator(seed: 17)
+        let a = (0..<(k * m)).map { _ in 2 * g.nextUniform() - 1 }, b = (0..<(k * n)).map { _ in 2 * g.nextUniform() - 1 }
+        let c0 = (0..<(m * n)).map { _ in 2 * g.nextUniform() - 1 }
+        let runs = onOneThreadAndTwo(
+            from: c0, tracing: GemmTrace.Call(m: m, n: n, k: k, transposeA: true, transposeB: false, bands: max(bands, slices))
+        ) {
+            BLAS.gemm(transposeA: true, m: m, n: n, k: k, a: a, b: b, beta: 1, c: $0)
+        }
+        #expect(differingElements(runs[0], runs[1]) == 0)
+        let expected = (0..<(m * n)).map { idx -> Double in
+            let (i, j) = (idx / n, idx % n)
+            return Double(c0[idx]) + (0..<k).reduce(0.0) { $0 + Double(a[$1 * m + i]) * Double(b[$1 * n + j]) }
+        }
+        #expect(relativeError(runs[0], expected) <= 1e-5)
+        guard PanelGemm.transposesA else { return }
+        var chained = c0
+        for slice in 0..<slices {
+            let depth = Parallel.range(slice, of: slices, count: k)
+            for idx in 0..<(m * n) {
+                let (i, j) = (idx / n, idx % n)
+                // One band: the chain starts from C; slices: from zero, then added to C.
+                var sum: Float = slices == 1 ? chained[idx] : 0
+                for l in depth { sum.addProduct(a[l * m + i], b[l * n + j]) }
+                chained[idx] = slices == 1 ? sum : chained[idx] + sum
+            }
+        }
+        #expect(differingElements(runs[0], chained) == 0)
     }
 
     /// A product of few rows per band (a 14×14 layer of one image, and the same at 25 images,
@@ -233,5 +262,20 @@ import Testing
         Parallel.withThreadCount(1_000_000) { #expect(Parallel.currentThreadCount == Parallel.maximumThreadCount) }
         Parallel.withThreadCount(3) { #expect(Parallel.currentThreadCount == 3) }
         #expect(Parallel.threadCount == outside)
+    }
+}
+
+/// C from `c0` after `product` on one thread, then on two, each traced as the one call `call`.
+private func onOneThreadAndTwo(
+    from c0: [Float], tracing call: GemmTrace.Call, _ product: (UnsafeMutablePointer<Float>) -> Void
+) -> [[Float]] {
+    [1, 2].map { threads in
+        var out = c0
+        let trace = GemmTrace()
+        GemmTrace.$current.withValue(trace) {
+            Parallel.withThreadCount(threads) { out.withUnsafeMutableBufferPointer { product($0.baseAddress!) } }
+        }
+        #expect(trace.calls == [call])
+        return out
     }
 }

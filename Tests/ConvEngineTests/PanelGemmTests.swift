@@ -6,42 +6,53 @@ import Testing
 /// bits do not depend on how C is cut.
 @Suite struct PanelGemmTests {
     struct Case: CustomTestStringConvertible, Sendable {
-        var m: Int, n: Int, k: Int, transposeB: Bool, accumulate: Bool
-        var testDescription: String { "\(m)×\(n)×\(k)\(transposeB ? " Bᵀ" : "")\(accumulate ? " +=" : "")" }
+        var m: Int, n: Int, k: Int, transposeB: Bool, accumulate: Bool, transposeA = false
+        var testDescription: String {
+            "\(transposeA ? "Aᵀ " : "")\(m)×\(n)×\(k)\(transposeB ? " Bᵀ" : "")\(accumulate ? " +=" : "")"
+        }
     }
 
     /// Whole tiles and panels, one at a time or two side by side (AVX-512: n = 32, 48, 40); rows past
     /// the last tile (by eight rows, four, then one at a time: 12, 7, 17, 23, 30, 9, 10, 5); a
     /// partial panel (n = 24, 8, 13, 40); more columns than one packed block (200 > 128) and a deeper
-    /// product than one (300 > 256); each with B in both layouts and C overwritten or added to.
-    static let cases: [Case] = [
-        (12, 32, 16), (7, 16, 5), (17, 24, 64), (5, 8, 3), (23, 13, 128), (30, 200, 40), (9, 40, 300), (10, 48, 20),
-    ]
-    .flatMap { m, n, k in
-        [(false, false), (true, false), (false, true), (true, true)].map {
-            Case(m: m, n: n, k: k, transposeB: $0.0, accumulate: $0.1)
+    /// product than one (300 > 256); each with B in both layouts and C overwritten or added to. Where
+    /// the build transposes A (AVX-512), some of them again with A stored `[k × m]`, as weight
+    /// gradients are, and one deeper than several packed blocks (600).
+    static let cases: [Case] =
+        cases(
+            [(12, 32, 16), (7, 16, 5), (17, 24, 64), (5, 8, 3), (23, 13, 128), (30, 200, 40), (9, 40, 300), (10, 48, 20)],
+            transposeA: false)
+        + (PanelGemm.transposesA
+            ? cases([(12, 32, 16), (7, 16, 5), (17, 24, 64), (9, 40, 300), (10, 48, 20), (33, 40, 600)], transposeA: true) : [])
+
+    static func cases(_ shapes: [(Int, Int, Int)], transposeA: Bool) -> [Case] {
+        shapes.flatMap { m, n, k in
+            [(false, false), (true, false), (false, true), (true, true)].map {
+                Case(m: m, n: n, k: k, transposeB: $0.0, accumulate: $0.1, transposeA: transposeA)
+            }
         }
     }
 
     @Test(arguments: cases)
     func multiplyMatchesTheNaiveLoop(_ c: Case) {
-        // A and C with rows longer than they are used (lda = k + 3, ldc = n + 5), as bands see them.
-        let (lda, ldc, ldb) = (c.k + 3, c.n + 5, c.transposeB ? c.k + 2 : c.n + 2)
+        // A and C with rows longer than they are used (lda = k + 3 or m + 3, ldc = n + 5), as bands see them.
+        let (lda, ldc, ldb) = (c.transposeA ? c.m + 3 : c.k + 3, c.n + 5, c.transposeB ? c.k + 2 : c.n + 2)
         var g = RandomGenerator(seed: 12)
-        let a = (0..<(c.m * lda)).map { _ in 2 * g.nextUniform() - 1 }
+        let a = (0..<((c.transposeA ? c.k : c.m) * lda)).map { _ in 2 * g.nextUniform() - 1 }
+        func opA(_ i: Int, _ l: Int) -> Float { c.transposeA ? a[l * lda + i] : a[i * lda + l] }
         let b = (0..<((c.transposeB ? c.n : c.k) * ldb)).map { _ in 2 * g.nextUniform() - 1 }
         let c0 = (0..<(c.m * ldc)).map { _ in 2 * g.nextUniform() - 1 }
         var out = c0
         out.withUnsafeMutableBufferPointer { cp in
             PanelGemm.multiply(
-                transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, a: a, lda: lda, b: b, ldb: ldb,
+                transposeA: c.transposeA, transposeB: c.transposeB, m: c.m, n: c.n, k: c.k, a: a, lda: lda, b: b, ldb: ldb,
                 c: cp.baseAddress!, ldc: ldc, accumulate: c.accumulate)
         }
         var expected = c0.map(Double.init)
         for i in 0..<c.m {
             for j in 0..<c.n {
                 let sum = (0..<c.k).reduce(0.0) {
-                    $0 + Double(a[i * lda + $1]) * Double(c.transposeB ? b[j * ldb + $1] : b[$1 * ldb + j])
+                    $0 + Double(opA(i, $1)) * Double(c.transposeB ? b[j * ldb + $1] : b[$1 * ldb + j])
                 }
                 expected[i * ldc + j] = (c.accumulate ? expected[i * ldc + j] : 0) + sum
             }
@@ -53,7 +64,7 @@ import Testing
         for i in 0..<c.m {
             for j in 0..<c.n {
                 var sum = c.accumulate ? c0[i * ldc + j] : 0
-                for l in 0..<c.k { sum.addProduct(a[i * lda + l], c.transposeB ? b[j * ldb + l] : b[l * ldb + j]) }
+                for l in 0..<c.k { sum.addProduct(opA(i, l), c.transposeB ? b[j * ldb + l] : b[l * ldb + j]) }
                 if sum.bitPattern != out[i * ldc + j].bitPattern { chains += 1 }
             }
         }

@@ -32,8 +32,8 @@ extension BLAS {
                 }
                 if usesPanelGemm {
                     PanelGemm.multiply(
-                        transposeB: transposeB, m: rows.count, n: columns.count, k: k,
-                        a: a + rows.lowerBound * k, lda: k,
+                        transposeA: transposeA, transposeB: transposeB, m: rows.count, n: columns.count, k: k,
+                        a: a + (transposeA ? rows.lowerBound : rows.lowerBound * k), lda: transposeA ? m : k,
                         b: b + columns.lowerBound * (transposeB ? k : 1), ldb: transposeB ? k : n,
                         c: c + rows.lowerBound * n + columns.lowerBound, ldc: n, accumulate: beta == 1)
                     epilogue?.apply(rows: rows, columns: n, c)
@@ -51,10 +51,9 @@ extension BLAS {
             }
         }
 
-        /// Whether the bands go to the engine's own kernel: a short inner extent, in a form
-        /// `PanelGemm` computes (`PanelGemm.runs`).
+        /// Whether the bands go to the engine's own kernel (`PanelGemm.takes`).
         private var usesPanelGemm: Bool {
-            k <= PanelGemm.maximumDepth && PanelGemm.runs(transposeA: transposeA, alpha: alpha, beta: beta)
+            PanelGemm.takes(transposeA: transposeA, k: k, alpha: alpha, beta: beta)
         }
 
         /// C's `columns` when C is one row (a fully connected layer on one image): `sgemv` over
@@ -207,6 +206,14 @@ extension BLAS {
             func run(slice index: Int) {
                 let depth = Parallel.range(index, of: slices, count: k)
                 // A is [k × m] and B [k × n] (or [n × k]): rows `depth` of A, and of op(B).
+                if PanelGemm.takes(transposeA: true, k: depth.count, alpha: alpha, beta: 0) {
+                    PanelGemm.multiply(
+                        transposeA: true, transposeB: transposeB, m: m, n: n, k: depth.count,
+                        a: a + depth.lowerBound * m, lda: m,
+                        b: b + depth.lowerBound * (transposeB ? 1 : n), ldb: transposeB ? k : n,
+                        c: partials + index * m * n, ldc: n, accumulate: false)
+                    return
+                }
                 cblas_sgemm(
                     CblasRowMajor, CblasTrans, transposeB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(depth.count), alpha,

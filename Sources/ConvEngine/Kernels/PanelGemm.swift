@@ -7,7 +7,8 @@ import Synchronization
 // `SharedPanels`).
 //
 // Dimension legend (as in `BLAS`): m rows of A and C, n columns of op(B) and C, k the inner extent;
-// A is `[m × k]` row-major and never transposed, op(B) is `[k × n]`.
+// A is `[m × k]` row-major, or `[k × m]` used transposed (a weight gradient dYᵀ·X, AVX-512 builds);
+// op(B) is `[k × n]`.
 //
 // Why: OpenBLAS copies A, the large operand (an activation), into its packed layout on every call,
 // and with k ≤ 128 it ran these products well below its peak (docs/performance.md, "Short products
@@ -25,7 +26,7 @@ import Synchronization
 
 enum PanelGemm {
     /// Rows of C per register tile.
-    static let tileRows = FullTile<Row16>.rows
+    static let tileRows = FullTile<Row16, AsStored>.rows
     /// Columns of C per packed panel of B (one 16-float register, or two 8-float ones).
     static let panelColumns = 16
     /// Depth of one packed block of B: its panels stay in the core's L2 while the rows stream by.
@@ -34,11 +35,11 @@ enum PanelGemm {
     static let columnBlock = 128
     /// The longest inner extent it is used for (`BLAS.gemm`): beyond it OpenBLAS, which packs A
     /// once per block of rows and reuses it across more columns, measured as fast or faster. With
-    /// 16-float registers the kernel ran 1.8–2.1× OpenBLAS's AVX2 kernels and 0.97–1.05× its
-    /// AVX-512 ones on the pointwise shapes up to k = 512 (single-threaded, on a Zen 5 host).
+    /// 16-float registers the kernel ran 1.8–2.1× OpenBLAS's AVX2 kernels and 0.96–1.05× its
+    /// AVX-512 ones on the pointwise shapes up to k = 1024 (single-threaded, on a Zen 5 host).
     static var maximumDepth: Int {
         #if ENGINE_AVX512
-            512
+            1024
         #else
             128
         #endif
@@ -55,15 +56,38 @@ enum PanelGemm {
         #endif
     }
 
-    /// Whether a product can run here: `isEngineKernel`, A as stored, and C overwritten or added to
-    /// (α = 1, β = 0 or 1), the only forms `multiply` computes. The one place its callers ask.
+    /// Whether a product can run here: `isEngineKernel`, A as stored (or transposed, where
+    /// `transposesA`), and C overwritten or added to (α = 1, β = 0 or 1), the only forms `multiply`
+    /// computes. The one place its callers ask.
     static func runs(transposeA: Bool, alpha: Float, beta: Float) -> Bool {
-        isEngineKernel && !transposeA && alpha == 1 && (beta == 0 || beta == 1)
+        isEngineKernel && (!transposeA || transposesA) && alpha == 1 && (beta == 0 || beta == 1)
     }
 
-    /// C `[m × n]` = A `[m × k]` · op(B), or C += it with `accumulate`, on the calling thread.
+    /// Whether `BLAS.gemm` sends a product (or a band or depth slice of one) here rather than to
+    /// OpenBLAS: a form `runs` computes, with a short inner extent or A transposed.
+    static func takes(transposeA: Bool, k: Int, alpha: Float, beta: Float) -> Bool {
+        runs(transposeA: transposeA, alpha: alpha, beta: beta) && (transposeA || k <= maximumDepth)
+    }
+
+    /// Whether products with A transposed (weight gradients dYᵀ·X, of any depth) run here: in
+    /// AVX-512 builds. Single-threaded on a Zen 5 host the kernel ran MobileNet's pointwise weight
+    /// gradients at 1.7–2.1× OpenBLAS's AVX2 kernels and 0.88–1.37× its AVX-512 ones; in the
+    /// network, against the AVX-512 kernels, those over the large early maps took about 10% longer
+    /// and the rest as long. Kept there because a training step then runs no product on OpenBLAS,
+    /// so its bits no longer depend on OpenBLAS's kernel set. AVX2 builds keep OpenBLAS for them
+    /// (not measured on an AVX2 host).
+    static var transposesA: Bool {
+        #if ENGINE_AVX512
+            true
+        #else
+            false
+        #endif
+    }
+
+    /// C `[m × n]` = op(A) · op(B), or C += it with `accumulate`, on the calling thread.
     ///
     /// - Parameters:
+    ///   - transposeA: whether A is stored `[k × m]` (only where `transposesA`).
     ///   - transposeB: whether B is stored `[n × k]` (a pointwise layer's weights in its forward pass).
     ///   - m: rows of A and C.
     ///   - n: columns of C.
@@ -73,7 +97,7 @@ enum PanelGemm {
     ///   - c: C, rows `ldc` floats apart.
     ///   - accumulate: add to C instead of overwriting it.
     static func multiply(
-        transposeB: Bool, m: Int, n: Int, k: Int,
+        transposeA: Bool = false, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
@@ -85,16 +109,23 @@ enum PanelGemm {
         // One tile on the stack for the last panel of a block when it is partial (n not a multiple of 16).
         withUnsafeTemporaryAllocation(of: Float.self, capacity: tileRows * panelColumns) { edge in
             PackBuffers.shared.withBuffer { packed in
-                multiplyBlocks(
-                    transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-                    accumulate: accumulate, packed: packed, edge: edge.baseAddress!)
+                if transposeA {
+                    precondition(transposesA, "PanelGemm does not transpose A in this build")
+                    multiplyBlocks(
+                        TransposedA.self, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                        c: c, ldc: ldc, accumulate: accumulate, packed: packed, edge: edge.baseAddress!)
+                } else {
+                    multiplyBlocks(
+                        AsStored.self, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                        c: c, ldc: ldc, accumulate: accumulate, packed: packed, edge: edge.baseAddress!)
+                }
             }
         }
     }
 
     /// `multiply` over blocks of `columnBlock` columns and `depthBlock` of depth, each packed once.
-    private static func multiplyBlocks(
-        transposeB: Bool, m: Int, n: Int, k: Int,
+    private static func multiplyBlocks<Layout: ALayout>(
+        _: Layout.Type, transposeB: Bool, m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
         packed: UnsafeMutablePointer<Float>, edge: UnsafeMutablePointer<Float>
@@ -102,7 +133,8 @@ enum PanelGemm {
         forEachBlock(n: n, k: k) { columns, depth in
             pack(transposeB: transposeB, b, ldb: ldb, depth: depth, columns: columns, into: packed)
             multiplyBlock(
-                m: m, columns: columns.count, depth: depth.count, a: a + depth.lowerBound, lda: lda, packed: packed,
+                Layout.self, m: m, columns: columns.count, depth: depth.count, a: a + Layout.column(depth.lowerBound, lda: lda),
+                lda: lda, packed: packed,
                 panelStride: depth.count * panelColumns, c: c + columns.lowerBound, ldc: ldc,
                 accumulate: accumulate || depth.lowerBound > 0, edge: edge)
         }
@@ -168,7 +200,7 @@ enum PanelGemm {
             for i0 in stride(from: 0, to: m, by: chunk) {
                 forEachBlock(n: n, k: k) { columns, depth in
                     multiplyBlock(
-                        m: min(chunk, m - i0), columns: columns.count, depth: depth.count,
+                        AsStored.self, m: min(chunk, m - i0), columns: columns.count, depth: depth.count,
                         a: a + i0 * lda + depth.lowerBound, lda: lda,
                         packed: packed + columns.lowerBound * k + depth.lowerBound * panelColumns, panelStride: k * panelColumns,
                         c: c + i0 * ldc + columns.lowerBound, ldc: ldc, accumulate: accumulate || depth.lowerBound > 0,
@@ -190,6 +222,13 @@ enum PanelGemm {
         let panels = (columns.count + panelColumns - 1) / panelColumns, K = depth.count
         for panel in 0..<panels {
             let dst = packed + panel * K * panelColumns
+            let first = columns.lowerBound + panel * panelColumns
+            if !transposeB && first + panelColumns <= columns.upperBound {
+                // A whole panel of B as stored: each of its rows is sixteen floats in a row.
+                let src = b + depth.lowerBound * ldb + first
+                for kk in 0..<K { (dst + kk * panelColumns).update(from: src + kk * ldb, count: panelColumns) }
+                continue
+            }
             for jj in 0..<panelColumns {
                 let j = columns.lowerBound + panel * panelColumns + jj
                 if j >= columns.upperBound {
@@ -208,8 +247,8 @@ enum PanelGemm {
     /// C's `columns` (from `c`) over one packed block of `depth`: every tile of `tileRows` rows
     /// against every panel while those rows of A are in L1, then the last rows. A partial last
     /// panel goes through `edge`, a whole tile, of which only its columns are copied to C.
-    private static func multiplyBlock(
-        m: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
+    private static func multiplyBlock<Layout: ALayout>(
+        _: Layout.Type, m: Int, columns: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, packed: UnsafePointer<Float>,
         panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
     ) {
         let panels = (columns + panelColumns - 1) / panelColumns
@@ -222,16 +261,19 @@ enum PanelGemm {
                 let bp = packed + panel * panelStride, cp = c + i * ldc + panel * panelColumns
                 if width < panelColumns {
                     partialTile(
-                        rows: rows, width: width, depth: depth, a: a + i * lda, lda: lda, bp, cp, ldc: ldc,
+                        Layout.self, rows: rows, width: width, depth: depth, a: a + Layout.row(i, lda: lda), lda: lda, bp, cp,
+                        ldc: ldc,
                         accumulate: accumulate, edge: t)
                 } else if widePanels, columns - panel * panelColumns >= 2 * panelColumns {
                     tile(
-                        Row32.self, rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, panelStride: panelStride, cp,
+                        Row32.self, Layout.self, rows: rows, depth: depth, a: a + Layout.row(i, lda: lda), lda: lda, bp,
+                        panelStride: panelStride, cp,
                         ldc: ldc, accumulate: accumulate)
                     panel += 1
                 } else {
                     tile(
-                        Row16.self, rows: rows, depth: depth, a: a + i * lda, lda: lda, bp, panelStride: panelStride, cp,
+                        Row16.self, Layout.self, rows: rows, depth: depth, a: a + Layout.row(i, lda: lda), lda: lda, bp,
+                        panelStride: panelStride, cp,
                         ldc: ldc, accumulate: accumulate)
                 }
                 panel += 1
@@ -253,13 +295,13 @@ enum PanelGemm {
     /// A tile of the partial last panel, `width` < 16 columns: computed whole in `edge`, then copied.
     /// Out of line, so that the whole panels' loop keeps its registers to itself.
     @inline(never)
-    private static func partialTile(
-        rows: Int, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+    private static func partialTile<Layout: ALayout>(
+        _: Layout.Type, rows: Int, width: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, edge t: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows where accumulate { (t + r * panelColumns).update(from: c + r * ldc, count: width) }
         tile(
-            Row16.self, rows: rows, depth: depth, a: a, lda: lda, bp, panelStride: 0, t, ldc: panelColumns,
+            Row16.self, Layout.self, rows: rows, depth: depth, a: a, lda: lda, bp, panelStride: 0, t, ldc: panelColumns,
             accumulate: accumulate)
         for r in 0..<rows { (c + r * ldc).update(from: t + r * panelColumns, count: width) }
     }
@@ -268,24 +310,27 @@ enum PanelGemm {
     /// A partial tile (the last rows of a band: 4 of them whenever the rows are a multiple of 16)
     /// goes by four rows, then one at a time.
     @inline(__always)
-    private static func tile<Lanes: PanelLanes>(
-        _: Lanes.Type, rows: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+    private static func tile<Lanes: PanelLanes, Layout: ALayout>(
+        _: Lanes.Type, _: Layout.Type, rows: Int, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
         panelStride: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
         if rows == tileRows {
             registerTile(
-                FullTile<Lanes>.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
+                FullTile<Lanes, Layout>.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
                 accumulate: accumulate)
             return
         }
         var r = 0
         if rows >= 4 {
-            fourRows(Lanes.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc, accumulate: accumulate)
+            fourRows(
+                Lanes.self, Layout.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
+                accumulate: accumulate)
             r = 4
         }
         while r < rows {
             registerTile(
-                OneRow<Lanes>.self, depth: depth, a: a + r * lda, lda: 0, bp, panelStride: panelStride, c + r * ldc,
+                OneRow<Lanes, Layout>.self, depth: depth, a: a + Layout.row(r, lda: lda), lda: lda, bp, panelStride: panelStride,
+                c + r * ldc,
                 ldc: 0, accumulate: accumulate)
             r += 1
         }
@@ -293,12 +338,13 @@ enum PanelGemm {
 
     /// Four rows: the same chain per element as a full tile.
     @inline(never)
-    private static func fourRows<Lanes: PanelLanes>(
-        _: Lanes.Type, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>, panelStride: Int,
+    private static func fourRows<Lanes: PanelLanes, Layout: ALayout>(
+        _: Lanes.Type, _: Layout.Type, depth: Int, a: UnsafePointer<Float>, lda: Int, _ bp: UnsafePointer<Float>,
+        panelStride: Int,
         _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
     ) {
         registerTile(
-            FourRows<Lanes>.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
+            FourRows<Lanes, Layout>.self, depth: depth, a: a, lda: lda, bp, panelStride: panelStride, c, ldc: ldc,
             accumulate: accumulate)
     }
 
@@ -332,12 +378,34 @@ private protocol PanelLanes {
     func store(_ c: UnsafeMutablePointer<Float>)
 }
 
+/// Where A's element (row r, column kk) lies: A as stored `[m × k]` or transposed `[k × m]`, its
+/// stored rows `lda` floats apart.
+private protocol ALayout {
+    /// The offset of row r's first element.
+    static func row(_ r: Int, lda: Int) -> Int
+    /// The offset of column kk from its row's first element.
+    static func column(_ kk: Int, lda: Int) -> Int
+}
+
+/// A as stored: row r at r · lda, its columns one float apart.
+private enum AsStored: ALayout {
+    @inline(__always) static func row(_ r: Int, lda: Int) -> Int { r * lda }
+    @inline(__always) static func column(_ kk: Int, lda: Int) -> Int { kk }
+}
+
+/// A stored `[k × m]` and used transposed: row r of op(A) is A's column r, its elements `lda` apart.
+private enum TransposedA: ALayout {
+    @inline(__always) static func row(_ r: Int, lda: Int) -> Int { r }
+    @inline(__always) static func column(_ kk: Int, lda: Int) -> Int { kk * lda }
+}
+
 /// Rows of C in registers, with the rows of A that feed them.
 private protocol RegisterTile {
     associatedtype Lanes: PanelLanes
+    associatedtype Layout: ALayout
     /// How many rows.
     static var rows: Int { get }
-    /// Loaded from C's rows (`ldc` apart) with `accumulate`, else zero; A's rows `lda` apart.
+    /// Loaded from C's rows (`ldc` apart) with `accumulate`, else zero; A's rows as `Layout` says.
     init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool)
     /// Adds A's column `kk` times B's row `b` to every row.
     mutating func add(_ kk: Int, _ b: Lanes)
@@ -346,29 +414,31 @@ private protocol RegisterTile {
 }
 
 /// One row of a register tile and its row of A.
-private struct OneRow<Lanes: PanelLanes>: RegisterTile {
+private struct OneRow<Lanes: PanelLanes, Layout: ALayout>: RegisterTile {
     static var rows: Int { 1 }
     var row: Lanes
-    let a: UnsafePointer<Float>
+    let a: UnsafePointer<Float>, lda: Int
 
     @inline(__always) init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool) {
         row = accumulate ? Lanes(row: c) : .zero
-        self.a = a
+        (self.a, self.lda) = (a, lda)
     }
 
-    @inline(__always) mutating func add(_ kk: Int, _ b: Lanes) { row.addProduct(a[kk], b) }
+    @inline(__always) mutating func add(_ kk: Int, _ b: Lanes) { row.addProduct(a[Layout.column(kk, lda: lda)], b) }
 
     @inline(__always) func store(_ c: UnsafeMutablePointer<Float>, ldc: Int) { row.store(c) }
 }
 
 /// The rows of `Top`, then those of `Bottom` below them.
-private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile where Top.Lanes == Bottom.Lanes {
+private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile
+where Top.Lanes == Bottom.Lanes, Top.Layout == Bottom.Layout {
+    typealias Layout = Top.Layout
     static var rows: Int { Top.rows + Bottom.rows }
     var top: Top, bottom: Bottom
 
     @inline(__always) init(_ c: UnsafeMutablePointer<Float>, ldc: Int, _ a: UnsafePointer<Float>, lda: Int, _ accumulate: Bool) {
         top = Top(c, ldc: ldc, a, lda: lda, accumulate)
-        bottom = Bottom(c + Top.rows * ldc, ldc: ldc, a + Top.rows * lda, lda: lda, accumulate)
+        bottom = Bottom(c + Top.rows * ldc, ldc: ldc, a + Top.Layout.row(Top.rows, lda: lda), lda: lda, accumulate)
     }
 
     @inline(__always) mutating func add(_ kk: Int, _ b: Top.Lanes) {
@@ -382,14 +452,20 @@ private struct Stacked<Top: RegisterTile, Bottom: RegisterTile>: RegisterTile wh
     }
 }
 
-private typealias TwoRows<Lanes: PanelLanes> = Stacked<OneRow<Lanes>, OneRow<Lanes>>
-private typealias FourRows<Lanes: PanelLanes> = Stacked<TwoRows<Lanes>, TwoRows<Lanes>>
+private typealias TwoRows<Lanes: PanelLanes, Layout: ALayout> = Stacked<OneRow<Lanes, Layout>, OneRow<Lanes, Layout>>
+private typealias FourRows<Lanes: PanelLanes, Layout: ALayout> = Stacked<
+    TwoRows<Lanes, Layout>, TwoRows<Lanes, Layout>
+>
 #if ENGINE_AVX512
     /// `PanelGemm.tileRows` rows: in sixteen 16-float registers over two panels.
-    private typealias FullTile<Lanes: PanelLanes> = Stacked<FourRows<Lanes>, FourRows<Lanes>>
+    private typealias FullTile<Lanes: PanelLanes, Layout: ALayout> = Stacked<
+        FourRows<Lanes, Layout>, FourRows<Lanes, Layout>
+    >
 #else
     /// `PanelGemm.tileRows` rows: in twelve 8-float registers over one panel.
-    private typealias FullTile<Lanes: PanelLanes> = Stacked<FourRows<Lanes>, TwoRows<Lanes>>
+    private typealias FullTile<Lanes: PanelLanes, Layout: ALayout> = Stacked<
+        FourRows<Lanes, Layout>, TwoRows<Lanes, Layout>
+    >
 #endif
 
 /// Sixteen floats of a row of B or C, one panel's columns: one 16-float register where the engine
