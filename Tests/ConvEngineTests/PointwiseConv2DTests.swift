@@ -3,18 +3,18 @@ import Testing
 @testable import ConvEngine
 
 @Suite struct PointwiseConv2DTests {
-    func make(cin: Int, cout: Int, bias: Bool) throws -> PointwiseConv2D {
-        let pw = try PointwiseConv2D(inputChannels: cin, outputChannels: cout, bias: bias)
+    func make(cin: Int, cout: Int, bias: Bool, algorithm: ConvolutionAlgorithm = .auto) throws -> PointwiseConv2D {
+        let pw = try PointwiseConv2D(inputChannels: cin, outputChannels: cout, bias: bias, algorithm: algorithm)
         randomize(pw.weight, seed: 21)
         if let b = pw.bias { randomize(b, seed: 22) }
         return pw
     }
 
-    /// The last two have 32 input channels, which take the direct kernels
-    /// (`ConvolutionPolicy.pointwiseDirectChannels`); each case states its path.
+    /// The last two have 32 input channels, which take the direct kernels in AVX2 builds and the
+    /// GEMM in AVX-512 builds (`ConvolutionPolicy.pointwiseDirectChannels`); each case states its path.
     @Test(arguments: [
         (2, 5, 3, 19, 11, true, ConvolutionPath.gemm), (3, 4, 7, 6, 17, false, .gemm), (1, 1, 1, 33, 5, true, .gemm),
-        (2, 3, 5, 32, 40, true, .direct), (2, 4, 3, 32, 13, false, .direct),
+        (2, 3, 5, 32, 40, true, autoPathAt32), (2, 4, 3, 32, 13, false, autoPathAt32),
     ])
     func forwardMatchesNaiveLoopAndGradientsMatchFiniteDifferences(
         _ c: (n: Int, h: Int, w: Int, cin: Int, cout: Int, bias: Bool, path: ConvolutionPath)
@@ -32,13 +32,16 @@ import Testing
         try checkGradients(of: pw, input: x)
     }
 
+    /// `auto`'s path for a pointwise layer over 32 channels in this build.
+    static let autoPathAt32: ConvolutionPath = ConvolutionPolicy.pointwiseDirectChannels == 32 ? .direct : .gemm
+
     /// The direct kernels on a batch large enough to be cut into image slices: the naive results, and
     /// the same bits on one thread or two.
     @Test func directKernelsMatchNaiveLoopsOnAnyThreadCount() throws {
         let x = Tensor.random([8, 16, 16, 32], seed: 25), dy = Tensor.random([8, 16, 16, 32], seed: 26)
         var runs: [[[Float]]] = []
         for threads in [1, 2] {
-            let pw = try make(cin: 32, cout: 32, bias: true)
+            let pw = try make(cin: 32, cout: 32, bias: true, algorithm: .direct)
             try Parallel.withThreadCount(threads) {
                 let y = try pw.forward(x)
                 let dx = try pw.backward(dy, input: x, output: y)

@@ -100,7 +100,7 @@ import Testing
         func layers() throws -> [Layer] {
             let stem = try Conv2D(inputChannels: 3, outputChannels: 32, kernelSize: 3, padding: 1, bias: false)
             let dw = try DepthwiseConv2D(channels: 32, stride: stride)
-            let pw = try PointwiseConv2D(inputChannels: 32, outputChannels: 16)
+            let pw = try PointwiseConv2D(inputChannels: 32, outputChannels: 16, algorithm: .direct)
             let pw2 = try PointwiseConv2D(inputChannels: 16, outputChannels: 24)
             let conv = try Conv2D(inputChannels: 24, outputChannels: 8, kernelSize: 3, padding: 1, algorithm: .im2col)
             let norms = try [32, 32, 16, 24, 8].map { try BatchNorm(channels: $0) }
