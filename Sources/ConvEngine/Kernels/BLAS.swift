@@ -231,10 +231,11 @@ public enum BLAS {
     /// that the copy is noise and OpenBLAS, which packs A too, is as fast or faster.
     static let sharedPackRows = 1024
 
-    /// Whether a product runs as `SharedPanels`: bands of rows of at most `sharedPackRows`, in a
-    /// form `PanelGemm` computes (`PanelGemm.runs`).
+    /// Whether a product runs as `SharedPanels`: bands of rows of at most `sharedPackRows`, A as
+    /// stored (the bands address A by rows), in a form `PanelGemm` computes (`PanelGemm.runs`).
     static func sharesPackedB(m: Int, bands: Int, byRows: Bool, transposeA: Bool, alpha: Float, beta: Float) -> Bool {
-        byRows && bands > 1 && m <= sharedPackRows * bands && PanelGemm.runs(transposeA: transposeA, alpha: alpha, beta: beta)
+        byRows && bands > 1 && m <= sharedPackRows * bands && !transposeA
+            && PanelGemm.runs(transposeA: false, alpha: alpha, beta: beta)
     }
 
     /// The name of the kernel set OpenBLAS chose for this CPU (e.g. "Cooperlake").

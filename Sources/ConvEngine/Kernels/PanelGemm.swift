@@ -1,28 +1,25 @@
 import Synchronization
 
-// The engine's own single-threaded sgemm for products whose inner extent is short: a pointwise
-// layer over up to 128 channels, forward (A the activations, B its weights used transposed) and
-// input gradient (A the output gradient, B the weights as stored); and, of any depth, for the bands
-// of a product with few rows per band, which share one copy of B packed whole (`BLAS`'s
-// `SharedPanels`).
+// The engine's own single-threaded sgemm: for products whose inner extent is short (a pointwise
+// layer's forward pass over its input channels and input gradient over its output channels, up to
+// `maximumDepth`), for the bands of a product with few rows per band, which share one copy of B
+// packed whole (`BLAS`'s `SharedPanels`), and in AVX-512 builds for the weight gradients dYᵀ·X.
 //
-// Dimension legend (as in `BLAS`): m rows of A and C, n columns of op(B) and C, k the inner extent;
-// A is `[m × k]` row-major, or `[k × m]` used transposed (a weight gradient dYᵀ·X, AVX-512 builds);
-// op(B) is `[k × n]`.
+// Dimension legend (as in `BLAS`): m rows of op(A) and C, n columns of op(B) and C, k the inner
+// extent; A is `[m × k]` row-major, or `[k × m]` used transposed (`transposesA`); op(B) is `[k × n]`.
 //
 // Why: OpenBLAS copies A, the large operand (an activation), into its packed layout on every call,
 // and with k ≤ 128 it ran these products well below its peak (docs/performance.md, "Short products
-// and a batch of one", has the measurements). Here A is read where it lies: a tile of rows of C by
-// sixteen columns sits in registers while the kernel walks k, broadcasting one float of each row of
-// A against B's sixteen floats per step: six rows in twelve 8-float registers where the engine is
-// compiled for AVX2; for AVX-512, eight rows by two panels side by side in sixteen 16-float
+// and a batch of one", has the measurements). Here A is read where it lies: a tile of rows of C sits
+// in registers while the kernel walks k, broadcasting one float of each row of A against B's row
+// per step: six rows by 16 columns in twelve 8-float registers where the engine is compiled for
+// AVX2; for AVX-512, eight rows by two panels side by side (32 columns) in sixteen 16-float
 // registers, ten loads per sixteen fused multiply-adds (twelve to sixteen chains in flight, enough
-// to hide their latency on two FMA units). Only B is
-// packed, into panels of sixteen columns, `[kk][16]` each, zero past n (B is small: a layer's
-// weights). Every element of C is the fused multiply-add chain over k in order from 0 (or from C
-// with `accumulate`), whatever the tile, the panel, the band or the vector width, so the bits
-// depend on the shape only: not on the thread count, the bands, the build's vector code, nor
-// OpenBLAS's kernel set.
+// to hide their latency on two FMA units). Only B is packed, block by block, into panels of sixteen
+// columns, `[kk][16]` each, zero past n. Every element of C is the fused multiply-add chain over k
+// in order from 0 (or from C with `accumulate`), whatever the tile, the panel, the band or the
+// vector width, so the bits depend on the shape only: not on the thread count, the bands, the
+// build's vector code, nor OpenBLAS's kernel set.
 
 enum PanelGemm {
     /// Rows of C per register tile.
@@ -37,13 +34,7 @@ enum PanelGemm {
     /// once per block of rows and reuses it across more columns, measured as fast or faster. With
     /// 16-float registers the kernel ran 1.8–2.1× OpenBLAS's AVX2 kernels and 0.96–1.05× its
     /// AVX-512 ones on the pointwise shapes up to k = 1024 (single-threaded, on a Zen 5 host).
-    static var maximumDepth: Int {
-        #if ENGINE_AVX512
-            1024
-        #else
-            128
-        #endif
-    }
+    static var maximumDepth: Int { VectorCode.isAVX512 ? 1024 : 128 }
 
     /// Whether products run on this kernel at all: only where the engine is compiled for AVX2 or
     /// AVX-512 (without vector fused multiply-adds it would trail OpenBLAS). The one place that
@@ -76,13 +67,7 @@ enum PanelGemm {
     /// and the rest as long. Kept there because a training step then runs no product on OpenBLAS,
     /// so its bits no longer depend on OpenBLAS's kernel set. AVX2 builds keep OpenBLAS for them
     /// (not measured on an AVX2 host).
-    static var transposesA: Bool {
-        #if ENGINE_AVX512
-            true
-        #else
-            false
-        #endif
-    }
+    static var transposesA: Bool { VectorCode.isAVX512 }
 
     /// C `[m × n]` = op(A) · op(B), or C += it with `accumulate`, on the calling thread.
     ///
@@ -284,13 +269,7 @@ enum PanelGemm {
 
     /// Whether whole panels go two at a time (`Row32`): where the registers hold 16 floats, so that
     /// a tile of 8 rows keeps sixteen chains of fused multiply-adds in flight for ten loads.
-    private static var widePanels: Bool {
-        #if ENGINE_AVX512
-            true
-        #else
-            false
-        #endif
-    }
+    private static var widePanels: Bool { VectorCode.isAVX512 }
 
     /// A tile of the partial last panel, `width` < 16 columns: computed whole in `edge`, then copied.
     /// Out of line, so that the whole panels' loop keeps its registers to itself.

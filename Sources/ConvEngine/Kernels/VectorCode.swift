@@ -13,4 +13,14 @@ public enum VectorCode {
             "default"
         #endif
     }
+
+    /// Whether the engine is compiled for AVX-512: the one flag the kernels' width-dependent
+    /// choices read (`PanelGemm`'s tiles and depth bound, `ConvolutionPolicy`'s pointwise path).
+    static var isAVX512: Bool {
+        #if ENGINE_AVX512
+            true
+        #else
+            false
+        #endif
+    }
 }

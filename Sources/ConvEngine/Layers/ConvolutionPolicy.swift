@@ -47,13 +47,7 @@ public enum ConvolutionPolicy {
     /// where `PanelGemm`'s 16-float tiles ran MobileNet's 32 → 64 layers' forward passes in half
     /// the direct kernels' time (1.0-224 at batch 1, 112×112: 0.27 → 0.13 ms; with its gradients
     /// 0.80 → 0.36 ms), and at batch 128 of 32×32 the whole step as fast.
-    public static var pointwiseDirectChannels: Int? {
-        #if ENGINE_AVX512
-            nil
-        #else
-            32
-        #endif
-    }
+    public static var pointwiseDirectChannels: Int? { VectorCode.isAVX512 ? nil : 32 }
 
     /// Whether the direct kernels can run a standard convolution of `channels` inputs at `stride`:
     /// any RGB stem, and stride 1 over whole blocks of 16 channels.
