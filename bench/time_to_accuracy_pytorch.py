@@ -142,6 +142,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.path.expanduser("~/.cache/cifar10/cifar-10-batches-py"))
     p.add_argument("--alpha", type=float, default=0.75)
+    p.add_argument("--output-stride", type=int, help="input side over the last maps' side (default: 16, the stem's)")
     p.add_argument("--epochs", type=int, default=24)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.2)
@@ -165,7 +166,7 @@ def main():
     channels_last = not args.nchw
 
     train_x, train_y, test_x, test_y = load(args.data)
-    model = mobilenet(alpha=args.alpha, classes=10, stem="cifar")
+    model = mobilenet(alpha=args.alpha, classes=10, stem="cifar", output_stride=args.output_stride)
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
@@ -196,7 +197,8 @@ def main():
 
     average = Average(model, args.ema) if args.ema > 0 else None
     generator = torch.Generator().manual_seed(args.seed)
-    name = f"MobileNet {args.alpha:g} cifar-32, PyTorch {torch.__version__} {'channels-last' if channels_last else 'NCHW'}"
+    stride = f" output-stride-{args.output_stride}" if args.output_stride not in (None, 16) else ""
+    name = f"MobileNet {args.alpha:g} cifar-32{stride}, PyTorch {torch.__version__} {'channels-last' if channels_last else 'NCHW'}"
     log = open(args.log, "w")
 
     def write(event, **fields):

@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define MNC_VERSION_MAJOR 0
-#define MNC_VERSION_MINOR 2
+#define MNC_VERSION_MINOR 3
 #define MNC_VERSION_PATCH 0
 
 /** The library's version, "MAJOR.MINOR.PATCH". */
@@ -82,9 +82,12 @@ typedef struct {
     int stem;                 /**< mnc_stem (MobileNet) */
     int classes;              /**< at least 2 */
     int standard;             /**< nonzero: the standard-convolution baseline instead */
+    int output_stride;        /**< MobileNet's input side over its last maps' side, a power of two; 0 for
+                                   the stem's (16, or 32 with the ImageNet stem); 0 for SeedNet */
 } mnc_model_desc;
 
-/** SeedNet for CIFAR-10: family SEED, alpha 1, resolution 0, stem CIFAR, 10 classes, separable. */
+/** SeedNet for CIFAR-10: family SEED, alpha 1, resolution 0, stem CIFAR, 10 classes, separable, output
+ *  stride 0. */
 mnc_model_desc mnc_model_desc_default(void);
 
 typedef struct mnc_network mnc_network;

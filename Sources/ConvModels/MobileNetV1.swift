@@ -27,23 +27,44 @@ public enum MobileNetV1 {
                 orThrow: EngineError.invalidArgument("width multiplier \(alpha) makes too many channels")))
     }
 
+    /// The first convolution's stride with `stem`.
+    public static func stemStride(_ stem: Stem) -> Int { stem == .imagenet ? 2 : 1 }
+
+    /// The output stride of Table 1's strides after `stem`: 16 (CIFAR) or 32 (ImageNet).
+    public static func naturalOutputStride(stem: Stem) -> Int {
+        blocks.reduce(stemStride(stem)) { $0 * $1.stride }
+    }
+
+    /// The blocks' strides for `outputStride`: Table 1's, with the last blocks still at stride 2 run
+    /// at stride 1 until the product of the strides is the output stride.
+    ///
+    /// - Parameter outputStride: a power of two from `stemStride(stem)` to `naturalOutputStride(stem:)`.
+    static func blockStrides(stem: Stem, outputStride: Int) -> [Int] {
+        var strides = blocks.map(\.stride)
+        var excess = naturalOutputStride(stem: stem) / outputStride
+        for i in strides.indices.reversed() where excess > 1 && strides[i] == 2 {
+            strides[i] = 1
+            excess /= 2
+        }
+        return strides
+    }
+
     static func specs(_ c: ModelConfiguration) throws -> [LayerSpec] {
         var list = SpecList()
         var channels = try scaled(stemChannels, c.widthMultiplier)
         list.appendActivated(
-            .conv(
-                inputs: 3, outputs: channels, kernel: 3, stride: c.stem == .imagenet ? 2 : 1, padding: 1,
-                bias: false),
+            .conv(inputs: 3, outputs: channels, kernel: 3, stride: stemStride(c.stem), padding: 1, bias: false),
             channels: channels, batchNorm: true)
-        for block in blocks {
+        let strides = blockStrides(stem: c.stem, outputStride: c.outputStride ?? naturalOutputStride(stem: c.stem))
+        for (block, stride) in zip(blocks, strides) {
             let out = try scaled(block.outputChannels, c.widthMultiplier)
             if c.standard {
                 list.appendActivated(
-                    .conv(inputs: channels, outputs: out, kernel: 3, stride: block.stride, padding: 1, bias: false),
+                    .conv(inputs: channels, outputs: out, kernel: 3, stride: stride, padding: 1, bias: false),
                     channels: out, batchNorm: true)
             } else {
                 list.appendActivated(
-                    .depthwise(channels: channels, kernel: 3, stride: block.stride, padding: 1, bias: false),
+                    .depthwise(channels: channels, kernel: 3, stride: stride, padding: 1, bias: false),
                     channels: channels, batchNorm: true)
                 list.appendActivated(.pointwise(inputs: channels, outputs: out, bias: false), channels: out, batchNorm: true)
             }

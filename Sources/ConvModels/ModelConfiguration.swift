@@ -19,7 +19,8 @@ public enum Stem: String, CaseIterable, Sendable, Codable {
 
 /// Everything needed to rebuild a model; saved in checkpoints so that `eval` and `predict` can
 /// rebuild the network a checkpoint came from. Its JSON form (the `configuration` of every `--json`
-/// output) is `{"family", "width_multiplier", "resolution", "classes", "stem", "standard"}`.
+/// output) is `{"family", "width_multiplier", "resolution", "classes", "stem", "standard",
+/// "output_stride"}` (`output_stride` is optional on input: the stem's when absent).
 public struct ModelConfiguration: Equatable, Sendable, Codable {
     /// The network family.
     public private(set) var family: ModelFamily
@@ -33,18 +34,25 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
     public private(set) var stem: Stem
     /// Whether to build the standard-convolution baseline instead of the separable network.
     public private(set) var standard: Bool
+    /// MobileNet's output stride, DeepLab's term: the input side over the side of the last maps. The
+    /// stem's own is 16 (CIFAR: 32 → 2) or 32 (ImageNet: 224 → 7); each halving runs the last block
+    /// still at stride 2 at stride 1 instead (no dilation), so the blocks after it see maps twice as
+    /// large. Nil for SeedNet, whose pooling is fixed.
+    public private(set) var outputStride: Int?
     /// The shape of one input image, NHWC without the batch: `[resolution, resolution, 3]`.
     public let itemShape: Shape
 
     /// Creates a configuration.
     ///
+    /// - Parameter outputStride: MobileNet's output stride, a power of two from the stem's stride (1
+    ///   or 2) to the stem's natural one (16 or 32); nil for the natural one.
     /// - Throws: `EngineError.invalidArgument` for a non-positive α (or any α but 1 for SeedNet), fewer than 2 classes, a
     ///   resolution the network cannot reduce (the seed needs 8 or more, MobileNet 32 or more with the
-    ///   ImageNet stem and 16 or more with the CIFAR stem), or a model too large to count (its plan,
-    ///   made here from shapes alone, overflows).
+    ///   ImageNet stem and 16 or more with the CIFAR stem), an output stride out of range (or any
+    ///   for SeedNet), or a model too large to count (its plan, made here from shapes alone, overflows).
     public init(
         family: ModelFamily, widthMultiplier: Float = 1, resolution: Int? = nil, classCount: Int = 10,
-        stem: Stem = .cifar, standard: Bool = false
+        stem: Stem = .cifar, standard: Bool = false, outputStride: Int? = nil
     ) throws {
         try require(widthMultiplier > 0 && widthMultiplier.isFinite, "width multiplier must be positive, got \(widthMultiplier)")
         try require(
@@ -54,12 +62,22 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         let side = resolution ?? (family == .mobilenet && stem == .imagenet ? 224 : 32)
         let minimum = family == .seed ? 8 : (stem == .imagenet ? 32 : 16)
         try require(side >= minimum, "\(family.rawValue) needs a resolution of at least \(minimum), got \(side)")
+        let natural = MobileNetV1.naturalOutputStride(stem: stem)
+        if let outputStride {
+            try require(family == .mobilenet, "SeedNet has no output stride (got \(outputStride)); it applies to MobileNet")
+            let least = MobileNetV1.stemStride(stem)
+            try require(
+                outputStride >= least && outputStride <= natural && outputStride.nonzeroBitCount == 1,
+                "output stride must be a power of two from \(least) to \(natural) with the \(stem.rawValue) stem, got \(outputStride)"
+            )
+        }
         self.family = family
         self.widthMultiplier = widthMultiplier
         self.resolution = side
         self.classCount = classCount
         self.stem = stem
         self.standard = standard
+        self.outputStride = family == .seed ? nil : outputStride ?? natural
         itemShape = try Shape([side, side, 3])
         _ = try plan()
     }
@@ -70,9 +88,10 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         case resolution
         case classCount = "classes"
         case stem, standard
+        case outputStride = "output_stride"
     }
 
-    /// Encodes the six fields that define the model.
+    /// Encodes the seven fields that define the model.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(family, forKey: .family)
@@ -81,6 +100,7 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         try c.encode(classCount, forKey: .classCount)
         try c.encode(stem, forKey: .stem)
         try c.encode(standard, forKey: .standard)
+        try c.encodeIfPresent(outputStride, forKey: .outputStride)
     }
 
     /// Decodes and validates a configuration.
@@ -89,7 +109,8 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         try self.init(
             family: c.decode(ModelFamily.self, forKey: .family), widthMultiplier: c.decode(Float.self, forKey: .widthMultiplier),
             resolution: c.decode(Int.self, forKey: .resolution), classCount: c.decode(Int.self, forKey: .classCount),
-            stem: c.decode(Stem.self, forKey: .stem), standard: c.decode(Bool.self, forKey: .standard))
+            stem: c.decode(Stem.self, forKey: .stem), standard: c.decode(Bool.self, forKey: .standard),
+            outputStride: c.decodeIfPresent(Int.self, forKey: .outputStride))
     }
 
     /// The configuration of this model's standard-convolution baseline.
@@ -99,12 +120,16 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         return c
     }
 
-    /// A readable name ("MobileNet 0.5 cifar-32", "SeedNet baseline").
+    /// A readable name ("MobileNet 0.5 cifar-32", "MobileNet 0.75 cifar-32 output-stride-8", "SeedNet
+    /// baseline").
     public var displayName: String {
         let base: String
         switch family {
         case .seed: base = "SeedNet"
-        case .mobilenet: base = "MobileNet \(widthMultiplier.clean) \(stem.rawValue)-\(resolution)"
+        case .mobilenet:
+            base =
+                "MobileNet \(widthMultiplier.clean) \(stem.rawValue)-\(resolution)"
+                + (outputStride == MobileNetV1.naturalOutputStride(stem: stem) ? "" : " output-stride-\(outputStride ?? 0)")
         }
         return standard ? base + " (standard conv)" : base
     }
@@ -217,10 +242,11 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
             "model.family": family.rawValue, "model.width_multiplier": "\(widthMultiplier)",
             "model.resolution": "\(resolution)", "model.classes": "\(classCount)",
             "model.stem": stem.rawValue, "model.standard": "\(standard)",
-        ]
+        ].merging(outputStride.map { ["model.output_stride": "\($0)"] } ?? [:]) { a, _ in a }
     }
 
-    /// Reads a configuration back from checkpoint metadata.
+    /// Reads a configuration back from checkpoint metadata (without `model.output_stride`, as
+    /// checkpoints written before it had none: the stem's natural output stride).
     ///
     /// - Throws: `EngineError.corruptData` naming the missing or malformed key.
     public init(metadata: [String: String]) throws {
@@ -233,7 +259,8 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
             let resolution = Int(try value("model.resolution")),
             let classes = Int(try value("model.classes")),
             let stem = Stem(rawValue: try value("model.stem")),
-            let standard = Bool(try value("model.standard"))
+            let standard = Bool(try value("model.standard")),
+            metadata["model.output_stride"].map({ Int($0) != nil }) ?? true
         else {
             throw EngineError.corruptData(
                 "checkpoint metadata has a malformed model.* entry: \(metadata.filter { $0.key.hasPrefix("model.") })")
@@ -241,10 +268,11 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
         do {
             try self.init(
                 family: family, widthMultiplier: alpha, resolution: resolution, classCount: classes,
-                stem: stem, standard: standard)
+                stem: stem, standard: standard, outputStride: metadata["model.output_stride"].flatMap { Int($0) })
         } catch let error as EngineError {
             let keys = [
                 "model.family", "model.width_multiplier", "model.resolution", "model.classes", "model.stem", "model.standard",
+                "model.output_stride",
             ]
             throw EngineError.corruptData(
                 "checkpoint metadata \(keys.map { "\($0)=\(metadata[$0] ?? "")" }.joined(separator: ", ")) "

@@ -10,5 +10,5 @@
 /// and the like resolve.)
 public enum LibraryInfo {
     /// The library version.
-    public static let version = "0.2.0"
+    public static let version = "0.3.0"
 }

@@ -18,22 +18,27 @@ extension ModelConfiguration {
             throw CallError.argument("stem must be MNC_STEM_CIFAR (0) or MNC_STEM_IMAGENET (1), got \(d.stem)")
         }
         guard d.resolution >= 0 else { throw CallError.argument("resolution must not be negative, got \(d.resolution)") }
+        guard d.output_stride >= 0 else {
+            throw CallError.argument("output stride must not be negative, got \(d.output_stride)")
+        }
         try self.init(
             family: family, widthMultiplier: d.width_multiplier, resolution: d.resolution == 0 ? nil : Int(d.resolution),
-            classCount: Int(d.classes), stem: d.stem == 1 ? .imagenet : .cifar, standard: d.standard != 0)
+            classCount: Int(d.classes), stem: d.stem == 1 ? .imagenet : .cifar, standard: d.standard != 0,
+            outputStride: d.output_stride == 0 ? nil : Int(d.output_stride))
     }
 
     /// The configuration as a C description.
     var description: mnc_model_desc {
         mnc_model_desc(
             family: family == .seed ? 0 : 1, width_multiplier: widthMultiplier, resolution: Int32(resolution),
-            stem: stem == .cifar ? 0 : 1, classes: Int32(classCount), standard: standard ? 1 : 0)
+            stem: stem == .cifar ? 0 : 1, classes: Int32(classCount), standard: standard ? 1 : 0,
+            output_stride: Int32(outputStride ?? 0))
     }
 }
 
 @_cdecl("mnc_model_desc_default")
 public func mnc_model_desc_default() -> mnc_model_desc {
-    mnc_model_desc(family: 0, width_multiplier: 1, resolution: 0, stem: 0, classes: 10, standard: 0)
+    mnc_model_desc(family: 0, width_multiplier: 1, resolution: 0, stem: 0, classes: 10, standard: 0, output_stride: 0)
 }
 
 @_cdecl("mnc_network_create")

@@ -48,6 +48,7 @@ public struct TrainingOptions: Equatable, Sendable {
         case model
         case widthMultiplier = "width multiplier"
         case resolution, stem, standard, epochs, steps
+        case outputStride = "output stride"
         case batchSize = "batch size"
         case optimizer
         case learningRate = "learning rate"
@@ -71,6 +72,7 @@ public struct TrainingOptions: Equatable, Sendable {
             case .widthMultiplier: return "model.width_multiplier"
             case .resolution: return "model.resolution"
             case .stem: return "model.stem"
+            case .outputStride: return "model.output_stride"
             case .standard: return "model.standard"
             case .epochs: return "run.epochs"
             case .steps: return "run.steps"
@@ -338,6 +340,7 @@ extension TrainingOptions {
         public var widthMultiplier: Float?
         public var resolution: Int?
         public var stem: Stem?
+        public var outputStride: Int?
         public var standard: Bool?
         public var length: Length?
         public var batchSize: Int?
@@ -362,7 +365,7 @@ extension TrainingOptions {
         /// No choices: every option at its default (or as recorded).
         public init() {}
 
-        /// Makes `model` the default model: its family, width, resolution, stem and kind fill the
+        /// Makes `model` the default model: its family, width, resolution, stem, output stride and kind fill the
         /// model choices not made (a run starting from a checkpoint's weights trains its model).
         /// A choice of another family keeps that family's defaults.
         public mutating func defaultModel(to model: ModelConfiguration) {
@@ -371,6 +374,7 @@ extension TrainingOptions {
             widthMultiplier = widthMultiplier ?? model.widthMultiplier
             resolution = resolution ?? model.resolution
             stem = stem ?? model.stem
+            if stem == model.stem { outputStride = outputStride ?? model.outputStride }
             standard = standard ?? model.standard
         }
 
@@ -387,7 +391,7 @@ extension TrainingOptions {
         private func optionsWithoutRecipe(classCount: Int) throws -> TrainingOptions {
             let model = try ModelConfiguration(
                 family: family ?? .seed, widthMultiplier: widthMultiplier ?? 1, resolution: resolution,
-                classCount: classCount, stem: stem ?? .cifar, standard: standard ?? false)
+                classCount: classCount, stem: stem ?? .cifar, standard: standard ?? false, outputStride: outputStride)
             let optimizer = optimizer ?? .sgd
             var options = TrainingOptions(
                 model: model, length: length ?? .epochs(10), batchSize: batchSize ?? 128, optimizer: optimizer,
@@ -422,6 +426,7 @@ extension TrainingOptions {
             try same(.widthMultiplier, widthMultiplier, m.widthMultiplier)
             try same(.resolution, resolution, m.resolution)
             try same(.stem, stem?.rawValue, m.stem.rawValue)
+            try same(.outputStride, outputStride, m.outputStride ?? 0)
             try same(.standard, standard, m.standard)
             try same(.batchSize, batchSize, recorded.batchSize)
             try same(.optimizer, optimizer?.rawValue, recorded.optimizer.rawValue)

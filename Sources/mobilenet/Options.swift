@@ -28,12 +28,20 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "MobileNet's first layer: cifar (32×32, stride 1) or imagenet (224·ρ, stride 2). (default: cifar)")
     var stem: Stem?
 
+    @Option(
+        parsing: .unconditional,
+        help: """
+            MobileNet's output stride, input side ÷ last maps' side: 16 with the cifar stem, 32 with imagenet; \
+            each halving runs the last stride-2 block at stride 1. (default: the stem's)
+            """)
+    var outputStride: Int?
+
     /// The model; `standard` for its standard-convolution baseline.
     func configuration(classes: Int, standard: Bool = false) throws -> ModelConfiguration {
         do {
             return try ModelConfiguration(
                 family: model ?? .seed, widthMultiplier: alpha ?? 1, resolution: resolution,
-                classCount: classes, stem: stem ?? .cifar, standard: standard)
+                classCount: classes, stem: stem ?? .cifar, standard: standard, outputStride: outputStride)
         } catch let error as EngineError {
             throw ValidationError(error.message)
         }
@@ -45,6 +53,7 @@ struct ModelOptions: ParsableArguments {
         choices.widthMultiplier = alpha
         choices.resolution = resolution
         choices.stem = stem
+        choices.outputStride = outputStride
     }
 }
 
@@ -63,6 +72,7 @@ extension TrainingOptions.Option {
         case .widthMultiplier: return "--alpha"
         case .resolution: return "--resolution"
         case .stem: return "--stem"
+        case .outputStride: return "--output-stride"
         case .standard: return "--standard"
         case .epochs: return "--epochs"
         case .steps: return "--steps"

@@ -46,6 +46,12 @@ int main(int argc, char **argv) {
     bad.width_multiplier = 1e30f;
     EXPECT(mnc_network_create(&bad, 1, 2, &net), MNC_INVALID_ARGUMENT, "too many channels");
     bad = desc;
+    bad.family = MNC_FAMILY_MOBILENET;
+    bad.output_stride = 12;
+    EXPECT(mnc_network_create(&bad, 1, 2, &net), MNC_INVALID_ARGUMENT, "output stride must be a power of two");
+    bad.output_stride = -1;
+    EXPECT(mnc_network_create(&bad, 1, 2, &net), MNC_INVALID_ARGUMENT, "output stride must not be negative");
+    bad = desc;
     bad.resolution = 100000;
     EXPECT(mnc_network_create(&bad, 1, 2, &net), MNC_INVALID_ARGUMENT, "needs about");
     if (net != NULL) { fprintf(stderr, "FAIL: out was set after an error\n"); failures++; }

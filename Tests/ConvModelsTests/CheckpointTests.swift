@@ -129,4 +129,30 @@ import Testing
         broken["model.stem"] = nil
         #expect(throws: EngineError.self) { try ModelConfiguration(metadata: broken) }
     }
+
+    /// The output stride is saved in the metadata and the JSON form; a checkpoint or an ONNX file
+    /// written before it existed (no key) has the stem's, and a bad value is an error naming it.
+    @Test func outputStrideRoundTripsAndIsTheStemsWhenAbsent() throws {
+        let config = try ModelConfiguration(family: .mobilenet, widthMultiplier: 0.5, stem: .cifar, outputStride: 8)
+        #expect(config.metadata["model.output_stride"] == "8")
+        #expect(try ModelConfiguration(metadata: config.metadata) == config)
+        let json = try JSONEncoder().encode(config)
+        #expect(String(decoding: json, as: UTF8.self).contains("\"output_stride\":8"))
+        #expect(try JSONDecoder().decode(ModelConfiguration.self, from: json) == config)
+        let natural = try ModelConfiguration(family: .mobilenet, widthMultiplier: 0.5, stem: .cifar)
+        var old = natural.metadata
+        old["model.output_stride"] = nil
+        #expect(try ModelConfiguration(metadata: old) == natural)
+        let oldJSON =
+            #"{"family":"mobilenet","width_multiplier":0.5,"resolution":32,"classes":10,"stem":"cifar","standard":false}"#
+        #expect(try JSONDecoder().decode(ModelConfiguration.self, from: Data(oldJSON.utf8)) == natural)
+        for bad in ["eight", "3", "32", ""] {
+            var broken = config.metadata
+            broken["model.output_stride"] = bad
+            #expect(throws: EngineError.self, "\(bad)") { try ModelConfiguration(metadata: broken) }
+        }
+        let seed = try ModelConfiguration(family: .seed)
+        #expect(seed.metadata["model.output_stride"] == nil)
+        #expect(try ModelConfiguration(metadata: seed.metadata) == seed)
+    }
 }

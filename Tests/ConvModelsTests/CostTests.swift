@@ -84,6 +84,8 @@ import Testing
         try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar),
         try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.5, resolution: 40, stem: .cifar, standard: true),
         try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, resolution: 96, classCount: 7, stem: .imagenet),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, outputStride: 4),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, standard: true, outputStride: 8),
     ]
 
     /// The plan's shapes, MACs, parameters and layer kinds are the built network's.

@@ -45,6 +45,56 @@ import Testing
         #expect(throws: EngineError.self) { try ModelConfiguration(family: .seed, classCount: 1) }
     }
 
+    /// Each halving of the output stride runs the last block still at stride 2 at stride 1: the maps
+    /// after it keep twice the side, and nothing else changes (channels, parameters, layer names).
+    @Test(arguments: [
+        (Stem.cifar, 32, Int?.none, [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1], 2),
+        (.cifar, 32, 8, [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1], 4),
+        (.cifar, 32, 4, [1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1], 8),
+        (.cifar, 32, 1, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 32),
+        (.imagenet, 224, 32, [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1], 7),
+        (.imagenet, 224, 16, [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1], 14),
+        (.imagenet, 128, 2, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 64),
+    ])
+    func outputStrideRunsTheLastStridedBlocksAtStrideOne(
+        _ c: (stem: Stem, side: Int, outputStride: Int?, strides: [Int], lastSide: Int)
+    ) throws {
+        let config = try ModelConfiguration(
+            family: .mobilenet, widthMultiplier: 0.25, resolution: c.side, stem: c.stem, outputStride: c.outputStride)
+        let natural = try ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, resolution: c.side, stem: c.stem)
+        let depthwise = try config.specs().compactMap { spec -> Int? in
+            if case .depthwise(_, _, let stride, _, _) = spec { return stride }
+            return nil
+        }
+        #expect(depthwise == c.strides)
+        #expect(config.outputStride == c.outputStride ?? MobileNetV1.naturalOutputStride(stem: c.stem))
+        #expect(try config.plan().last { $0.plan.output.count == 3 }?.plan.output.first == c.lastSide)
+        // The baseline's 3×3 convolutions take the same strides.
+        let baseline = try config.baseline.specs().compactMap { spec -> Int? in
+            if case .conv(_, _, 3, let stride, _, _) = spec { return stride }
+            return nil
+        }
+        #expect(baseline.dropFirst().elementsEqual(c.strides))
+        let plan = try config.plan(), naturalPlan = try natural.plan()
+        #expect(plan.map(\.name) == naturalPlan.map(\.name))
+        #expect(plan.map(\.plan.storedFloats) == naturalPlan.map(\.plan.storedFloats))
+        #expect(
+            config.displayName.hasSuffix("output-stride-\(config.outputStride ?? 0)")
+                == (c.outputStride != nil && config != natural))
+    }
+
+    @Test(arguments: [(Stem.cifar, 32), (.cifar, 3), (.cifar, 0), (.cifar, -8), (.imagenet, 64), (.imagenet, 1), (.imagenet, 12)])
+    func impossibleOutputStridesAreErrors(_ c: (stem: Stem, outputStride: Int)) {
+        #expect(throws: EngineError.self, "\(c)") {
+            try ModelConfiguration(family: .mobilenet, stem: c.stem, outputStride: c.outputStride)
+        }
+    }
+
+    @Test func seedNetHasNoOutputStride() throws {
+        #expect(throws: EngineError.self) { try ModelConfiguration(family: .seed, outputStride: 16) }
+        #expect(try ModelConfiguration(family: .seed).outputStride == nil)
+    }
+
     /// A PyTorch state_dict of the equivalent nn.Sequential loads into the model name for name, and
     /// the logits agree; the checkpoint the project writes has exactly PyTorch's names, shapes and
     /// dtypes, so `load_state_dict(strict=True)` accepts it.

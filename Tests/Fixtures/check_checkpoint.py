@@ -41,7 +41,8 @@ def main():
         model = seednet(classes=classes, standard=standard, resolution=int(meta["model.resolution"]))
     else:
         model = mobilenet(alpha=float(meta["model.width_multiplier"]), classes=classes,
-                          stem=meta["model.stem"], standard=standard)
+                          stem=meta["model.stem"], standard=standard,
+                          output_stride=int(meta.get("model.output_stride", "0")) or None)
     weights = {k: v for k, v in state.items() if k.split(".")[0].isdigit()}
     # The weight average, when the run kept one, is what the library loads as the weights.
     weights.update({k[4:]: v for k, v in state.items() if k.startswith("ema.")})

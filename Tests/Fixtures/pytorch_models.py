@@ -30,14 +30,26 @@ def seednet(classes=10, standard=False, resolution=32):
     return nn.Sequential(*layers)
 
 
-def mobilenet(alpha=1.0, classes=1000, stem="imagenet", standard=False):
+def block_strides(stem="imagenet", output_stride=None):
+    """Table 1's strides, the last blocks still at stride 2 run at stride 1 until the input side
+    over the last maps' side is `output_stride` (None: the stem's, 32 or 16 with the CIFAR stem)."""
+    strides = [stride for _, stride in MOBILENET_BLOCKS]
+    natural = (2 if stem == "imagenet" else 1) * 2 ** strides.count(2)
+    excess = natural // (output_stride or natural)
+    for i in reversed(range(len(strides))):
+        if excess > 1 and strides[i] == 2:
+            strides[i], excess = 1, excess // 2
+    return strides
+
+
+def mobilenet(alpha=1.0, classes=1000, stem="imagenet", standard=False, output_stride=None):
     """MobileNet v1 (Table 1), BN + ReLU after every conv; `standard` is the paper's Conv MobileNet."""
     def scaled(ch):
         return max(8, int(ch * alpha))
     c = scaled(32)
     layers = [nn.Conv2d(3, c, 3, stride=2 if stem == "imagenet" else 1, padding=1, bias=False),
               nn.BatchNorm2d(c), nn.ReLU()]
-    for out, stride in MOBILENET_BLOCKS:
+    for (out, _), stride in zip(MOBILENET_BLOCKS, block_strides(stem, output_stride)):
         o = scaled(out)
         if standard:
             layers += [nn.Conv2d(c, o, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]

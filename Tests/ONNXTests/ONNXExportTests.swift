@@ -47,6 +47,7 @@ func export(_ network: Sequential, _ configuration: ModelConfiguration, fold: Bo
         try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25),
         try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, standard: true),
         try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, resolution: 64, classCount: 5, stem: .imagenet),
+        try! ModelConfiguration(family: .mobilenet, widthMultiplier: 0.25, stem: .cifar, outputStride: 8),
     ]
 
     /// Export then import gives back the network: bit for bit with batch norm kept, and to float32

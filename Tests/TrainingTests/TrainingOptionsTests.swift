@@ -66,7 +66,9 @@ import Training
         #expect(fast.optimizer == .sgd && !fast.nesterov && fast.schedule == .onecycle && fast.weightDecay == 5e-4)
         #expect(fast.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 390 && fast.labelSmoothing == 0)
         #expect(fast.weightDecayScope == .all && fast.emaDecay == nil && fast.cutout == 0)
-        #expect(fast.evaluateFlipped && fast.recipe == .cifar10Fast)
+        #expect(fast.evaluateFlipped && fast.recipe == .cifar10Fast && fast.model.outputStride == 16)
+        choices.outputStride = 8
+        #expect(try choices.options(classCount: 10).model.outputStride == 8)
         choices.batchSize = 256
         choices.emaDecay = 0.99
         choices.cutout = 8
@@ -98,6 +100,15 @@ import Training
         #expect(throws: TrainingOptions.OptionError.self) { try resume.resuming(fast) }
         resume.emaDecay = 0
         #expect(try resume.resuming(fast).options == fast)
+        resume.outputStride = 16
+        #expect(try resume.resuming(fast).options == fast)
+        resume.outputStride = 8
+        #expect(
+            throws: TrainingOptions.OptionError(
+                .outputStride, "was 16 in the run being resumed, but 8 was given (omit it to continue the run as recorded)")
+        ) {
+            try resume.resuming(fast)
+        }
     }
 
     @Test func validationNamesTheOption() throws {

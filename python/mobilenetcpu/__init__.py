@@ -55,7 +55,8 @@ _lib = ctypes.CDLL(_find_library())
 
 class _ModelDesc(ctypes.Structure):
     _fields_ = [("family", ctypes.c_int), ("width_multiplier", ctypes.c_float), ("resolution", ctypes.c_int),
-                ("stem", ctypes.c_int), ("classes", ctypes.c_int), ("standard", ctypes.c_int)]
+                ("stem", ctypes.c_int), ("classes", ctypes.c_int), ("standard", ctypes.c_int),
+                ("output_stride", ctypes.c_int)]
 
 
 class _Cost(ctypes.Structure):
@@ -186,23 +187,25 @@ def get_threads():
 # Models
 
 
-def _desc(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10, standard=False):
+def _desc(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10, standard=False, output_stride=0):
     return _ModelDesc(family=_choice({"seed": 0, "mobilenet": 1}, family, "family"), width_multiplier=float(alpha),
                       resolution=int(resolution), stem=_choice({"cifar": 0, "imagenet": 1}, stem, "stem"),
-                      classes=int(classes), standard=int(bool(standard)))
+                      classes=int(classes), standard=int(bool(standard)), output_stride=int(output_stride))
 
 
-def model_cost(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10):
+def model_cost(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10, output_stride=0):
     """The model's cost for one image beside its standard baseline's, as the MobileNet paper counts
-    it: {"macs", "params", "baseline_macs", "baseline_params", "macs_ratio", "params_ratio"}."""
+    it: {"macs", "params", "baseline_macs", "baseline_params", "macs_ratio", "params_ratio"}.
+    `output_stride` 0 is the stem's (16 with "cifar", 32 with "imagenet")."""
     cost = _Cost()
-    _check(_lib.mnc_model_cost(ctypes.byref(_desc(family, alpha, resolution, stem, classes)), ctypes.byref(cost)))
+    desc = _desc(family, alpha, resolution, stem, classes, output_stride=output_stride)
+    _check(_lib.mnc_model_cost(ctypes.byref(desc), ctypes.byref(cost)))
     return {name: getattr(cost, name) for name, _ in _Cost._fields_}
 
 
-def model_layers(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10, baseline=False):
+def model_layers(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10, baseline=False, output_stride=0):
     """The model's (or its baseline's) layers with their output shape, MACs and parameters per image."""
-    desc = _desc(family, alpha, resolution, stem, classes)
+    desc = _desc(family, alpha, resolution, stem, classes, output_stride=output_stride)
     count = ctypes.c_size_t()
     _check(_lib.mnc_model_layers(ctypes.byref(desc), int(baseline), None, 0, ctypes.byref(count)))
     rows = (_LayerCost * count.value)()
@@ -213,25 +216,28 @@ def model_layers(family="seed", alpha=1.0, resolution=0, stem="cifar", classes=1
 
 class Network:
     """A network the engine trains and runs: SeedNet or MobileNet v1 (or their standard baselines),
-    for batches of up to `max_batch` images, weights initialised from `seed`.
+    for batches of up to `max_batch` images, weights initialised from `seed`. MobileNet's
+    `output_stride` (input side over the last maps' side) is the stem's when 0: 16 with "cifar", 32
+    with "imagenet"; each halving runs the last stride-2 block at stride 1.
 
     A network may be used from one thread at a time (calls from two threads wait for each other);
     two networks run in parallel from two threads.
     """
 
     def __init__(self, family="seed", alpha=1.0, resolution=0, stem="cifar", classes=10, standard=False, seed=0,
-                 max_batch=128, _handle=None):
+                 max_batch=128, output_stride=0, _handle=None):
         self._handle = _handle
         if _handle is None:
             handle = _handle_p()
-            _check(_lib.mnc_network_create(ctypes.byref(_desc(family, alpha, resolution, stem, classes, standard)),
-                                           int(seed), int(max_batch), ctypes.byref(handle)))
+            desc = _desc(family, alpha, resolution, stem, classes, standard, output_stride)
+            _check(_lib.mnc_network_create(ctypes.byref(desc), int(seed), int(max_batch), ctypes.byref(handle)))
             self._handle = handle
         desc, batch = _ModelDesc(), ctypes.c_int32()
         _check(_lib.mnc_network_describe(self._handle, ctypes.byref(desc), ctypes.byref(batch)))
         self.family = ["seed", "mobilenet"][desc.family]
         self.alpha, self.resolution, self.stem = desc.width_multiplier, desc.resolution, ["cifar", "imagenet"][desc.stem]
         self.classes, self.standard, self.max_batch = desc.classes, bool(desc.standard), batch.value
+        self.output_stride = desc.output_stride
 
     @classmethod
     def load(cls, path, max_batch=128):
@@ -300,8 +306,9 @@ class Network:
             _lib.mnc_network_free(self._handle)
 
     def __repr__(self):
-        return "Network(%r, alpha=%g, resolution=%d, stem=%r, classes=%d%s)" % (
-            self.family, self.alpha, self.resolution, self.stem, self.classes, ", standard=True" if self.standard else "")
+        return "Network(%r, alpha=%g, resolution=%d, stem=%r, classes=%d, output_stride=%d%s)" % (
+            self.family, self.alpha, self.resolution, self.stem, self.classes, self.output_stride,
+            ", standard=True" if self.standard else "")
 
 
 class Optimizer:

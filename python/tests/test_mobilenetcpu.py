@@ -353,6 +353,22 @@ class NetworkTests(unittest.TestCase):
                          cost["baseline_params"])
         self.assertEqual([layer["name"] for layer in layers], [layer["name"] for layer in summary["layers"]])
 
+    def test_output_stride_reaches_the_engine_and_comes_back_from_a_checkpoint(self):
+        summary = json.loads(self.run_cli("summary", "--model", "mobilenet", "--alpha", "0.25", "--output-stride", "4",
+                                          "--json"))
+        cost = mnc.model_cost("mobilenet", alpha=0.25, output_stride=4)
+        self.assertEqual(cost["macs"], summary["macs"])
+        self.assertGreater(cost["macs"], mnc.model_cost("mobilenet", alpha=0.25)["macs"])
+        self.assertEqual(mnc.model_layers("mobilenet", alpha=0.25, output_stride=4)[-4]["output"], [8, 8, 256])
+        net = mnc.Network("mobilenet", alpha=0.25, seed=4, max_batch=2, output_stride=4)
+        self.assertEqual(net.output_stride, 4)
+        self.assertEqual(mnc.Network("mobilenet", alpha=0.25, max_batch=1).output_stride, 16)
+        path = os.path.join(self.scratch.name, "stride4.safetensors")
+        net.save(path)
+        self.assertEqual(mnc.Network.load(path, max_batch=2).output_stride, 4)
+        images = normalize(self.test[0][:2], mean=[0.4914, 0.4822, 0.4465], std=[0.2023, 0.1994, 0.2010])
+        np.testing.assert_array_equal(mnc.Network.load(path, max_batch=2).forward(images), net.forward(images))
+
 
 # --------------------------------------------------------------------------------------------------
 # Bad calls: each is an exception with the engine's message, and the process lives on.
@@ -409,6 +425,11 @@ class BadCallTests(unittest.TestCase):
         self.assertEngineError(2, "larger than the padded input", mnc.conv2d, np.zeros((1, 2, 2, 3)), np.zeros((4, 3, 3, 3)))
         self.assertEngineError(1, "stride", mnc.conv2d, np.zeros((1, 4, 4, 3)), np.zeros((4, 3, 3, 3)), stride=0)
         self.assertEngineError(1, "padding", mnc.depthwise_conv2d, np.zeros((1, 4, 4, 3)), np.zeros((3, 3, 3)), padding=-1)
+
+    def test_an_output_stride_the_stem_cannot_have_is_an_engine_error(self):
+        self.assertEngineError(1, "output stride must be a power of two", mnc.Network, "mobilenet", output_stride=3)
+        self.assertEngineError(1, "output stride must not be negative", mnc.model_cost, "mobilenet", output_stride=-2)
+        self.assertEngineError(1, "SeedNet has no output stride", mnc.Network, "seed", output_stride=8)
 
     def test_null_pointers_and_short_buffers_through_the_raw_functions_are_statuses(self):
         handle = self.net._handle

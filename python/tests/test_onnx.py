@@ -23,6 +23,7 @@ MODELS = [
     dict(family="mobilenet", alpha=0.25),
     dict(family="mobilenet", alpha=1.0),
     dict(family="mobilenet", alpha=0.25, standard=True),
+    dict(family="mobilenet", alpha=0.25, output_stride=4),
     dict(family="mobilenet", alpha=0.25, stem="imagenet", resolution=128, classes=100),
     dict(family="mobilenet", alpha=1.0, stem="imagenet", classes=1000),
 ]
@@ -47,7 +48,8 @@ class ONNXExportTests(unittest.TestCase):
         their initial values; returns its path and the network."""
         net = mnc.Network(spec["family"], alpha=spec.get("alpha", 1.0), resolution=spec.get("resolution", 0),
                           stem=spec.get("stem", "cifar"), classes=spec.get("classes", 10),
-                          standard=spec.get("standard", False), seed=3, max_batch=7)
+                          standard=spec.get("standard", False), seed=3, max_batch=7,
+                          output_stride=spec.get("output_stride", 0))
         rng = np.random.default_rng(4)
         side = net.resolution
         images = rng.standard_normal((4, side, side, 3)).astype(np.float32)
