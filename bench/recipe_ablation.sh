@@ -20,7 +20,8 @@ arms=(
   "no weight average|--ema 0"
   "no Cutout|--cutout 0"
   "no label smoothing|--label-smoothing 0"
-  "batch 256, lr 0.4|--batch-size 256"
+  "batch 256, lr 0.2 (scaled)|--batch-size 256"
+  "peak rate 0.2|--lr 0.2"
   "no Nesterov|--no-nesterov"
 )
 run() {

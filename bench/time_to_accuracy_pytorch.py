@@ -8,7 +8,7 @@ Not run by CI. Our side of it:
 
 The recipe: MobileNet v1 with the CIFAR stem (the modules of Tests/Fixtures/pytorch_models.py),
 alpha 0.75, He-normal weights; batch 128, the last partial batch dropped; SGD with momentum 0.9,
-peak rate 0.2, one-cycle (linear warm-up over a fifth of the epochs, then linear decay to 0, per
+peak rate 0.1, one-cycle (linear warm-up over a fifth of the epochs, then linear decay to 0, per
 step); weight decay 5e-4 (L2) on every parameter; random crop with 4 pixels of black padding and a
 horizontal flip; evaluation on the test set after every epoch with each image's logits averaged with
 its mirror's. Time counts from the start of training, evaluations included, data loading included.
@@ -145,7 +145,7 @@ def main():
     p.add_argument("--output-stride", type=int, help="input side over the last maps' side (default: 16, the stem's)")
     p.add_argument("--epochs", type=int, default=24)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--weight-decay-on", choices=["all", "weights", "all-but-depthwise"], default="all",
                    help="every parameter, convolution and linear weights only, or all but the depthwise filters")

@@ -34,8 +34,9 @@ public enum Recipe: String, CaseIterable, Sendable, CustomStringConvertible {
         c.batchSize = batch
         c.optimizer = c.optimizer ?? .sgd
         if c.optimizer == .sgd {
-            // The peak rate scales with the batch (0.2 at 128).
-            c.learningRate = c.learningRate ?? 0.2 * Float(batch) / 128
+            // The peak rate scales with the batch (0.1 at 128: 0.2 and 0.05 ended lower,
+            // docs/time-to-accuracy.md).
+            c.learningRate = c.learningRate ?? 0.1 * Float(batch) / 128
             c.momentum = c.momentum ?? 0.9
             c.weightDecay = c.weightDecay ?? 5e-4
         }

@@ -62,7 +62,7 @@ import Training
         choices.recipe = .cifar10Fast
         let fast = try choices.options(classCount: 10)
         #expect(fast.model.family == .mobilenet && fast.model.widthMultiplier == 0.75 && fast.model.stem == .cifar)
-        #expect(fast.length == .epochs(Recipe.cifar10Fast.epochs) && fast.batchSize == 128 && fast.learningRate == 0.2)
+        #expect(fast.length == .epochs(Recipe.cifar10Fast.epochs) && fast.batchSize == 128 && fast.learningRate == 0.1)
         #expect(fast.optimizer == .sgd && !fast.nesterov && fast.schedule == .onecycle && fast.weightDecay == 5e-4)
         #expect(fast.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 390 && fast.labelSmoothing == 0)
         #expect(fast.weightDecayScope == .all && fast.emaDecay == nil && fast.cutout == 0)
@@ -74,7 +74,7 @@ import Training
         choices.cutout = 8
         choices.widthMultiplier = 1
         let changed = try choices.options(classCount: 10)
-        #expect(changed.learningRate == 0.4 && changed.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 195)
+        #expect(changed.learningRate == 0.2 && changed.warmupSteps == Recipe.cifar10Fast.epochs / 5 * 195)
         #expect(changed.emaDecay == 0.99 && changed.model.widthMultiplier == 1 && changed.cutout == 8)
         choices.emaDecay = 0
         #expect(try choices.options(classCount: 10).emaDecay == nil)
