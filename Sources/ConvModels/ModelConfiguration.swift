@@ -238,11 +238,13 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
 
     /// The configuration as string pairs, for checkpoint metadata.
     public var metadata: [String: String] {
-        [
+        var pairs = [
             "model.family": family.rawValue, "model.width_multiplier": "\(widthMultiplier)",
             "model.resolution": "\(resolution)", "model.classes": "\(classCount)",
             "model.stem": stem.rawValue, "model.standard": "\(standard)",
-        ].merging(outputStride.map { ["model.output_stride": "\($0)"] } ?? [:]) { a, _ in a }
+        ]
+        pairs["model.output_stride"] = outputStride.map { "\($0)" }
+        return pairs
     }
 
     /// Reads a configuration back from checkpoint metadata (without `model.output_stride`, as
@@ -259,16 +261,20 @@ public struct ModelConfiguration: Equatable, Sendable, Codable {
             let resolution = Int(try value("model.resolution")),
             let classes = Int(try value("model.classes")),
             let stem = Stem(rawValue: try value("model.stem")),
-            let standard = Bool(try value("model.standard")),
-            metadata["model.output_stride"].map({ Int($0) != nil }) ?? true
+            let standard = Bool(try value("model.standard"))
         else {
             throw EngineError.corruptData(
                 "checkpoint metadata has a malformed model.* entry: \(metadata.filter { $0.key.hasPrefix("model.") })")
         }
+        let outputStrideText = metadata["model.output_stride"]
+        let outputStride = outputStrideText.flatMap { Int($0) }
+        if let outputStrideText, outputStride == nil {
+            throw EngineError.corruptData("checkpoint metadata has a malformed model.output_stride: \(outputStrideText)")
+        }
         do {
             try self.init(
                 family: family, widthMultiplier: alpha, resolution: resolution, classCount: classes,
-                stem: stem, standard: standard, outputStride: metadata["model.output_stride"].flatMap { Int($0) })
+                stem: stem, standard: standard, outputStride: outputStride)
         } catch let error as EngineError {
             let keys = [
                 "model.family", "model.width_multiplier", "model.resolution", "model.classes", "model.stem", "model.standard",

@@ -426,7 +426,7 @@ extension TrainingOptions {
             try same(.widthMultiplier, widthMultiplier, m.widthMultiplier)
             try same(.resolution, resolution, m.resolution)
             try same(.stem, stem?.rawValue, m.stem.rawValue)
-            try same(.outputStride, outputStride, m.outputStride ?? 0)
+            try same(.outputStride, outputStride.map { "\($0)" }, m.outputStride.map { "\($0)" } ?? "none")
             try same(.standard, standard, m.standard)
             try same(.batchSize, batchSize, recorded.batchSize)
             try same(.optimizer, optimizer?.rawValue, recorded.optimizer.rawValue)
